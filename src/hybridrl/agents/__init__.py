@@ -1,0 +1,17 @@
+"""One algorithm, one file. `make_agent(name, ...)` builds any of them."""
+from __future__ import annotations
+
+from typing import Any
+
+from hybridrl.agents.sac import SACAgent
+
+AGENTS = {"sac": SACAgent}
+
+
+def make_agent(name: str, key: Any, obs_dim: int, action_dim: int, config: Any) -> Any:
+    if name not in AGENTS:
+        raise ValueError(f"unknown agent {name!r}; valid: {', '.join(sorted(AGENTS))}")
+    return AGENTS[name].create(key, obs_dim, action_dim, config)
+
+
+__all__ = ["AGENTS", "SACAgent", "make_agent"]

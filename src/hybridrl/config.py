@@ -1,0 +1,202 @@
+"""Typed, frozen configs and `key=value` overrides.
+
+Configs are frozen dataclasses so they can be static (hashable) arguments of jitted functions: a
+config value is compiled in, never traced, and changing it is a visible recompilation.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import typing
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """A bad config key or value; the message lists what is valid."""
+
+
+@dataclass(frozen=True)
+class SACConfig:
+    """SAC with a critic ensemble: covers SAC, RLPD and their variants by value alone."""
+
+    hidden_dims: tuple[int, ...] = (256, 256)
+    critic_layer_norm: bool = False
+    num_critics: int = 2  # E
+    num_target_critics: int = 2  # Z: the target is the min over a random subset of this size
+    actor_aggregation: str = "min"  # how the actor reads the ensemble: "mean" (RLPD) or "min"
+    backup_entropy: bool = True
+    utd: int = 1  # critic steps per env step (each with its own minibatch and target update)
+    batch_size: int = 256
+    discount: float = 0.99
+    tau: float = 0.005
+    actor_lr: float = 3e-4
+    critic_lr: float = 3e-4
+    temp_lr: float = 3e-4
+    init_temperature: float = 1.0
+    target_entropy: float | None = None  # None: -target_entropy_scale * |A|
+    target_entropy_scale: float = 0.5
+
+    def validate(self) -> None:
+        if self.actor_aggregation not in ("mean", "min"):
+            raise ConfigError(f"agent.actor_aggregation must be 'mean' or 'min', got {self.actor_aggregation!r}")
+        if not 1 <= self.num_target_critics <= self.num_critics:
+            raise ConfigError(
+                f"agent.num_target_critics must be in [1, num_critics={self.num_critics}], "
+                f"got {self.num_target_critics}"
+            )
+        for name in ("utd", "batch_size", "num_critics"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"agent.{name} must be >= 1, got {getattr(self, name)}")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything about the run that is not the agent's own maths."""
+
+    env: str = "Hopper-v5"
+    dataset: str | None = None
+    offline_steps: int = 0
+    online_steps: int = 250_000
+    seed: int = 0
+    mixing: str = "symmetric"
+    offline_ratio: float = 0.5  # fraction of every online minibatch drawn from the offline data
+    start_steps: int = 5_000  # uniform-random actions and no updates before this many env steps
+    buffer_capacity: int = 1_000_000
+    reward_scale: float = 1.0
+    reward_bias: float = 0.0
+    offline_chunk: int = 1_000  # offline updates fused into one jitted call
+    eval_interval: int = 5_000
+    eval_episodes: int = 10
+    log_interval: int = 1_000
+    checkpoint_interval: int = 10_000
+    progress: bool = True
+    tensorboard: bool = True
+    wandb: bool = False
+    wandb_project: str = "hybridrl"
+
+    def validate(self) -> None:
+        for name in ("offline_steps", "online_steps", "start_steps"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"train.{name} must be >= 0, got {getattr(self, name)}")
+        for name in ("eval_interval", "eval_episodes", "log_interval", "checkpoint_interval",
+                     "offline_chunk", "buffer_capacity"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"train.{name} must be >= 1, got {getattr(self, name)}")
+        if not 0.0 <= self.offline_ratio <= 1.0:
+            raise ConfigError(f"train.offline_ratio must be in [0, 1], got {self.offline_ratio}")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    recipe: str = "rlpd"
+    agent: SACConfig = field(default_factory=SACConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def validate(self) -> RunConfig:
+        self.agent.validate()
+        self.train.validate()
+        if self.train.offline_ratio > 0 and self.train.dataset is None and self.train.online_steps > 0:
+            raise ConfigError(
+                f"recipe {self.recipe!r} mixes offline data (train.offline_ratio={self.train.offline_ratio}) "
+                "but no dataset was given: pass --dataset PATH_OR_NAME or --set train.offline_ratio=0"
+            )
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> RunConfig:
+        return cls(
+            recipe=d["recipe"],
+            agent=_build(SACConfig, d.get("agent", {}), "agent"),
+            train=_build(TrainConfig, d.get("train", {}), "train"),
+        )
+
+
+def _build(cls: type, values: dict[str, Any], prefix: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    kwargs = {}
+    for key, value in values.items():
+        if key not in known:
+            raise ConfigError(f"unknown config key {prefix}.{key}; valid: {', '.join(sorted(known))}")
+        kwargs[key] = _coerce(value, hints[key], f"{prefix}.{key}")
+    return cls(**kwargs)
+
+
+def all_keys() -> list[str]:
+    return [f"agent.{f.name}" for f in dataclasses.fields(SACConfig)] + [
+        f"train.{f.name}" for f in dataclasses.fields(TrainConfig)
+    ]
+
+
+def _coerce(value: Any, hint: Any, key: str) -> Any:
+    """Turn a parsed override (str, number, list) into the field's declared type."""
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+        if value is None or (isinstance(value, str) and value.lower() in ("none", "null")):
+            if type(None) in args:
+                return None
+        inner = [a for a in args if a is not type(None)]
+        return _coerce(value, inner[0], key)
+    try:
+        if origin is tuple:
+            if isinstance(value, str):
+                value = [v for v in value.replace("(", "").replace(")", "").split(",") if v.strip()]
+            return tuple(_coerce(v, args[0], key) for v in value)
+        if hint is bool:
+            if isinstance(value, str):
+                if value.lower() in ("true", "1", "yes", "on"):
+                    return True
+                if value.lower() in ("false", "0", "no", "off"):
+                    return False
+                raise ValueError(value)
+            return bool(value)
+        if hint is int:
+            if isinstance(value, float) and not value.is_integer():
+                raise ValueError(value)
+            return int(float(value)) if isinstance(value, str) else int(value)
+        if hint is float:
+            return float(value)
+        if hint is str:
+            return str(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{key} expects {getattr(hint, '__name__', hint)}, got {value!r}") from None
+    return value
+
+
+def apply_overrides(cfg: RunConfig, overrides: list[str] | dict[str, Any]) -> RunConfig:
+    """Apply `section.key=value` (or a unique bare `key=value`) overrides; values are JSON or plain text."""
+    if isinstance(overrides, dict):
+        items = list(overrides.items())
+    else:
+        items = []
+        for item in overrides:
+            if "=" not in item:
+                raise ConfigError(f"override {item!r} must look like key=value, e.g. agent.utd=20")
+            key, raw = item.split("=", 1)
+            try:
+                value = json.loads(raw)
+            except json.JSONDecodeError:
+                value = raw
+            items.append((key.strip(), value))
+    sections = {"agent": dict(dataclasses.asdict(cfg.agent)), "train": dict(dataclasses.asdict(cfg.train))}
+    for key, value in items:
+        section, name = _resolve_key(key)
+        sections[section][name] = value
+    return RunConfig.from_dict({"recipe": cfg.recipe, **sections})
+
+
+def _resolve_key(key: str) -> tuple[str, str]:
+    keys = all_keys()
+    if key in keys:
+        section, name = key.split(".", 1)
+        return section, name
+    matches = [k for k in keys if k.split(".", 1)[1] == key]
+    if len(matches) == 1:
+        section, name = matches[0].split(".", 1)
+        return section, name
+    raise ConfigError(f"unknown config key {key!r}; valid keys: {', '.join(keys)}")

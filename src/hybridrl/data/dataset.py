@@ -1,0 +1,157 @@
+"""The one dataset type: flat transition arrays with episode ends; actions and rewards optional."""
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+class DataError(ValueError):
+    """A dataset that cannot be used as it is; names the file, the field, what was expected and found."""
+
+
+ACTION_CLIP = 1.0 - 1e-5
+
+
+@dataclass
+class Dataset:
+    observations: np.ndarray  # (N, obs_dim)
+    next_observations: np.ndarray  # (N, obs_dim)
+    terminals: np.ndarray  # (N,) bool: a true end of the task (no bootstrap)
+    truncations: np.ndarray  # (N,) bool: an episode cut by a time limit (bootstrap through it)
+    actions: np.ndarray | None = None  # (N, act_dim) in [-1, 1]
+    rewards: np.ndarray | None = None  # (N,)
+    metadata: dict[str, Any] = field(default_factory=dict)
+    source: str = "<memory>"
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def __len__(self) -> int:
+        return len(self.observations)
+
+    @property
+    def episode_ends(self) -> np.ndarray:
+        return self.terminals | self.truncations
+
+    def validate(self) -> None:
+        src = self.source
+        n = len(self.observations)
+        if self.observations.ndim != 2:
+            raise DataError(f"{src}: field 'observations' must be 2-D (N, obs_dim); found shape "
+                            f"{self.observations.shape}")
+        expected = {"next_observations": (n, self.observations.shape[1]), "terminals": (n,), "truncations": (n,)}
+        if self.rewards is not None:
+            expected["rewards"] = (n,)
+        if self.actions is not None:
+            if self.actions.ndim != 2:
+                raise DataError(f"{src}: field 'actions' must be 2-D (N, act_dim); found shape {self.actions.shape}")
+            expected["actions"] = (n, self.actions.shape[1])
+        for name, shape in expected.items():
+            arr = getattr(self, name)
+            if arr.shape != shape:
+                raise DataError(f"{src}: field '{name}' should have shape {shape} to match 'observations' "
+                                f"{self.observations.shape}; found {arr.shape}")
+        for name in ("observations", "next_observations", "actions", "rewards"):
+            arr = getattr(self, name)
+            if arr is not None and not np.all(np.isfinite(arr)):
+                bad = int(np.sum(~np.isfinite(arr).reshape(len(arr), -1).all(axis=1)))
+                raise DataError(f"{src}: field '{name}' has {bad} rows with NaN or inf; expected finite values")
+        if self.actions is not None and np.abs(self.actions).max(initial=0.0) > 1.0 + 1e-6:
+            raise DataError(f"{src}: field 'actions' has values up to {np.abs(self.actions).max():.4g}; expected "
+                            "actions in [-1, 1] (rescale them to the env's normalised action space)")
+
+    def transitions(self, reward_scale: float = 1.0, reward_bias: float = 0.0) -> dict[str, np.ndarray]:
+        """The arrays an action-based agent trains on: masks are 0 only at true terminals."""
+        if self.actions is None or self.rewards is None:
+            missing = [n for n in ("actions", "rewards") if getattr(self, n) is None]
+            raise DataError(f"{self.source}: this recipe needs {' and '.join(missing)}, which the dataset lacks")
+        return {
+            "observations": self.observations.astype(np.float32),
+            "actions": np.clip(self.actions, -ACTION_CLIP, ACTION_CLIP).astype(np.float32),
+            "rewards": (self.rewards * reward_scale + reward_bias).astype(np.float32),
+            "next_observations": self.next_observations.astype(np.float32),
+            "masks": (1.0 - self.terminals).astype(np.float32),
+        }
+
+    def fingerprint(self) -> str:
+        h = hashlib.sha256()
+        for name in ("observations", "actions", "rewards", "terminals"):
+            arr = getattr(self, name)
+            if arr is not None:
+                h.update(np.ascontiguousarray(arr).tobytes())
+        return h.hexdigest()[:16]
+
+    def episode_returns(self) -> np.ndarray:
+        if self.rewards is None:
+            raise DataError(f"{self.source}: no rewards, so no returns")
+        ends = np.flatnonzero(self.episode_ends)
+        starts = np.concatenate([[0], ends[:-1] + 1])
+        return np.array([self.rewards[s:e + 1].sum() for s, e in zip(starts, ends, strict=True)])
+
+    def save_npz(self, path: str | os.PathLike) -> None:
+        arrays = {k: getattr(self, k) for k in ("observations", "next_observations", "terminals", "truncations",
+                                                 "actions", "rewards") if getattr(self, k) is not None}
+        tmp = Path(f"{path}.tmp.npz")
+        np.savez_compressed(tmp, **arrays)
+        os.replace(tmp, path)
+
+
+def _from_npz(path: Path) -> Dataset:
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            arrays = {k: f[k] for k in f.files}
+    except ValueError as exc:
+        raise DataError(f"{path}: cannot read as a NumPy .npz without pickle ({exc})") from None
+    return _from_arrays(arrays, str(path))
+
+
+def _from_hdf5(path: Path) -> Dataset:
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        arrays = {k: f[k][()] for k in f if isinstance(f[k], h5py.Dataset)}
+    if "timeouts" in arrays and "truncations" not in arrays:
+        arrays["truncations"] = arrays.pop("timeouts")
+    return _from_arrays(arrays, str(path))
+
+
+def _from_arrays(arrays: dict[str, np.ndarray], source: str) -> Dataset:
+    for name in ("observations", "terminals"):
+        if name not in arrays:
+            raise DataError(f"{source}: required field '{name}' is missing; found fields {sorted(arrays)}")
+    obs = np.asarray(arrays["observations"], np.float32)
+    terminals = np.asarray(arrays["terminals"]).astype(bool)
+    truncations = np.asarray(arrays.get("truncations", np.zeros_like(terminals))).astype(bool)
+    if "next_observations" in arrays:
+        next_obs = np.asarray(arrays["next_observations"], np.float32)
+    else:
+        raise DataError(f"{source}: field 'next_observations' is missing; hybridrl needs it explicitly "
+                        "(D4RL files without it cannot tell episode ends from time-limit cuts)")
+    actions = arrays.get("actions")
+    rewards = arrays.get("rewards")
+    return Dataset(observations=obs, next_observations=next_obs, terminals=terminals, truncations=truncations,
+                   actions=None if actions is None else np.asarray(actions, np.float32),
+                   rewards=None if rewards is None else np.asarray(rewards, np.float32), source=source)
+
+
+def load_dataset(path_or_name: str) -> Dataset:
+    """A dataset from a file (.npz, .hdf5/.h5) or a built-in name (built locally on first use)."""
+    path = Path(path_or_name).expanduser()
+    if path.exists():
+        suffix = path.suffix.lower()
+        if suffix == ".npz":
+            return _from_npz(path)
+        if suffix in (".hdf5", ".h5"):
+            return _from_hdf5(path)
+        raise DataError(f"{path}: unknown dataset format {suffix!r}; expected .npz, .hdf5 or .h5")
+    from hybridrl.data.suite import SUITE, build
+
+    if path_or_name in SUITE:
+        return build(path_or_name)
+    raise DataError(f"dataset {path_or_name!r} is neither a file nor a built-in dataset; built-in: "
+                    f"{', '.join(sorted(SUITE))}")

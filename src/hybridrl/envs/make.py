@@ -1,0 +1,67 @@
+"""`make_env`: a gymnasium env whose actions live in [-1, 1], plus normalised-score references."""
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+
+# (random return, expert return) per env family, for 100·(R − R_random)/(R_expert − R_random).
+# Locomotion: D4RL's published references (measured on the v2 envs; v5 dynamics are close but not
+# identical, so treat these scores as indicative). The built-in suite replaces them with its own.
+REFERENCE_SCORES: dict[str, tuple[float, float]] = {
+    "Hopper": (-20.272305, 3234.3),
+    "HalfCheetah": (-280.178953, 12135.0),
+    "Walker2d": (1.629008, 4592.3),
+    "Ant": (-325.6, 3879.7),
+}
+
+_TOY_ID = "hybridrl/PointReach-v0"
+
+
+class EnvError(ValueError):
+    """An environment id that cannot be made; the message says what is available."""
+
+
+def _register_toy() -> None:
+    if _TOY_ID not in gym.registry:
+        gym.register(_TOY_ID, entry_point="hybridrl.envs.toy:PointReach", max_episode_steps=25)
+
+
+def make_env(env_id: str) -> gym.Env:
+    """The env with actions rescaled to [-1, 1] (every agent acts there)."""
+    _register_toy()
+    try:
+        env = gym.make(env_id)
+    except gym.error.Error as exc:
+        known = sorted(k for k in gym.registry if not k.startswith(("ALE/", "phys2d", "tabular")))
+        hint = ", ".join(k for k in known if "-v" in k)[:2000]
+        raise EnvError(f"cannot make env {env_id!r} ({exc}); registered envs include: {hint}") from None
+    if not isinstance(env.action_space, gym.spaces.Box):
+        raise EnvError(f"env {env_id!r} has action space {env.action_space}; hybridrl needs a continuous Box")
+    if not isinstance(env.observation_space, gym.spaces.Box):
+        raise EnvError(f"env {env_id!r} has observation space {env.observation_space}; expected a flat Box "
+                       "(goal envs come with the data layer)")
+    low, high = env.action_space.low, env.action_space.high
+    if not (np.allclose(low, -1.0) and np.allclose(high, 1.0)):
+        env = gym.wrappers.RescaleAction(env, -1.0, 1.0)
+    return env
+
+
+def env_spaces(env_id: str) -> tuple[int, int]:
+    env = make_env(env_id)
+    try:
+        return int(np.prod(env.observation_space.shape)), int(np.prod(env.action_space.shape))
+    finally:
+        env.close()
+
+
+def reference_scores(env_id: str) -> tuple[float, float] | None:
+    family = env_id.split("/")[-1].split("-")[0]
+    return REFERENCE_SCORES.get(family)
+
+
+def normalized_score(env_id: str, returns: float) -> float | None:
+    ref = reference_scores(env_id)
+    if ref is None:
+        return None
+    lo, hi = ref
+    return 100.0 * (returns - lo) / (hi - lo)

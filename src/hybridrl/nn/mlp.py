@@ -1,0 +1,71 @@
+"""Multi-layer perceptrons used by every agent."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import flax.linen as nn
+import jax.numpy as jnp
+
+from hybridrl.nn.distributions import TanhNormal
+
+default_init = nn.initializers.xavier_uniform
+
+
+class MLP(nn.Module):
+    """Dense -> [LayerNorm] -> ReLU blocks; LayerNorm is what keeps RLPD's critics from over-estimating."""
+
+    hidden_dims: Sequence[int]
+    layer_norm: bool = False
+    activate_final: bool = False
+
+    @nn.compact
+    def __call__(self, x: jnp.ndarray) -> jnp.ndarray:
+        for i, size in enumerate(self.hidden_dims):
+            x = nn.Dense(size, kernel_init=default_init())(x)
+            if i + 1 < len(self.hidden_dims) or self.activate_final:
+                if self.layer_norm:
+                    x = nn.LayerNorm()(x)
+                x = nn.relu(x)
+        return x
+
+
+class Critic(nn.Module):
+    """Q(s, a) -> scalar. Ensembles are made by vmapping its parameters (see ensemble.py)."""
+
+    hidden_dims: Sequence[int]
+    layer_norm: bool = False
+
+    @nn.compact
+    def __call__(self, obs: jnp.ndarray, actions: jnp.ndarray) -> jnp.ndarray:
+        x = jnp.concatenate([obs, actions], axis=-1)
+        x = MLP(tuple(self.hidden_dims), layer_norm=self.layer_norm, activate_final=True)(x)
+        return nn.Dense(1, kernel_init=default_init())(x).squeeze(-1)
+
+
+class ValueNet(nn.Module):
+    """V(s) -> scalar (for IQL-style agents)."""
+
+    hidden_dims: Sequence[int]
+    layer_norm: bool = False
+
+    @nn.compact
+    def __call__(self, obs: jnp.ndarray) -> jnp.ndarray:
+        x = MLP(tuple(self.hidden_dims), layer_norm=self.layer_norm, activate_final=True)(obs)
+        return nn.Dense(1, kernel_init=default_init())(x).squeeze(-1)
+
+
+class TanhGaussianActor(nn.Module):
+    """State-dependent Gaussian squashed by tanh; log-std clipped to [log_std_min, log_std_max]."""
+
+    hidden_dims: Sequence[int]
+    action_dim: int
+    log_std_min: float = -20.0
+    log_std_max: float = 2.0
+
+    @nn.compact
+    def __call__(self, obs: jnp.ndarray, temperature: float = 1.0) -> TanhNormal:
+        x = MLP(tuple(self.hidden_dims), activate_final=True)(obs)
+        mean = nn.Dense(self.action_dim, kernel_init=default_init())(x)
+        log_std = nn.Dense(self.action_dim, kernel_init=default_init())(x)
+        log_std = jnp.clip(log_std, self.log_std_min, self.log_std_max)
+        return TanhNormal(mean, jnp.exp(log_std) * temperature)

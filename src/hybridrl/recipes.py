@@ -1,0 +1,72 @@
+"""Named recipes: an agent, a data-mixing strategy, a phase plan and per-domain presets.
+
+A recipe is data, not code. Adding a method means an agent file (or none) and an entry here.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from hybridrl.config import ConfigError, RunConfig, apply_overrides
+
+
+@dataclass(frozen=True)
+class Recipe:
+    name: str
+    agent: str
+    summary: str
+    base: dict[str, Any] = field(default_factory=dict)
+    domains: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+RECIPES: dict[str, Recipe] = {
+    r.name: r
+    for r in [
+        Recipe(
+            name="sac",
+            agent="sac",
+            summary="SAC from scratch: online data only, no prior dataset",
+            base={"train.offline_ratio": 0.0, "train.dataset": None, "train.offline_steps": 0},
+            domains={"maze": {"agent.hidden_dims": [256, 256, 256], "agent.backup_entropy": False,
+                              "train.reward_bias": -1.0}},
+        ),
+        Recipe(
+            name="rlpd",
+            agent="sac",
+            summary="RLPD (Ball et al. 2023): SAC, 50/50 prior data, LayerNorm ensemble E=10 Z=2, UTD 20",
+            base={
+                "train.offline_ratio": 0.5,
+                "train.offline_steps": 0,
+                "agent.num_critics": 10,
+                "agent.num_target_critics": 2,
+                "agent.critic_layer_norm": True,
+                "agent.actor_aggregation": "mean",
+                "agent.utd": 20,
+                "agent.backup_entropy": True,
+                "agent.target_entropy_scale": 0.5,
+            },
+            domains={"maze": {"agent.num_target_critics": 1, "agent.backup_entropy": False,
+                              "agent.hidden_dims": [256, 256, 256], "train.reward_bias": -1.0}},
+        ),
+    ]
+}
+
+
+def domain_of(env_id: str) -> str:
+    """The preset family an environment belongs to."""
+    return "maze" if "maze" in env_id.lower() else "locomotion"
+
+
+def resolve(recipe: str, env: str, overrides: list[str] | dict[str, Any] | None = None,
+            **train_fields: Any) -> RunConfig:
+    """Recipe defaults, then the env's domain preset, then explicit train fields, then overrides."""
+    if recipe not in RECIPES:
+        raise ConfigError(f"unknown recipe {recipe!r}; valid recipes: {', '.join(sorted(RECIPES))}")
+    r = RECIPES[recipe]
+    cfg = RunConfig(recipe=recipe)
+    cfg = apply_overrides(cfg, {"train.env": env, **r.base, **r.domains.get(domain_of(env), {})})
+    explicit = {f"train.{k}": v for k, v in train_fields.items() if v is not None}
+    cfg = apply_overrides(cfg, explicit)
+    if overrides:
+        cfg = apply_overrides(cfg, overrides)
+    return cfg.validate()

@@ -1,0 +1,66 @@
+"""Evaluation with a vector of environments and one batched, jitted, deterministic policy call per step."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import gymnasium as gym
+import jax
+import numpy as np
+
+from hybridrl.envs import make_env, normalized_score
+
+
+def make_eval_envs(env_id: str, num: int) -> gym.vector.VectorEnv:
+    return gym.vector.SyncVectorEnv([lambda: make_env(env_id) for _ in range(num)],
+                                    autoreset_mode=gym.vector.AutoresetMode.SAME_STEP)
+
+
+def evaluate(policy: Callable[[Any, np.ndarray], Any], params: Any, env_id: str, episodes: int, seed: int,
+             envs: gym.vector.VectorEnv | None = None) -> dict[str, float | None]:
+    """Run `episodes` episodes (one per sub-env, `num_envs` at a time), fixed reset seeds, no exploration.
+
+    `policy(params, obs_batch) -> actions` should be jitted; it sees the whole batch at once.
+    """
+    own = envs is None
+    envs = envs or make_eval_envs(env_id, min(episodes, 10))
+    n = envs.num_envs
+    returns: list[float] = []
+    successes: list[float] = []
+    reports_success = False
+    try:
+        round_ = 0
+        while len(returns) < episodes:
+            obs, _ = envs.reset(seed=[seed + round_ * n + i for i in range(n)])
+            active = np.ones(n, bool)
+            ep_ret = np.zeros(n)
+            ep_success = np.zeros(n)
+            while active.any():
+                actions = np.asarray(policy(params, obs))
+                obs, rew, term, trunc, info = envs.step(actions)
+                ep_ret += rew * active
+                for key in ("success", "is_success"):
+                    if key in info:
+                        reports_success = True
+                        ep_success = np.maximum(ep_success, np.asarray(info[key], float) * active)
+                done = (term | trunc) & active
+                for i in np.flatnonzero(done):
+                    if len(returns) < episodes:
+                        returns.append(float(ep_ret[i]))
+                        successes.append(float(ep_success[i]))
+                active &= ~done
+            round_ += 1
+    finally:
+        if own:
+            envs.close()
+    mean = float(np.mean(returns))
+    return {
+        "eval_return": mean,
+        "eval_return_std": float(np.std(returns)),
+        "normalized_score": normalized_score(env_id, mean),
+        "success_rate": float(np.mean(successes)) if reports_success else None,
+    }
+
+
+def jit_policy(eval_actions: Callable[[Any, Any], Any]) -> Callable[[Any, np.ndarray], Any]:
+    return jax.jit(eval_actions)

@@ -1,0 +1,131 @@
+"""Metrics sinks: CSV (the record), TensorBoard, optional Weights & Biases, and a progress bar."""
+from __future__ import annotations
+
+import csv
+import math
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+FIXED_COLUMNS = ["step", "phase", "wall_time", "steps_per_sec"]
+EVAL_COLUMNS = ["episode_return", "eval_return", "eval_return_std", "normalized_score", "success_rate"]
+
+
+class MetricsLogger:
+    """One CSV row per log step with a fixed header; resume truncates rows past the checkpoint."""
+
+    def __init__(self, run_dir: str | os.PathLike, metric_names: list[str], *,
+                 keep: Callable[[str, int], bool] | None = None, tensorboard: bool = True, wandb: bool = False, wandb_project: str = "hybridrl",
+                 config: dict[str, Any] | None = None) -> None:
+        self.run_dir = Path(run_dir)
+        self.path = self.run_dir / "metrics.csv"
+        self.columns = FIXED_COLUMNS + sorted(metric_names) + EVAL_COLUMNS
+        self._prepare(keep)
+        self._file = open(self.path, "a", newline="")  # noqa: SIM115 - lives as long as the logger
+        self._writer = csv.DictWriter(self._file, fieldnames=self.columns, extrasaction="ignore")
+        if self.path.stat().st_size == 0:
+            self._writer.writeheader()
+            self._file.flush()
+        self._tb = None
+        if tensorboard:
+            from tensorboardX import SummaryWriter
+
+            self._tb = SummaryWriter(str(self.run_dir / "tb"), flush_secs=30)
+        self._wandb = None
+        if wandb:
+            try:
+                import wandb as wandb_lib
+            except ImportError:
+                raise RuntimeError("Weights & Biases logging was asked for (train.wandb=true) but wandb is "
+                                   "not installed: pip install wandb") from None
+            self._wandb = wandb_lib.init(project=wandb_project, dir=str(self.run_dir), config=config,
+                                         resume="allow", name=self.run_dir.name)
+
+    def _prepare(self, keep: Callable[[str, int], bool] | None) -> None:
+        """On resume keep the rows `keep(phase, step)` accepts (those up to the checkpoint); drop torn lines."""
+        if not self.path.exists():
+            return
+        if keep is None:
+            self.path.unlink()
+            return
+        with open(self.path, newline="") as f:
+            lines = f.read().splitlines(keepends=True)
+        if not lines or lines[0].rstrip("\r\n").split(",") != self.columns:
+            kept = []
+        else:
+            kept = [lines[0]]
+            for line in lines[1:]:
+                if not line.endswith("\n"):
+                    break  # torn write from a killed run
+                row = next(csv.reader([line]))
+                if len(row) != len(self.columns) or not row[0].isdigit() or not keep(row[1], int(row[0])):
+                    break
+                kept.append(line)
+        tmp = self.path.with_suffix(".csv.tmp")
+        with open(tmp, "w", newline="") as f:
+            f.writelines(kept)
+        os.replace(tmp, self.path)
+
+    def log(self, row: dict[str, Any]) -> None:
+        clean = {k: _fmt(v) for k, v in row.items() if k in self.columns}
+        self._writer.writerow(clean)
+        self._file.flush()
+        step = int(row["step"])
+        numeric = {k: float(v) for k, v in row.items()
+                   if k not in ("step", "phase") and isinstance(v, int | float) and v is not None}
+        if self._tb is not None:
+            for k, v in numeric.items():
+                self._tb.add_scalar(f"{row['phase']}/{k}", v, step)
+        if self._wandb is not None:
+            self._wandb.log({f"{row['phase']}/{k}": v for k, v in numeric.items()}, step=step)
+
+    def close(self) -> None:
+        self._file.close()
+        if self._tb is not None:
+            self._tb.close()
+        if self._wandb is not None:
+            self._wandb.finish()
+
+
+def _fmt(v: Any) -> Any:
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        return "nan" if math.isnan(v) else repr(v)
+    return v
+
+
+class Progress:
+    """A rich progress bar with steps/s, ETA and the latest evaluation; silent when not wanted."""
+
+    def __init__(self, enabled: bool, total: int, start: int, description: str) -> None:
+        self.enabled = enabled and sys.stderr.isatty()
+        self._bar = None
+        if self.enabled:
+            from rich.progress import (BarColumn, MofNCompleteColumn, Progress as RichProgress, TextColumn,
+                                       TimeElapsedColumn, TimeRemainingColumn)
+
+            self._bar = RichProgress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                     TextColumn("{task.fields[sps]}"),
+                                     TimeElapsedColumn(), TimeRemainingColumn(), TextColumn("{task.fields[info]}"),
+                                     transient=False)
+            self._bar.start()
+            self._task = self._bar.add_task(description, total=total, completed=start, sps="", info="")
+
+    def update(self, step: int, sps: float | None = None, info: str | None = None, phase: str | None = None) -> None:
+        if self._bar is None:
+            return
+        fields: dict[str, Any] = {"completed": step}
+        if sps is not None:
+            fields["sps"] = f"{sps:,.0f} steps/s"
+        if info is not None:
+            fields["info"] = info
+        if phase is not None:
+            fields["description"] = phase
+        self._bar.update(self._task, **fields)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()

@@ -1,0 +1,386 @@
+"""The offline→online training loop. It knows phases, data, evaluation, logging and checkpoints;
+it knows nothing of any algorithm's losses (those live in the agent's `update`).
+
+Performance shape:
+- online: ONE jitted call per env step inserts the transition into the device buffer, samples the
+  mixed minibatches, runs every update of that step and returns the next action;
+- offline: one jitted call per `offline_chunk` updates (`lax.scan`).
+The carry (agent, buffer, RNG key) is donated to each call, so the buffer is updated in place.
+
+Exact resume: every random draw comes from the carry's key or from seeds derived from (seed, episode
+index); a checkpoint holds the carry, the buffer rows, the pending action and the current episode's
+actions, and the env is restored by replaying those actions from the episode's reset seed.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import platform
+import time
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import flax.struct
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import hybridrl
+from hybridrl.agents import make_agent
+from hybridrl.config import ConfigError, RunConfig
+from hybridrl.data import load_dataset
+from hybridrl.data.dataset import ACTION_CLIP
+from hybridrl.envs import env_spaces, make_env
+from hybridrl.recipes import RECIPES
+from hybridrl.replay import ReplayBuffer, make_mixer
+from hybridrl.train import checkpoint
+from hybridrl.train.evaluate import evaluate, make_eval_envs
+from hybridrl.train.logger import MetricsLogger, Progress
+
+CKPT_NAME = "checkpoints/latest.npz"
+
+
+class Carry(flax.struct.PyTreeNode):
+    agent: Any
+    buffer: ReplayBuffer
+    rng: jax.Array
+
+
+def _online_step(carry: Carry, offline: ReplayBuffer | None, transition: dict[str, jax.Array],
+                 policy_obs: jax.Array, *, mixer: Any, batch_size: int, utd: int, train: bool
+                 ) -> tuple[Carry, jax.Array, dict[str, jax.Array]]:
+    """Store one transition; if training, run all of this env step's updates; pick the next action."""
+    buffer = carry.buffer.insert(transition)
+    rng, key_batch, key_update, key_act = jax.random.split(carry.rng, 4)
+    if train:
+        batches = mixer.sample(key_batch, buffer, offline, batch_size, utd)
+        agent, info = carry.agent.update(batches, key_update)
+        action = agent.sample_actions(policy_obs, key_act)
+    else:
+        agent, info = carry.agent, {}
+        action = jax.random.uniform(key_act, transition["actions"].shape, minval=-1.0, maxval=1.0)
+    return Carry(agent=agent, buffer=buffer, rng=rng), action, info
+
+
+def _offline_chunk(carry: Carry, offline: ReplayBuffer, *, mixer: Any, batch_size: int, utd: int,
+                   num_updates: int) -> tuple[Carry, dict[str, jax.Array]]:
+    """`num_updates` updates on offline data only, fused with `lax.scan`; returns mean metrics."""
+
+    def body(c: Carry, _: None) -> tuple[Carry, dict]:
+        rng, key_batch, key_update = jax.random.split(c.rng, 3)
+        batches = mixer.sample(key_batch, offline, None, batch_size, utd)
+        agent, info = c.agent.update(batches, key_update)
+        return c.replace(agent=agent, rng=rng), info
+
+    carry, infos = jax.lax.scan(body, carry, None, length=num_updates)
+    return carry, jax.tree_util.tree_map(jnp.mean, infos)
+
+
+def _commit(tree: Any) -> Any:
+    """Place every leaf on the default device, committed, so the first jitted call sees the same
+    argument placement as every later one (otherwise jit keeps a second cache entry)."""
+    return jax.device_put(tree, jax.devices()[0])
+
+
+def episode_seed(seed: int, episode: int) -> int:
+    """Reset seed of training episode `episode`: a function of the run seed only, so envs can be replayed."""
+    return int(np.random.SeedSequence([seed, episode]).generate_state(1)[0])
+
+
+@dataclasses.dataclass
+class HostState:
+    """Counters and bookkeeping that live on the host; saved as JSON in every checkpoint."""
+
+    offline_step: int = 0
+    online_step: int = 0
+    episode: int = 0
+    episode_return: float = 0.0
+    episode_length: int = 0
+    last_episode_return: float | None = None
+    last_eval: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+class Trainer:
+    def __init__(self, cfg: RunConfig, run_dir: str | Path, *, _resuming: bool = False) -> None:
+        self.cfg = cfg.validate()
+        self.run_dir = Path(run_dir)
+        self.ckpt_path = self.run_dir / CKPT_NAME
+        if not _resuming and self.ckpt_path.exists():
+            raise ConfigError(f"{self.run_dir} already holds a run; pass --resume to continue it or choose "
+                              "another --out")
+        t = cfg.train
+        self.obs_dim, self.action_dim = env_spaces(t.env)
+        self.dataset = None
+        self.offline: ReplayBuffer | None = None
+        needs_data = t.offline_steps > 0 or t.offline_ratio > 0
+        if t.dataset is not None and needs_data:
+            self.dataset = load_dataset(t.dataset)
+            arrays = self.dataset.transitions(t.reward_scale, t.reward_bias)
+            if arrays["observations"].shape[1] != self.obs_dim or arrays["actions"].shape[1] != self.action_dim:
+                raise ConfigError(
+                    f"dataset {t.dataset} has obs_dim {arrays['observations'].shape[1]} and action_dim "
+                    f"{arrays['actions'].shape[1]}; env {t.env} has {self.obs_dim} and {self.action_dim}")
+            self.offline = ReplayBuffer.from_arrays(arrays)
+        elif t.offline_steps > 0:
+            raise ConfigError(f"train.offline_steps={t.offline_steps} needs a dataset: pass --dataset")
+        self.mixer = make_mixer(t.mixing, t.offline_ratio)
+        agent_name = RECIPES[cfg.recipe].agent
+        key_agent, key_run = jax.random.split(jax.random.PRNGKey(t.seed))
+        agent = make_agent(agent_name, key_agent, self.obs_dim, self.action_dim, cfg.agent)
+        capacity = max(1, min(t.buffer_capacity, t.online_steps))
+        buffer = ReplayBuffer.create(self._example_transition(), capacity)
+        self.carry = _commit(Carry(agent=agent, buffer=buffer, rng=key_run))
+        self.host = HostState()
+        self.pending_action: np.ndarray | None = None
+        self.obs: np.ndarray | None = None
+        self.episode_actions: list[np.ndarray] = []
+        a = cfg.agent
+        self._step_fn = jax.jit(partial(_online_step, mixer=self.mixer, batch_size=a.batch_size, utd=a.utd),
+                                static_argnames=("train",), donate_argnums=0)
+        self._chunk_fn = jax.jit(partial(_offline_chunk, mixer=self.mixer, batch_size=a.batch_size, utd=a.utd),
+                                 static_argnames=("num_updates",), donate_argnums=0)
+        self._policy = jax.jit(lambda agent, obs: agent.eval_actions(obs))
+        self._eval_envs = None
+
+    # ---- construction -------------------------------------------------------------------------
+    def _example_transition(self) -> dict[str, np.ndarray]:
+        return {"observations": np.zeros(self.obs_dim, np.float32), "actions": np.zeros(self.action_dim, np.float32),
+                "rewards": np.float32(0), "next_observations": np.zeros(self.obs_dim, np.float32),
+                "masks": np.float32(0)}
+
+    @classmethod
+    def resume(cls, run_dir: str | Path, *, online_steps: int | None = None,
+               offline_steps: int | None = None) -> Trainer:
+        """Continue `run_dir` from its latest checkpoint, optionally to larger step counts."""
+        run_dir = Path(run_dir)
+        cfg_path = run_dir / "config.json"
+        if not cfg_path.exists():
+            raise ConfigError(f"cannot resume {run_dir}: no config.json there (is it a hybridrl run directory?)")
+        try:
+            cfg = RunConfig.from_dict(json.loads(cfg_path.read_text())["config"])
+        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            raise ConfigError(f"cannot resume {run_dir}: config.json is unreadable ({exc})") from None
+        changes = {k: v for k, v in (("online_steps", online_steps), ("offline_steps", offline_steps)) if v is not None}
+        cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, **changes))
+        trainer = cls(cfg, run_dir, _resuming=True)
+        if trainer.ckpt_path.exists():
+            trainer._restore()
+        return trainer
+
+    def _state_tree(self) -> dict[str, Any]:
+        return {"agent": self.carry.agent, "rng": self.carry.rng}
+
+    def save_checkpoint(self) -> None:
+        tree = {"state": self._state_tree(), "buffer": self.carry.buffer.filled(),
+                "pending_action": np.zeros(self.action_dim, np.float32) if self.pending_action is None
+                else self.pending_action, "obs": np.zeros(self.obs_dim, np.float32) if self.obs is None else self.obs,
+                "episode_actions": np.asarray(self.episode_actions, np.float32).reshape(-1, self.action_dim)}
+        meta = {"host": dataclasses.asdict(self.host), "has_env_state": self.obs is not None,
+                "buffer_ptr": int(self.carry.buffer.ptr), "buffer_size": int(self.carry.buffer.size),
+                "dataset_fingerprint": self.dataset.fingerprint() if self.dataset is not None else None,
+                "recipe": self.cfg.recipe, "version": hybridrl.__version__}
+        checkpoint.save(self.ckpt_path, tree, meta)
+
+    def _restore(self) -> None:
+        state, meta, extras = checkpoint.load(self.ckpt_path, {"state": self._state_tree()})
+        if meta.get("recipe") != self.cfg.recipe:
+            raise checkpoint.CheckpointError(f"{self.ckpt_path} belongs to recipe {meta.get('recipe')!r}, "
+                                             f"not {self.cfg.recipe!r}")
+        fingerprint = self.dataset.fingerprint() if self.dataset is not None else None
+        if meta.get("dataset_fingerprint") != fingerprint:
+            raise checkpoint.CheckpointError(f"{self.ckpt_path} was trained on different data (fingerprint "
+                                             f"{meta.get('dataset_fingerprint')}, now {fingerprint})")
+        rows = {k.split("'")[3]: v for k, v in extras.items() if k.startswith("['buffer']")}
+        size, ptr = meta["buffer_size"], meta["buffer_ptr"]
+        buffer = self.carry.buffer
+        if size > buffer.capacity:
+            raise checkpoint.CheckpointError(f"{self.ckpt_path} holds {size} transitions but the buffer now fits "
+                                             f"{buffer.capacity}; resume with at least as many online steps")
+        exact_ptr = ptr if size == buffer.capacity == len(next(iter(rows.values()), [])) else None
+        if exact_ptr is not None:  # full ring of the same size: restore rotation exactly
+            rows = {k: np.roll(v, ptr, axis=0) for k, v in rows.items()}
+        self.carry = _commit(Carry(agent=state["state"]["agent"], buffer=buffer.with_rows(rows, exact_ptr),
+                                   rng=state["state"]["rng"]))
+        self.host = HostState(**meta["host"])
+        if meta["has_env_state"]:
+            self.pending_action = np.asarray(extras["['pending_action']"], np.float32)
+            self.obs = np.asarray(extras["['obs']"], np.float32)
+            self.episode_actions = list(np.asarray(extras["['episode_actions']"], np.float32))
+
+    # ---- the run ------------------------------------------------------------------------------
+    def run(self) -> dict[str, Any]:
+        t = self.cfg.train
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self._write_config()
+        keep = None
+        if self.ckpt_path.exists():
+            keep = self._keep_row({"offline": self.host.offline_step, "online": self.host.online_step})
+        self.logger = MetricsLogger(self.run_dir, self._metric_names(), keep=keep, tensorboard=t.tensorboard,
+                                    wandb=t.wandb, wandb_project=t.wandb_project, config=self.cfg.to_dict())
+        total = t.offline_steps + t.online_steps
+        self.progress = Progress(t.progress, total, self.host.offline_step + self.host.online_step, self.cfg.recipe)
+        try:
+            if self.host.offline_step < t.offline_steps:
+                self._offline_phase()
+            if self.host.online_step < t.online_steps:
+                self._online_phase()
+        finally:
+            self.progress.close()
+            self.logger.close()
+            if self._eval_envs is not None:
+                self._eval_envs.close()
+        return self.host.last_eval
+
+    def _keep_row(self, resume: dict[str, int]) -> Any:
+        """On resume keep rows up to the checkpoint, but not an end-of-run row of a phase being extended."""
+        t = self.cfg.train
+        target = {"offline": t.offline_steps, "online": t.online_steps}
+
+        def keep(phase: str, step: int) -> bool:
+            if phase not in resume or step > resume[phase]:
+                return False
+            on_schedule = step % t.log_interval == 0 or step % t.eval_interval == 0
+            return on_schedule or step >= target[phase]
+
+        return keep
+
+    def _write_config(self) -> None:
+        dev = jax.devices()[0]
+        info = {"config": self.cfg.to_dict(), "hybridrl_version": hybridrl.__version__, "jax_version": jax.__version__,
+                "device": f"{dev.platform}:{getattr(dev, 'device_kind', '')}", "python": platform.python_version(),
+                "dataset": {"source": self.dataset.source, "transitions": len(self.dataset),
+                            "fingerprint": self.dataset.fingerprint()} if self.dataset is not None else None}
+        tmp = self.run_dir / "config.json.tmp"
+        tmp.write_text(json.dumps(info, indent=2))
+        tmp.replace(self.run_dir / "config.json")
+
+    def _metric_names(self) -> list[str]:
+        a = self.cfg.agent
+        batches = {k: jnp.zeros((a.utd, a.batch_size, *v.shape), v.dtype)
+                   for k, v in self.carry.buffer.data.items()}
+        out = jax.eval_shape(lambda ag, b, k: ag.update(b, k)[1], self.carry.agent, batches, jax.random.PRNGKey(0))
+        return list(out)
+
+    def _evaluate(self) -> dict[str, Any]:
+        t = self.cfg.train
+        if self._eval_envs is None:
+            self._eval_envs = make_eval_envs(t.env, min(t.eval_episodes, 10))
+        policy = partial(self._policy, self.carry.agent)
+        result = evaluate(lambda _, obs: policy(obs), None, t.env, t.eval_episodes, seed=10_000 + t.seed * 1000,
+                          envs=self._eval_envs)
+        self.host.last_eval = result
+        return result
+
+    def _log(self, phase: str, step: int, info: dict[str, Any], evaluated: bool, sps: float) -> None:
+        row: dict[str, Any] = {"step": step, "phase": phase, "wall_time": time.time() - self._t0,
+                               "steps_per_sec": sps, "episode_return": self.host.last_episode_return}
+        row.update({k: float(v) for k, v in jax.device_get(info).items()})
+        if evaluated:
+            row.update(self.host.last_eval)
+        self.logger.log(row)
+        ev = self.host.last_eval
+        if ev:
+            score = ev.get("normalized_score")
+            text = f"eval {ev['eval_return']:.1f}" + (f" ({score:.1f} norm)" if score is not None else "")
+            self.progress.update(self.host.offline_step + self.host.online_step, sps, text, phase)
+
+    def _offline_phase(self) -> None:
+        t = self.cfg.train
+        self._t0 = time.time()
+        last_t, last_step = self._t0, self.host.offline_step
+        while self.host.offline_step < t.offline_steps:
+            n = min(t.offline_chunk, t.offline_steps - self.host.offline_step)
+            self.carry, info = self._chunk_fn(self.carry, self.offline, num_updates=n)
+            before = self.host.offline_step
+            self.host.offline_step += n
+            step = self.host.offline_step
+            crossed = lambda interval: step // interval > before // interval  # noqa: E731
+            final = step == t.offline_steps
+            if crossed(t.log_interval) or crossed(t.eval_interval) or final:
+                evaluated = crossed(t.eval_interval) or final
+                if evaluated:
+                    self._evaluate()
+                now = time.time()
+                sps = (step - last_step) / max(now - last_t, 1e-9)
+                last_t, last_step = now, step
+                self._log("offline", step, info, evaluated, sps)
+            if crossed(t.checkpoint_interval) or final:
+                self.save_checkpoint()
+            self.progress.update(step)
+
+    def _reset_env(self, env: Any) -> np.ndarray:
+        obs, _ = env.reset(seed=episode_seed(self.cfg.train.seed, self.host.episode))
+        return np.asarray(obs, np.float32)
+
+    def _restore_env(self, env: Any) -> None:
+        """Bring a fresh env to the checkpointed mid-episode state by replaying this episode's actions."""
+        obs = self._reset_env(env)
+        for action in self.episode_actions:
+            obs, *_ = env.step(action)
+        if not np.array_equal(np.asarray(obs, np.float32), self.obs):
+            raise checkpoint.CheckpointError(
+                f"{self.ckpt_path}: replaying episode {self.host.episode} did not reproduce the saved "
+                f"observation; env {self.cfg.train.env} is not deterministic under a fixed seed, so exact resume "
+                "is impossible")
+
+    def _online_phase(self) -> None:
+        t = self.cfg.train
+        env = make_env(t.env)
+        if self.obs is None:
+            self.obs = self._reset_env(env)
+            rng, key = jax.random.split(self.carry.rng)
+            self.carry = self.carry.replace(rng=rng)
+            self.pending_action = np.asarray(jax.random.uniform(key, (self.action_dim,), minval=-1.0, maxval=1.0))
+        else:
+            self._restore_env(env)
+        self._t0 = time.time()
+        last_t, last_step = self._t0, self.host.online_step
+        info: dict[str, Any] = {}
+        h = self.host
+        while h.online_step < t.online_steps:
+            action = self.pending_action
+            next_obs, reward, terminated, truncated, _ = env.step(action)
+            next_obs = np.asarray(next_obs, np.float32)
+            transition = {"observations": self.obs, "actions": np.clip(action, -ACTION_CLIP, ACTION_CLIP),
+                          "rewards": np.float32(reward * t.reward_scale + t.reward_bias),
+                          "next_observations": next_obs, "masks": np.float32(0.0 if terminated else 1.0)}
+            h.episode_return += float(reward)
+            h.episode_length += 1
+            self.episode_actions.append(np.asarray(action, np.float32))
+            if terminated or truncated:
+                h.last_episode_return = h.episode_return
+                h.episode += 1
+                h.episode_return, h.episode_length = 0.0, 0
+                self.episode_actions = []
+                policy_obs = self._reset_env(env)
+            else:
+                policy_obs = next_obs
+            self.carry, action_dev, step_info = self._step_fn(self.carry, self.offline, transition, policy_obs,
+                                                              train=h.online_step >= t.start_steps)
+            if step_info:
+                info = step_info
+            self.obs = policy_obs
+            self.pending_action = np.asarray(action_dev)
+            h.online_step += 1
+            step = h.online_step
+            final = step == t.online_steps
+            evaluated = step % t.eval_interval == 0 or final
+            if step % t.log_interval == 0 or evaluated:
+                if evaluated:
+                    self._evaluate()
+                now = time.time()
+                sps = (step - last_step) / max(now - last_t, 1e-9)
+                last_t, last_step = now, step
+                self._log("online", step, info, evaluated, sps)
+            if step % t.checkpoint_interval == 0 or final:
+                self.save_checkpoint()
+            if step % 100 == 0:
+                self.progress.update(t.offline_steps + step)
+        env.close()
+
+
+def compile_counts(trainer: Trainer) -> dict[str, int]:
+    """How many programs each jitted entry point has compiled (a test asserts no retracing)."""
+    return {"online_step": trainer._step_fn._cache_size(), "offline_chunk": trainer._chunk_fn._cache_size()}
+
