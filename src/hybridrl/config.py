@@ -70,6 +70,7 @@ class TrainConfig:
     eval_episodes: int = 10
     log_interval: int = 1_000
     checkpoint_interval: int = 10_000
+    policy_snapshots: bool = False  # also save the actor at every evaluation (policies/step_N.npz)
     progress: bool = True
     tensorboard: bool = True
     wandb: bool = False

@@ -93,6 +93,25 @@ class Dataset:
         starts = np.concatenate([[0], ends[:-1] + 1])
         return np.array([self.rewards[s:e + 1].sum() for s, e in zip(starts, ends, strict=True)])
 
+    def summary(self) -> dict[str, Any]:
+        """What `hybridrl data info` prints: size, episodes, returns, fields, action coverage."""
+        info: dict[str, Any] = {"source": self.source, "transitions": len(self),
+                                "episodes": int(self.episode_ends.sum()),
+                                "terminals": int(self.terminals.sum()), "truncations": int(self.truncations.sum()),
+                                "obs_dim": int(self.observations.shape[1]),
+                                "fields": [k for k in ("observations", "next_observations", "actions", "rewards",
+                                                       "terminals", "truncations") if getattr(self, k) is not None],
+                                "metadata": self.metadata}
+        if self.actions is not None:
+            info["action_dim"] = int(self.actions.shape[1])
+            info["action_mean_abs"] = float(np.abs(self.actions).mean())
+            info["action_std"] = [round(float(x), 4) for x in self.actions.std(axis=0)]
+        if self.rewards is not None and self.episode_ends.any():
+            rets = self.episode_returns()
+            info["return"] = {"mean": float(rets.mean()), "std": float(rets.std()), "min": float(rets.min()),
+                              "max": float(rets.max())}
+        return info
+
     def save_npz(self, path: str | os.PathLike) -> None:
         arrays = {k: getattr(self, k) for k in ("observations", "next_observations", "terminals", "truncations",
                                                  "actions", "rewards") if getattr(self, k) is not None}

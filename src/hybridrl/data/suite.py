@@ -1,8 +1,97 @@
-"""Built-in datasets, generated locally and deterministically (no downloads)."""
+"""Built-in datasets, generated locally and deterministically from behaviour policies that ship with
+hybridrl (no downloads). Cached under $HYBRIDRL_DATA, or ~/.cache/hybridrl.
+"""
 from __future__ import annotations
 
-SUITE: dict = {}
+import os
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import jax
+import numpy as np
+
+from hybridrl.data.dataset import DataError, Dataset, _from_npz
 
 
-def build(name: str):  # placeholder, filled below
-    raise NotImplementedError(name)
+@dataclass(frozen=True)
+class SuiteSpec:
+    name: str
+    env: str
+    policy: str  # file under hybridrl/data/policies
+    transitions: int
+    seed: int
+    noise_scale: float = 1.0  # 1 = sample the policy's own Gaussian; 0 = deterministic
+    description: str = ""
+
+
+SUITE: dict[str, SuiteSpec] = {
+    s.name: s
+    for s in [
+        SuiteSpec("hopper-medium-small", "Hopper-v5", "hopper-v5-medium.npz", 30_000, seed=1,
+                  description="stochastic rollouts of a SAC policy at about a third of expert return"),
+    ]
+}
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("HYBRIDRL_DATA", Path.home() / ".cache" / "hybridrl")).expanduser()
+
+
+def dataset_path(name: str) -> Path:
+    return cache_dir() / f"{name}.npz"
+
+
+def is_built(name: str) -> bool:
+    return dataset_path(name).exists()
+
+
+def policy_path(filename: str) -> Path:
+    return Path(str(resources.files("hybridrl.data") / "policies" / filename))
+
+
+def build(name: str, force: bool = False) -> Dataset:
+    """Roll out the spec's behaviour policy (once; later calls read the cache)."""
+    if name not in SUITE:
+        raise DataError(f"unknown built-in dataset {name!r}; valid: {', '.join(sorted(SUITE))}")
+    path = dataset_path(name)
+    if path.exists() and not force:
+        ds = _from_npz(path)
+        ds.metadata.update(name=name, env=SUITE[name].env)
+        return ds
+    ds = rollout(SUITE[name])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ds.save_npz(path)
+    return ds
+
+
+def rollout(spec: SuiteSpec) -> Dataset:
+    from hybridrl.envs import make_env
+    from hybridrl.train.policy import load_policy, policy_fn
+
+    actor, params, meta = load_policy(policy_path(spec.policy))
+    act = policy_fn(actor)
+    env = make_env(spec.env)
+    n = spec.transitions
+    obs_dim, act_dim = meta["obs_dim"], meta["action_dim"]
+    buf = {"observations": np.zeros((n, obs_dim), np.float32), "next_observations": np.zeros((n, obs_dim), np.float32),
+           "actions": np.zeros((n, act_dim), np.float32), "rewards": np.zeros(n, np.float32),
+           "terminals": np.zeros(n, bool), "truncations": np.zeros(n, bool)}
+    key = jax.random.PRNGKey(spec.seed)
+    episode = 0
+    obs, _ = env.reset(seed=spec.seed * 100_000 + episode)
+    for i in range(n):
+        key, sub = jax.random.split(key)
+        action = np.asarray(act(params, obs[None].astype(np.float32), sub, spec.noise_scale))[0]
+        next_obs, reward, terminated, truncated, _ = env.step(action)
+        buf["observations"][i], buf["next_observations"][i] = obs, next_obs
+        buf["actions"][i], buf["rewards"][i] = action, reward
+        buf["terminals"][i], buf["truncations"][i] = terminated, truncated or (i == n - 1 and not terminated)
+        if terminated or truncated:
+            episode += 1
+            obs, _ = env.reset(seed=spec.seed * 100_000 + episode)
+        else:
+            obs = next_obs
+    env.close()
+    return Dataset(**buf, metadata={"name": spec.name, "env": spec.env, "policy": spec.policy},
+                   source=f"built-in:{spec.name}")

@@ -37,6 +37,7 @@ from hybridrl.replay import ReplayBuffer, make_mixer
 from hybridrl.train import checkpoint
 from hybridrl.train.evaluate import evaluate, make_eval_envs
 from hybridrl.train.logger import MetricsLogger, Progress
+from hybridrl.train.policy import save_policy
 
 CKPT_NAME = "checkpoints/latest.npz"
 
@@ -270,6 +271,11 @@ class Trainer:
         result = evaluate(lambda _, obs: policy(obs), None, t.env, t.eval_episodes, seed=10_000 + t.seed * 1000,
                           envs=self._eval_envs)
         self.host.last_eval = result
+        if t.policy_snapshots:
+            step = self.host.offline_step + self.host.online_step
+            save_policy(self.run_dir / "policies" / f"step_{step}.npz", self.carry.agent.actor.params, self.obs_dim,
+                        self.action_dim, self.cfg.agent.hidden_dims, env=t.env, step=step,
+                        eval_return=result["eval_return"])
         return result
 
     def _log(self, phase: str, step: int, info: dict[str, Any], evaluated: bool, sps: float) -> None:
@@ -384,3 +390,26 @@ def compile_counts(trainer: Trainer) -> dict[str, int]:
     """How many programs each jitted entry point has compiled (a test asserts no retracing)."""
     return {"online_step": trainer._step_fn._cache_size(), "offline_chunk": trainer._chunk_fn._cache_size()}
 
+
+
+def load_run_agent(run_dir: str | Path) -> tuple[RunConfig, Any, dict[str, Any]]:
+    """The config and the agent of a run's latest checkpoint (no dataset or buffer needed)."""
+    run_dir = Path(run_dir)
+    cfg_path = run_dir / "config.json"
+    if not cfg_path.exists():
+        raise ConfigError(f"{run_dir} is not a hybridrl run directory (no config.json)")
+    cfg = RunConfig.from_dict(json.loads(cfg_path.read_text())["config"])
+    obs_dim, action_dim = env_spaces(cfg.train.env)
+    key = jax.random.PRNGKey(0)
+    template = make_agent(RECIPES[cfg.recipe].agent, key, obs_dim, action_dim, cfg.agent)
+    tree, meta, _ = checkpoint.load(run_dir / CKPT_NAME, {"state": {"agent": template, "rng": key}})
+    return cfg, jax.device_put(tree["state"]["agent"]), meta
+
+
+def evaluate_run(run_dir: str | Path, episodes: int = 10, seed: int = 12345) -> dict[str, Any]:
+    cfg, agent, meta = load_run_agent(run_dir)
+    policy = jax.jit(lambda obs: agent.eval_actions(obs))
+    result = evaluate(lambda _, obs: policy(obs), None, cfg.train.env, episodes, seed)
+    host = meta["host"]
+    return {"env": cfg.train.env, "recipe": cfg.recipe, "online_step": host["online_step"],
+            "offline_step": host["offline_step"], "episodes": episodes, **result}

@@ -1,0 +1,176 @@
+"""The `hybridrl` command."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+COMMANDS = {
+    "train": "train (or --resume) one run: offline phase, then online phase, into a run directory",
+    "eval": "evaluate a run's latest checkpoint with a deterministic policy",
+    "recipes": "list the recipes (algorithms) with their summaries",
+    "data": "list, build and inspect datasets (built-in suite and files)",
+    "bench": "benchmarks: `bench throughput` measures updates/s and the fraction of peak FLOP/s",
+    "plot": "plot learning curves of one or more run directories to a PNG",
+    "demo": "the offline→online demo: RLPD with prior data vs SAC from scratch on Hopper-v5",
+}
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="hybridrl",
+        description="Reinforcement learning from offline data plus online interaction (JAX).",
+    )
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    t = sub.add_parser("train", help=COMMANDS["train"], description=COMMANDS["train"])
+    t.add_argument("--recipe", default="rlpd", help="algorithm recipe (see `hybridrl recipes`); default rlpd")
+    t.add_argument("--env", default=None, help="gymnasium env id, e.g. Hopper-v5")
+    t.add_argument("--dataset", default=None, help="prior data: a .npz/.hdf5 file or a built-in dataset name")
+    t.add_argument("--online-steps", type=int, default=None, help="environment steps in the online phase")
+    t.add_argument("--offline-steps", type=int, default=None, help="updates in the offline phase")
+    t.add_argument("--seed", type=int, default=None)
+    t.add_argument("--out", required=True, help="run directory (config, metrics, checkpoints)")
+    t.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override any config field, e.g. --set agent.utd=10 (repeatable)")
+    t.add_argument("--resume", action="store_true", help="continue --out from its checkpoint to the step counts given")
+    t.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    e = sub.add_parser("eval", help=COMMANDS["eval"], description=COMMANDS["eval"])
+    e.add_argument("--run", required=True, help="run directory")
+    e.add_argument("--episodes", type=int, default=10)
+    e.add_argument("--seed", type=int, default=12345)
+
+    sub.add_parser("recipes", help=COMMANDS["recipes"], description=COMMANDS["recipes"])
+
+    d = sub.add_parser("data", help=COMMANDS["data"], description=COMMANDS["data"])
+    dsub = d.add_subparsers(dest="data_command", metavar="ACTION", required=True)
+    dsub.add_parser("list", help="built-in datasets and whether they are built")
+    db = dsub.add_parser("build", help="build a built-in dataset into the cache")
+    db.add_argument("name")
+    db.add_argument("--force", action="store_true", help="rebuild even if cached")
+    di = dsub.add_parser("info", help="episodes, steps, returns and fields of a dataset")
+    di.add_argument("name_or_path")
+
+    b = sub.add_parser("bench", help=COMMANDS["bench"], description=COMMANDS["bench"])
+    bsub = b.add_subparsers(dest="bench_command", metavar="BENCH", required=True)
+    bt = bsub.add_parser("throughput", help="updates/s of SAC and RLPD, online-step overhead, fraction of peak")
+    bt.add_argument("--json", default=None, help="also write the figures to this JSON file")
+    bt.add_argument("--seconds", type=float, default=10.0, help="timing budget per measurement")
+
+    pl = sub.add_parser("plot", help=COMMANDS["plot"], description=COMMANDS["plot"])
+    pl.add_argument("runs", nargs="+", help="run directories")
+    pl.add_argument("--metric", default="eval_return")
+    pl.add_argument("--out", required=True, help="PNG path")
+
+    dm = sub.add_parser("demo", help=COMMANDS["demo"], description=COMMANDS["demo"])
+    dm.add_argument("--out", default="demo_out")
+    dm.add_argument("--online-steps", type=int, default=None, help="override the demo's online budget")
+    dm.add_argument("--seeds", type=int, default=1)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command is None:
+        _parser().print_help()
+        return 0
+    from hybridrl.config import ConfigError
+    from hybridrl.data import DataError
+    from hybridrl.envs import EnvError
+    from hybridrl.train.checkpoint import CheckpointError
+
+    try:
+        return _dispatch(args)
+    except (ConfigError, DataError, EnvError, CheckpointError) as exc:
+        print(f"hybridrl {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; resume with --resume", file=sys.stderr)
+        return 130
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "train":
+        return _train(args)
+    if args.command == "eval":
+        from hybridrl.train.loop import evaluate_run
+
+        print(json.dumps(evaluate_run(args.run, episodes=args.episodes, seed=args.seed), indent=2))
+        return 0
+    if args.command == "recipes":
+        from hybridrl.recipes import RECIPES
+
+        for r in RECIPES.values():
+            print(f"{r.name:<10} {r.summary}")
+        return 0
+    if args.command == "data":
+        return _data(args)
+    if args.command == "bench":
+        from hybridrl.bench.throughput import run_throughput
+
+        run_throughput(json_path=args.json, seconds=args.seconds)
+        return 0
+    if args.command == "plot":
+        from hybridrl.bench.plots import plot_runs
+
+        plot_runs([Path(r) for r in args.runs], args.metric, Path(args.out))
+        print(f"wrote {args.out}")
+        return 0
+    if args.command == "demo":
+        from hybridrl.demo import run_demo
+
+        run_demo(Path(args.out), online_steps=args.online_steps, seeds=args.seeds)
+        return 0
+    raise AssertionError(args.command)
+
+
+def _train(args: argparse.Namespace) -> int:
+    from hybridrl.config import ConfigError
+    from hybridrl.recipes import resolve
+    from hybridrl.train.loop import Trainer
+
+    for name in ("online_steps", "offline_steps"):
+        value = getattr(args, name)
+        if value is not None and value < 0:
+            raise ConfigError(f"--{name.replace('_', '-')} must be >= 0, got {value}")
+    overrides = list(args.overrides) + (["train.progress=false"] if args.no_progress else [])
+    if args.resume:
+        trainer = Trainer.resume(args.out, online_steps=args.online_steps, offline_steps=args.offline_steps)
+    else:
+        if args.env is None:
+            raise ConfigError("--env is required, e.g. --env Hopper-v5")
+        cfg = resolve(args.recipe, args.env, overrides, dataset=args.dataset, online_steps=args.online_steps,
+                      offline_steps=args.offline_steps, seed=args.seed)
+        trainer = Trainer(cfg, args.out)
+    result = trainer.run()
+    print(json.dumps({"run": str(args.out), **result}, indent=2))
+    return 0
+
+
+def _data(args: argparse.Namespace) -> int:
+    from hybridrl.data import load_dataset
+    from hybridrl.data.suite import SUITE, build, is_built
+
+    if args.data_command == "list":
+        print(f"{'name':<24} {'env':<12} {'transitions':>11}  built")
+        for name, spec in SUITE.items():
+            print(f"{name:<24} {spec.env:<12} {spec.transitions:>11}  {'yes' if is_built(name) else 'no'}")
+        return 0
+    if args.data_command == "build":
+        if args.name not in SUITE:
+            from hybridrl.data import DataError
+
+            raise DataError(f"unknown built-in dataset {args.name!r}; valid: {', '.join(SUITE)}")
+        ds = build(args.name, force=args.force)
+        print(f"built {args.name}: {len(ds)} transitions")
+        return 0
+    ds = load_dataset(args.name_or_path)
+    info = ds.summary()
+    print(json.dumps(info, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
