@@ -109,10 +109,11 @@ def load(path: str | os.PathLike, template: Any) -> tuple[Any, dict[str, Any], d
         arr = by_key[key]
         if arr is None:
             raise CheckpointError(f"{path} is truncated: the array for {key} is missing")
-        want = np.asarray(leaf) if not hasattr(leaf, "dtype") else leaf
-        if tuple(arr.shape) != tuple(want.shape) or arr.dtype != want.dtype:
+        want_shape = tuple(np.shape(leaf))
+        want_dtype = leaf.dtype if hasattr(leaf, "dtype") else jax.numpy.asarray(leaf).dtype  # int -> int32
+        if tuple(arr.shape) != want_shape or arr.dtype != want_dtype:
             raise CheckpointError(f"{path}: {key} has shape {tuple(arr.shape)} dtype {arr.dtype}; the current "
-                                  f"config expects shape {tuple(want.shape)} dtype {want.dtype}")
+                                  f"config expects shape {want_shape} dtype {want_dtype}")
         restored.append(arr)
     extras = {k: v for k, v in by_key.items() if k not in set(keys) and v is not None}
     return jax.tree_util.tree_unflatten(treedef, restored), header["meta"], extras
