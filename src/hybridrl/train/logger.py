@@ -17,8 +17,8 @@ class MetricsLogger:
     """One CSV row per log step with a fixed header; resume truncates rows past the checkpoint."""
 
     def __init__(self, run_dir: str | os.PathLike, metric_names: list[str], *,
-                 keep: Callable[[str, int], bool] | None = None, tensorboard: bool = True, wandb: bool = False, wandb_project: str = "hybridrl",
-                 config: dict[str, Any] | None = None) -> None:
+                 keep: Callable[[str, int], bool] | None = None, tensorboard: bool = True, wandb: bool = False,
+                 wandb_project: str = "hybridrl", config: dict[str, Any] | None = None) -> None:
         self.run_dir = Path(run_dir)
         self.path = self.run_dir / "metrics.csv"
         self.columns = FIXED_COLUMNS + sorted(metric_names) + EVAL_COLUMNS
@@ -104,8 +104,8 @@ class Progress:
         self.enabled = enabled and sys.stderr.isatty()
         self._bar = None
         if self.enabled:
-            from rich.progress import (BarColumn, MofNCompleteColumn, Progress as RichProgress, TextColumn,
-                                       TimeElapsedColumn, TimeRemainingColumn)
+            from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+            from rich.progress import Progress as RichProgress
 
             self._bar = RichProgress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                                      TextColumn("{task.fields[sps]}"),

@@ -301,17 +301,18 @@ class Trainer:
             before = self.host.offline_step
             self.host.offline_step += n
             step = self.host.offline_step
-            crossed = lambda interval: step // interval > before // interval  # noqa: E731
             final = step == t.offline_steps
-            if crossed(t.log_interval) or crossed(t.eval_interval) or final:
-                evaluated = crossed(t.eval_interval) or final
+            log, ev, ckpt = (step // i > before // i for i in (t.log_interval, t.eval_interval,
+                                                                t.checkpoint_interval))
+            if log or ev or final:
+                evaluated = ev or final
                 if evaluated:
                     self._evaluate()
                 now = time.time()
                 sps = (step - last_step) / max(now - last_t, 1e-9)
                 last_t, last_step = now, step
                 self._log("offline", step, info, evaluated, sps)
-            if crossed(t.checkpoint_interval) or final:
+            if ckpt or final:
                 self.save_checkpoint()
             self.progress.update(step)
 

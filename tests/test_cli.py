@@ -1,0 +1,39 @@
+"""The command line: help, and clear errors that list the valid choices."""
+import pytest
+from conftest import TOY
+
+from hybridrl.cli import COMMANDS, main
+
+
+def test_help_lists_every_command(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    for name, purpose in COMMANDS.items():
+        assert name in out
+        assert purpose.split()[0] in out
+
+
+@pytest.mark.parametrize("argv,expect", [
+    (["--recipe", "nope", "--env", TOY], "valid recipes: rlpd, sac"),
+    (["--recipe", "sac", "--env", "NoSuchEnv-v9"], "registered envs include"),
+    (["--recipe", "sac", "--env", TOY, "--set", "agent.nope=1"], "valid keys: agent.hidden_dims"),
+    (["--recipe", "sac", "--env", TOY, "--set", "agent.utd=many"], "agent.utd expects int"),
+    (["--recipe", "sac", "--env", TOY, "--online-steps", "-5"], "--online-steps must be >= 0"),
+    (["--recipe", "rlpd", "--env", TOY, "--online-steps", "5"], "no dataset"),
+    (["--recipe", "rlpd", "--env", TOY, "--dataset", "nope-v0"], "neither a file nor a built-in dataset"),
+])
+def test_bad_train_input_gives_clear_error(tmp_path, capsys, argv, expect):
+    assert main(["train", *argv, "--out", str(tmp_path / "r")]) == 2
+    assert expect in capsys.readouterr().err
+
+
+def test_resume_of_a_non_run_directory_is_clear(tmp_path, capsys):
+    assert main(["train", "--out", str(tmp_path), "--resume"]) == 2
+    assert "no config.json" in capsys.readouterr().err
+
+
+def test_recipes_command(capsys):
+    assert main(["recipes"]) == 0
+    out = capsys.readouterr().out
+    assert "rlpd" in out and "sac" in out
