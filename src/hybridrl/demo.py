@@ -9,6 +9,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import numpy as np
+
 DEMO_DATASET = "hopper-medium-small"
 DEMO_ENV = "Hopper-v5"
 DEMO_STEPS = 15_000
@@ -33,6 +35,7 @@ def run_demo(out: Path, online_steps: int | None = None, seeds: int = 1) -> None
     from rich.table import Table
 
     from hybridrl.bench.plots import plot_runs, read_curve
+    from hybridrl.bench.scores import at_budgets
     from hybridrl.data import load_dataset
     from hybridrl.recipes import resolve
     from hybridrl.train.loop import Trainer
@@ -49,33 +52,25 @@ def run_demo(out: Path, online_steps: int | None = None, seeds: int = 1) -> None
     console.print(f"prior data: {DEMO_DATASET} — {len(ds)} transitions, {len(rets)} episodes, behaviour return "
                   f"{rets.mean():.0f} ± {rets.std():.0f} ({time.time() - t0:.0f}s to load/build)")
     runs: dict[str, list[Path]] = {"rlpd (with prior data)": [], "sac (no prior data)": []}
+    arms = (("rlpd (with prior data)", "rlpd", DEMO_DATASET), ("sac (no prior data)", "sac", None))
     for seed in range(seeds):
-        for label, recipe, extra in (("rlpd (with prior data)", "rlpd", {}),
-                                     ("sac (no prior data)", "sac", {})):
+        for label, recipe, dataset in arms:
             run_dir = out / f"{recipe}-seed{seed}"
-            cfg = resolve(recipe, DEMO_ENV, {**LIGHT_PRESET, **extra}, dataset=DEMO_DATASET if recipe == "rlpd"
-                          else None, online_steps=steps, seed=seed)
             console.print(f"→ {label}, seed {seed} → {run_dir}")
-            if (run_dir / "checkpoints" / "latest.npz").exists():
+            if (run_dir / "checkpoints" / "latest.npz").exists():  # re-running the demo reuses finished runs
                 Trainer.resume(run_dir, online_steps=steps).run()
             else:
+                cfg = resolve(recipe, DEMO_ENV, LIGHT_PRESET, dataset=dataset, online_steps=steps, seed=seed)
                 Trainer(cfg, run_dir).run()
             runs[label].append(run_dir)
-    table = Table(title=f"{DEMO_ENV}: normalised score (D4RL references) after online steps")
+    evals = read_curve(runs["rlpd (with prior data)"][0], "normalized_score")[0].tolist()
+    budgets = sorted({evals[0], evals[len(evals) // 2], evals[-1]})
+    table = Table(title=f"{DEMO_ENV}: normalised score (D4RL references), mean ± std over seeds")
     table.add_column("method")
-    checkpoints = sorted({s for s in read_curve(runs["rlpd (with prior data)"][0], "normalized_score")[0]})
-    shown = [c for c in checkpoints if c in (checkpoints[0], checkpoints[len(checkpoints) // 2], checkpoints[-1])]
-    for c in shown:
-        table.add_column(f"{c} steps", justify="right")
-    for label, dirs in runs.items():
-        cells = []
-        for c in shown:
-            vals = []
-            for d in dirs:
-                s, v = read_curve(d, "normalized_score")
-                vals.extend(v[s == c])
-            cells.append(f"{sum(vals) / len(vals):.1f}" if vals else "-")
-        table.add_row(label, *cells)
+    for b in budgets:
+        table.add_column(f"{b:,} steps", justify="right")
+    for label, cols in at_budgets(runs, "normalized_score", budgets).items():
+        table.add_row(label, *[f"{np.nanmean(v):.1f} ± {np.nanstd(v):.1f}" for v in cols])
     console.print(table)
     png = out / "learning_curves.png"
     all_dirs = [d for dirs in runs.values() for d in dirs]

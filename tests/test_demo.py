@@ -1,0 +1,20 @@
+"""The demo path end to end, shrunk: built-in dataset from the shipped policy, both arms, table and PNG."""
+from hybridrl import demo
+from hybridrl.data import suite
+
+
+def test_demo_runs_both_arms_and_writes_curves(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("HYBRIDRL_DATA", str(tmp_path / "cache"))
+    spec = suite.SUITE[demo.DEMO_DATASET]
+    monkeypatch.setitem(suite.SUITE, demo.DEMO_DATASET, suite.SuiteSpec(**{**spec.__dict__, "transitions": 1500}))
+    monkeypatch.setattr(demo, "LIGHT_PRESET", {**demo.LIGHT_PRESET, "agent.hidden_dims": [32, 32],
+                                               "agent.batch_size": 32, "train.start_steps": 100,
+                                               "train.eval_interval": 150, "train.log_interval": 50,
+                                               "train.eval_episodes": 2, "train.progress": False,
+                                               "train.tensorboard": False})
+    demo.run_demo(tmp_path / "out", online_steps=300)
+    out = capsys.readouterr().out
+    assert "Light preset" in out and "rlpd (with prior data)" in out and "sac (no prior data)" in out
+    png = tmp_path / "out" / "learning_curves.png"
+    assert png.exists() and png.stat().st_size > 10_000
+    assert suite.is_built(demo.DEMO_DATASET)
