@@ -13,7 +13,7 @@ import numpy as np
 
 DEMO_DATASET = "hopper-medium-small"
 DEMO_ENV = "Hopper-v5"
-DEMO_STEPS = 15_000
+DEMO_STEPS = 10_000
 LIGHT_PRESET = {
     "agent.hidden_dims": [128, 128],
     "agent.batch_size": 128,
@@ -23,7 +23,7 @@ LIGHT_PRESET = {
     "agent.actor_aggregation": "mean",
     "agent.utd": 4,
     "train.start_steps": 1000,
-    "train.eval_interval": 2500,
+    "train.eval_interval": 2000,
     "train.log_interval": 500,
     "train.eval_episodes": 10,
     "train.checkpoint_interval": 5000,
