@@ -94,3 +94,20 @@ def test_rlpd_without_dataset_is_a_clear_error(tmp_path):
 
     with pytest.raises(ConfigError, match="no dataset"):
         resolve("rlpd", TOY, TINY, online_steps=10)
+
+
+def test_resume_refuses_different_data(tmp_path, toy_npz):
+    import json
+
+    from conftest import toy_dataset
+
+    from hybridrl.train.checkpoint import CheckpointError
+
+    _run(tmp_path, "run", 120, recipe="rlpd", dataset=str(toy_npz))
+    other = toy_dataset(tmp_path / "other.npz", n=500, seed=9)
+    cfg_path = tmp_path / "run" / "config.json"
+    info = json.loads(cfg_path.read_text())
+    info["config"]["train"]["dataset"] = str(other)
+    cfg_path.write_text(json.dumps(info))
+    with pytest.raises(CheckpointError, match="different data"):
+        Trainer.resume(tmp_path / "run", online_steps=200)

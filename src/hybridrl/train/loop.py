@@ -113,6 +113,7 @@ class Trainer:
         t = cfg.train
         self.obs_dim, self.action_dim = env_spaces(t.env)
         self.dataset = None
+        self.dataset_fingerprint: str | None = None  # checked on resume: same data, same run
         self.offline: ReplayBuffer | None = None
         needs_data = t.offline_steps > 0 or t.offline_ratio > 0
         if t.dataset is not None and needs_data:
@@ -123,6 +124,7 @@ class Trainer:
                     f"dataset {t.dataset} has obs_dim {arrays['observations'].shape[1]} and action_dim "
                     f"{arrays['actions'].shape[1]}; env {t.env} has {self.obs_dim} and {self.action_dim}")
             self.offline = ReplayBuffer.from_arrays(arrays)
+            self.dataset_fingerprint = self.dataset.fingerprint()
         elif t.offline_steps > 0:
             raise ConfigError(f"train.offline_steps={t.offline_steps} needs a dataset: pass --dataset")
         self.mixer = make_mixer(t.mixing, t.offline_ratio)
@@ -179,7 +181,7 @@ class Trainer:
                 "episode_actions": np.asarray(self.episode_actions, np.float32).reshape(-1, self.action_dim)}
         meta = {"host": dataclasses.asdict(self.host), "has_env_state": self.obs is not None,
                 "buffer_ptr": int(self.carry.buffer.ptr), "buffer_size": int(self.carry.buffer.size),
-                "dataset_fingerprint": self.dataset.fingerprint() if self.dataset is not None else None,
+                "dataset_fingerprint": self.dataset_fingerprint,
                 "recipe": self.cfg.recipe, "version": hybridrl.__version__}
         checkpoint.save(self.ckpt_path, tree, meta)
 
@@ -188,10 +190,9 @@ class Trainer:
         if meta.get("recipe") != self.cfg.recipe:
             raise checkpoint.CheckpointError(f"{self.ckpt_path} belongs to recipe {meta.get('recipe')!r}, "
                                              f"not {self.cfg.recipe!r}")
-        fingerprint = self.dataset.fingerprint() if self.dataset is not None else None
-        if meta.get("dataset_fingerprint") != fingerprint:
+        if meta.get("dataset_fingerprint") != self.dataset_fingerprint:
             raise checkpoint.CheckpointError(f"{self.ckpt_path} was trained on different data (fingerprint "
-                                             f"{meta.get('dataset_fingerprint')}, now {fingerprint})")
+                                             f"{meta.get('dataset_fingerprint')}, now {self.dataset_fingerprint})")
         rows = {k.split("'")[3]: v for k, v in extras.items() if k.startswith("['buffer']")}
         size, ptr = meta["buffer_size"], meta["buffer_ptr"]
         buffer = self.carry.buffer
@@ -251,7 +252,7 @@ class Trainer:
         info = {"config": self.cfg.to_dict(), "hybridrl_version": hybridrl.__version__, "jax_version": jax.__version__,
                 "device": f"{dev.platform}:{getattr(dev, 'device_kind', '')}", "python": platform.python_version(),
                 "dataset": {"source": self.dataset.source, "transitions": len(self.dataset),
-                            "fingerprint": self.dataset.fingerprint()} if self.dataset is not None else None}
+                            "fingerprint": self.dataset_fingerprint} if self.dataset is not None else None}
         tmp = self.run_dir / "config.json.tmp"
         tmp.write_text(json.dumps(info, indent=2))
         tmp.replace(self.run_dir / "config.json")
@@ -390,7 +391,6 @@ class Trainer:
 def compile_counts(trainer: Trainer) -> dict[str, int]:
     """How many programs each jitted entry point has compiled (a test asserts no retracing)."""
     return {"online_step": trainer._step_fn._cache_size(), "offline_chunk": trainer._chunk_fn._cache_size()}
-
 
 
 def load_run_agent(run_dir: str | Path) -> tuple[RunConfig, Any, dict[str, Any]]:
