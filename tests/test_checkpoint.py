@@ -7,8 +7,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from hybridrl.train import checkpoint
-from hybridrl.train.checkpoint import CheckpointError
+from hybridrl.training import checkpoint
+from hybridrl.training.checkpoint import CheckpointError
 
 
 def _tree():

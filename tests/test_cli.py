@@ -37,3 +37,25 @@ def test_recipes_command(capsys):
     assert main(["recipes"]) == 0
     out = capsys.readouterr().out
     assert "rlpd" in out and "sac" in out
+
+
+def test_domain_presets():
+    from hybridrl.recipes import domain_of, resolve
+
+    assert domain_of("PointMaze_Large-v3") == "maze"
+    assert domain_of("PointMaze_LargeDense-v3") == "locomotion"  # dense reward: no sparse-maze preset
+    assert domain_of("AdroitHandPen-binary-v1") == "sparse"
+    assert domain_of("Hopper-v5") == "locomotion"
+    cfg = resolve("rlpd", "PointMaze_Large-v3", {"train.dataset": "x"})
+    assert (cfg.agent.num_target_critics, cfg.agent.backup_entropy, cfg.train.reward_bias) == (1, False, -1.0)
+    assert cfg.agent.hidden_dims == (256, 256, 256)
+
+
+@pytest.mark.parametrize("override,match", [("agent.tau=0", "tau"), ("agent.discount=1.5", "discount"),
+                                            ("agent.critic_lr=-1", "critic_lr")])
+def test_bad_agent_values_are_refused(override, match):
+    from hybridrl.config import ConfigError
+    from hybridrl.recipes import resolve
+
+    with pytest.raises(ConfigError, match=match):
+        resolve("sac", TOY, [override])

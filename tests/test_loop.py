@@ -9,7 +9,7 @@ import pytest
 from conftest import TINY, TOY, read_rows
 
 from hybridrl.recipes import resolve
-from hybridrl.train.loop import Trainer, compile_counts, evaluate_run
+from hybridrl.training.loop import Trainer, compile_counts, evaluate_run
 
 
 def _run(tmp_path, name, steps, seed=0, recipe="sac", dataset=None, offline_steps=None, **extra):
@@ -82,8 +82,11 @@ def test_killed_run_resumes_to_identical_metrics(tmp_path, toy_npz):
     assert read_rows(tmp_path / "killed") == read_rows(tmp_path / "straight")
 
 
-def test_eval_command_reads_latest_checkpoint(tmp_path):
-    _run(tmp_path, "run", 200)
+def test_python_api_train_then_eval_reads_latest_checkpoint(tmp_path):
+    import hybridrl
+
+    result = hybridrl.train("sac", TOY, str(tmp_path / "run"), online_steps=200, seed=0, overrides=TINY)
+    assert set(result) >= {"eval_return", "eval_return_std", "normalized_score", "success_rate"}
     out = evaluate_run(tmp_path / "run", episodes=3)
     assert out["online_step"] == 200 and out["episodes"] == 3 and out["eval_return"] < 0
     assert (tmp_path / "run" / "config.json").exists()
@@ -101,7 +104,7 @@ def test_resume_refuses_different_data(tmp_path, toy_npz):
 
     from conftest import toy_dataset
 
-    from hybridrl.train.checkpoint import CheckpointError
+    from hybridrl.training.checkpoint import CheckpointError
 
     _run(tmp_path, "run", 120, recipe="rlpd", dataset=str(toy_npz))
     other = toy_dataset(tmp_path / "other.npz", n=500, seed=9)

@@ -11,7 +11,7 @@ def train(recipe: str, env: str, out: str, *, dataset: str | None = None, online
           offline_steps: int | None = None, seed: int | None = None, overrides: list[str] | dict | None = None,
           resume: bool = False) -> dict:
     """Run (or resume) one training run into `out`; returns the last evaluation."""
-    from hybridrl.train.loop import Trainer
+    from hybridrl.training.loop import Trainer
 
     if resume:
         return Trainer.resume(out, online_steps=online_steps, offline_steps=offline_steps).run()
@@ -26,10 +26,17 @@ def load_dataset(path_or_name: str):  # noqa: ANN201 - re-export
     return _load(path_or_name)
 
 
+def make_agent(name: str, key, obs_dim: int, action_dim: int, config):  # noqa: ANN001, ANN201 - re-export
+    from hybridrl.agents import make_agent as _make
+
+    return _make(name, key, obs_dim, action_dim, config)
+
+
 def make_env(env_id: str):  # noqa: ANN201 - re-export
     from hybridrl.envs import make_env as _make
 
     return _make(env_id)
 
 
-__all__ = ["RECIPES", "ConfigError", "RunConfig", "__version__", "load_dataset", "make_env", "resolve", "train"]
+__all__ = ["RECIPES", "ConfigError", "RunConfig", "__version__", "load_dataset", "make_agent", "make_env", "resolve",
+           "train"]

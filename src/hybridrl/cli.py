@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     from hybridrl.config import ConfigError
     from hybridrl.data import DataError
     from hybridrl.envs import EnvError
-    from hybridrl.train.checkpoint import CheckpointError
+    from hybridrl.training.checkpoint import CheckpointError
 
     try:
         return _dispatch(args)
@@ -95,7 +95,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "train":
         return _train(args)
     if args.command == "eval":
-        from hybridrl.train.loop import evaluate_run
+        from hybridrl.training.loop import evaluate_run
 
         print(json.dumps(evaluate_run(args.run, episodes=args.episodes, seed=args.seed), indent=2))
         return 0
@@ -129,7 +129,7 @@ def _dispatch(args: argparse.Namespace) -> int:
 def _train(args: argparse.Namespace) -> int:
     from hybridrl.config import ConfigError
     from hybridrl.recipes import resolve
-    from hybridrl.train.loop import Trainer
+    from hybridrl.training.loop import Trainer
 
     for name in ("online_steps", "offline_steps"):
         value = getattr(args, name)

@@ -49,6 +49,13 @@ class SACConfig:
         for name in ("utd", "batch_size", "num_critics"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"agent.{name} must be >= 1, got {getattr(self, name)}")
+        if not 0.0 < self.tau <= 1.0:
+            raise ConfigError(f"agent.tau must be in (0, 1], got {self.tau}")
+        if not 0.0 <= self.discount <= 1.0:
+            raise ConfigError(f"agent.discount must be in [0, 1], got {self.discount}")
+        for name in ("actor_lr", "critic_lr", "temp_lr", "init_temperature"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"agent.{name} must be > 0, got {getattr(self, name)}")
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,7 @@ def run_demo(out: Path, online_steps: int | None = None, seeds: int = 1) -> None
     from hybridrl.bench.scores import at_budgets
     from hybridrl.data import load_dataset
     from hybridrl.recipes import resolve
-    from hybridrl.train.loop import Trainer
+    from hybridrl.training.loop import Trainer
 
     console = Console()
     steps = online_steps or DEMO_STEPS

@@ -46,15 +46,24 @@ RECIPES: dict[str, Recipe] = {
                 "agent.target_entropy_scale": 0.5,
             },
             domains={"maze": {"agent.num_target_critics": 1, "agent.backup_entropy": False,
-                              "agent.hidden_dims": [256, 256, 256], "train.reward_bias": -1.0}},
+                              "agent.hidden_dims": [256, 256, 256], "train.reward_bias": -1.0},
+                     "sparse": {"agent.backup_entropy": False, "agent.hidden_dims": [256, 256, 256]}},
         ),
     ]
 }
 
 
 def domain_of(env_id: str) -> str:
-    """The preset family an environment belongs to."""
-    return "maze" if "maze" in env_id.lower() else "locomotion"
+    """The preset family an environment belongs to: sparse-reward mazes, sparse (binary) manipulation,
+    or dense locomotion-style tasks (the default, which also covers dense maze variants)."""
+    name = env_id.lower()
+    if "dense" in name:
+        return "locomotion"
+    if "maze" in name:
+        return "maze"
+    if "binary" in name:
+        return "sparse"
+    return "locomotion"
 
 
 def resolve(recipe: str, env: str, overrides: list[str] | dict[str, Any] | None = None,

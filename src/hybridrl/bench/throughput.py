@@ -89,7 +89,7 @@ def measure_online_step(cfg: SACConfig, seconds: float, env_id: str = "HalfCheet
     """The real online step of the training loop (env step on the host + one jitted insert/update/act)."""
     from hybridrl.envs import make_env
     from hybridrl.replay import ReplayBuffer, make_mixer
-    from hybridrl.train.loop import Carry, _commit, _online_step
+    from hybridrl.training.loop import Carry, _commit, _online_step
 
     env = make_env(env_id)
     obs_dim, act_dim = env.observation_space.shape[0], env.action_space.shape[0]

@@ -67,7 +67,7 @@ def build(name: str, force: bool = False) -> Dataset:
 
 def rollout(spec: SuiteSpec) -> Dataset:
     from hybridrl.envs import make_env
-    from hybridrl.train.policy import load_policy, policy_fn
+    from hybridrl.training.policy import load_policy, policy_fn
 
     actor, params, meta = load_policy(policy_path(spec.policy))
     act = policy_fn(actor)

@@ -13,7 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from hybridrl.nn import TanhGaussianActor
-from hybridrl.train import checkpoint
+from hybridrl.training import checkpoint
 
 
 def save_policy(path: str | os.PathLike, actor_params: Any, obs_dim: int, action_dim: int,

@@ -34,10 +34,10 @@ from hybridrl.data.dataset import ACTION_CLIP
 from hybridrl.envs import env_spaces, make_env
 from hybridrl.recipes import RECIPES
 from hybridrl.replay import ReplayBuffer, make_mixer
-from hybridrl.train import checkpoint
-from hybridrl.train.evaluate import evaluate, make_eval_envs
-from hybridrl.train.logger import MetricsLogger, Progress
-from hybridrl.train.policy import save_policy
+from hybridrl.training import checkpoint
+from hybridrl.training.evaluate import evaluate, make_eval_envs
+from hybridrl.training.logger import MetricsLogger, Progress
+from hybridrl.training.policy import save_policy
 
 CKPT_NAME = "checkpoints/latest.npz"
 
