@@ -52,6 +52,12 @@ def _parser() -> argparse.ArgumentParser:
     db.add_argument("--force", action="store_true", help="rebuild even if cached")
     di = dsub.add_parser("info", help="episodes, steps, returns and fields of a dataset")
     di.add_argument("name_or_path")
+    di.add_argument("--download", action="store_true", help="fetch a remote Minari dataset if not local")
+    dc = dsub.add_parser("convert", help="convert between .npz, D4RL-style .hdf5 and Minari datasets")
+    dc.add_argument("src", help="file, Minari id or directory, or built-in name")
+    dc.add_argument("dst", help="a .npz or .hdf5/.h5 path, or a Minari id such as mydata/hopper-medium-v0")
+    dc.add_argument("--env", default=None, help="gymnasium env id recorded in a Minari dataset's metadata")
+    dc.add_argument("--download", action="store_true", help="fetch a remote Minari source if not local")
 
     b = sub.add_parser("bench", help=COMMANDS["bench"], description=COMMANDS["bench"])
     bsub = b.add_subparsers(dest="bench_command", metavar="BENCH", required=True)
@@ -166,7 +172,14 @@ def _data(args: argparse.Namespace) -> int:
         ds = build(args.name, force=args.force)
         print(f"built {args.name}: {len(ds)} transitions")
         return 0
-    ds = load_dataset(args.name_or_path)
+    if args.data_command == "convert":
+        from hybridrl.data.dataset import save_dataset
+
+        ds = load_dataset(args.src, download=args.download)
+        where = save_dataset(ds, args.dst, env_id=args.env)
+        print(f"wrote {len(ds)} transitions ({int(ds.episode_ends.sum())} episodes) to {where}")
+        return 0
+    ds = load_dataset(args.name_or_path, download=args.download)
     info = ds.summary()
     print(json.dumps(info, indent=2))
     return 0

@@ -112,11 +112,23 @@ class Dataset:
                               "max": float(rets.max())}
         return info
 
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {k: getattr(self, k) for k in ("observations", "next_observations", "terminals", "truncations",
+                                              "actions", "rewards") if getattr(self, k) is not None}
+
     def save_npz(self, path: str | os.PathLike) -> None:
-        arrays = {k: getattr(self, k) for k in ("observations", "next_observations", "terminals", "truncations",
-                                                 "actions", "rewards") if getattr(self, k) is not None}
         tmp = Path(f"{path}.tmp.npz")
-        np.savez_compressed(tmp, **arrays)
+        np.savez_compressed(tmp, **self.arrays())
+        os.replace(tmp, path)
+
+    def save_hdf5(self, path: str | os.PathLike) -> None:
+        """D4RL layout: time-limit ends go to `timeouts`, next observations are stored explicitly."""
+        import h5py
+
+        tmp = Path(f"{path}.tmp")
+        with h5py.File(tmp, "w") as f:
+            for k, v in self.arrays().items():
+                f.create_dataset("timeouts" if k == "truncations" else k, data=v, compression="gzip")
         os.replace(tmp, path)
 
 
@@ -158,9 +170,16 @@ def _from_arrays(arrays: dict[str, np.ndarray], source: str) -> Dataset:
                    rewards=None if rewards is None else np.asarray(rewards, np.float32), source=source)
 
 
-def load_dataset(path_or_name: str) -> Dataset:
-    """A dataset from a file (.npz, .hdf5/.h5) or a built-in name (built locally on first use)."""
+def load_dataset(path_or_name: str, *, download: bool = False) -> Dataset:
+    """A dataset from a file (.npz, .hdf5/.h5), a Minari dataset directory, a built-in name (built
+    locally on first use) or a Minari id (local; fetched from the Minari server only if `download`)."""
     path = Path(path_or_name).expanduser()
+    if path.is_dir():
+        from hybridrl.data.minari_io import is_minari_dir, read_minari
+
+        if is_minari_dir(path):
+            return read_minari(str(path))
+        raise DataError(f"{path}: a directory, but not a Minari dataset (no data/metadata.json)")
     if path.exists():
         suffix = path.suffix.lower()
         if suffix == ".npz":
@@ -168,9 +187,31 @@ def load_dataset(path_or_name: str) -> Dataset:
         if suffix in (".hdf5", ".h5"):
             return _from_hdf5(path)
         raise DataError(f"{path}: unknown dataset format {suffix!r}; expected .npz, .hdf5 or .h5")
+    if path.suffix.lower() in (".npz", ".hdf5", ".h5"):
+        raise DataError(f"{path}: no such file")
     from hybridrl.data.suite import SUITE, build
 
     if path_or_name in SUITE:
         return build(path_or_name)
-    raise DataError(f"dataset {path_or_name!r} is neither a file nor a built-in dataset; built-in: "
-                    f"{', '.join(sorted(SUITE))}")
+    if "/" in path_or_name and not path_or_name.startswith((".", "/", "~")):
+        from hybridrl.data.minari_io import read_minari
+
+        return read_minari(path_or_name, download=download)
+    raise DataError(f"dataset {path_or_name!r} is neither a file, a Minari dataset (id like "
+                    f"'namespace/name-v0' or a directory) nor a built-in dataset; built-in: {', '.join(sorted(SUITE))}")
+
+
+def save_dataset(ds: Dataset, dst: str, *, env_id: str | None = None) -> str:
+    """Write by destination: `.npz`, `.hdf5`/`.h5`, or anything else as a Minari dataset id."""
+    suffix = Path(dst).suffix.lower()
+    if suffix == ".npz":
+        ds.save_npz(dst)
+        return dst
+    if suffix in (".hdf5", ".h5"):
+        ds.save_hdf5(dst)
+        return dst
+    if "/" not in dst:
+        raise DataError(f"destination {dst!r}: use a .npz or .hdf5/.h5 path, or a Minari id like 'mydata/task-v0'")
+    from hybridrl.data.minari_io import write_minari
+
+    return str(write_minari(ds, dst, env_id=env_id or ds.metadata.get("env")))
