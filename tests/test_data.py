@@ -63,3 +63,35 @@ def test_pickled_npz_is_refused(tmp_path):
     np.savez(path, observations=np.array([object()], dtype=object), terminals=np.zeros(1))
     with pytest.raises(DataError, match="without pickle"):
         load_dataset(str(path))
+
+
+def test_returns_to_go_by_hand():
+    from hybridrl.data.dataset import discounted_returns
+
+    r = np.array([1.0, 2.0, 3.0, 10.0, 20.0, 5.0])
+    ends = np.array([0, 0, 1, 0, 1, 0], bool)  # episodes [0..2], [3..4], unfinished tail [5]
+    g = discounted_returns(r, ends, 0.5)
+    np.testing.assert_allclose(g, [1 + 0.5 * 2 + 0.25 * 3, 2 + 0.5 * 3, 3, 10 + 0.5 * 20, 20, 5])
+
+
+def test_returns_to_go_never_successful_sparse_episode():
+    from hybridrl.data.dataset import discounted_returns
+
+    r = np.array([-1.0, -1.0, -1.0, -1.0, 0.0])
+    ends = np.array([0, 1, 0, 0, 1], bool)  # first episode never succeeds; second reaches the goal
+    g = discounted_returns(r, ends, 0.9, sparse_failure_reward=-1.0)
+    np.testing.assert_allclose(g[:2], [-10.0, -10.0])  # -1 / (1 - 0.9)
+    np.testing.assert_allclose(g[2:], [-1 + 0.9 * -1, -1, 0.0], rtol=1e-6)
+
+
+def test_action_free_view_drops_actions_and_rewards(tmp_path):
+    a = _arrays()
+    a["truncations"] = a.pop("timeouts")
+    np.savez(tmp_path / "d.npz", **a)
+    free = load_dataset(str(tmp_path / "d.npz")).action_free()
+    assert free.actions is None and free.rewards is None
+    with pytest.raises(DataError, match="needs actions and rewards"):
+        free.transitions()
+    free.save_npz(tmp_path / "free.npz")
+    again = load_dataset(str(tmp_path / "free.npz"))
+    assert again.actions is None and len(again) == 10

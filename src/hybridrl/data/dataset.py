@@ -78,6 +78,23 @@ class Dataset:
             "masks": (1.0 - self.terminals).astype(np.float32),
         }
 
+    def action_free(self) -> Dataset:
+        """The same trajectories without actions and rewards (what an observation-only log holds)."""
+        return Dataset(observations=self.observations, next_observations=self.next_observations,
+                       terminals=self.terminals, truncations=self.truncations, metadata=dict(self.metadata),
+                       source=f"{self.source} (action-free)")
+
+    def returns_to_go(self, discount: float, sparse_failure_reward: float | None = None) -> np.ndarray:
+        """Monte-Carlo discounted return from each transition to its episode's end (Cal-QL's G_MC).
+
+        A terminal ends the sum; a truncation also ends it (the rest of the episode was not recorded).
+        With `sparse_failure_reward` set, an episode whose every reward equals it (never successful)
+        gets r/(1−γ) everywhere, the value of failing forever, as Cal-QL does.
+        """
+        if self.rewards is None:
+            raise DataError(f"{self.source}: returns-to-go need rewards, which the dataset lacks")
+        return discounted_returns(self.rewards, self.episode_ends, discount, sparse_failure_reward)
+
     def fingerprint(self) -> str:
         h = hashlib.sha256()
         for name in ("observations", "actions", "rewards", "terminals"):
@@ -130,6 +147,29 @@ class Dataset:
             for k, v in self.arrays().items():
                 f.create_dataset("timeouts" if k == "truncations" else k, data=v, compression="gzip")
         os.replace(tmp, path)
+
+
+def discounted_returns(rewards: np.ndarray, episode_ends: np.ndarray, discount: float,
+                       sparse_failure_reward: float | None = None) -> np.ndarray:
+    """G_t = r_t + γ G_{t+1} within each episode (an unfinished tail counts as an episode)."""
+    rewards = np.asarray(rewards, np.float64)
+    out = np.zeros_like(rewards)
+    running = 0.0
+    for t in range(len(rewards) - 1, -1, -1):
+        if episode_ends[t] or t == len(rewards) - 1:
+            running = 0.0
+        running = rewards[t] + discount * running
+        out[t] = running
+    if sparse_failure_reward is not None:
+        ends = np.flatnonzero(episode_ends)
+        if len(ends) == 0 or ends[-1] != len(rewards) - 1:
+            ends = np.append(ends, len(rewards) - 1)
+        start = 0
+        for end in ends:
+            if np.all(rewards[start:end + 1] == sparse_failure_reward):
+                out[start:end + 1] = sparse_failure_reward / (1.0 - discount)
+            start = end + 1
+    return out.astype(np.float32)
 
 
 def _from_npz(path: Path) -> Dataset:
