@@ -12,8 +12,10 @@ def _arrays(n=10):
     term[4] = True
     timeouts = np.zeros(n, bool)
     timeouts[-1] = True
-    return {"observations": rng.normal(size=(n, 3)).astype(np.float32),
-            "next_observations": rng.normal(size=(n, 3)).astype(np.float32),
+    obs = rng.normal(size=(n, 3)).astype(np.float32)
+    nxt = np.concatenate([obs[1:], rng.normal(size=(1, 3)).astype(np.float32)])  # contiguous episodes
+    nxt[4] = rng.normal(size=3)  # the state a terminal leads to is not the next episode's start
+    return {"observations": obs, "next_observations": nxt,
             "actions": rng.uniform(-1, 1, (n, 2)).astype(np.float32), "rewards": rng.normal(size=n),
             "terminals": term, "timeouts": timeouts}
 
@@ -95,3 +97,14 @@ def test_action_free_view_drops_actions_and_rewards(tmp_path):
     free.save_npz(tmp_path / "free.npz")
     again = load_dataset(str(tmp_path / "free.npz"))
     assert again.actions is None and len(again) == 10
+
+
+def test_missing_episode_boundary_is_reported(tmp_path):
+    rng = np.random.default_rng(0)
+    obs = rng.normal(size=(6, 2)).astype(np.float32)
+    nxt = np.concatenate([obs[1:], obs[:1]])  # contiguous ...
+    nxt[2] = 9.0  # ... except after row 2, where no episode end is marked
+    np.savez(tmp_path / "d.npz", observations=obs, next_observations=nxt, terminals=np.zeros(6, bool),
+             truncations=np.array([0, 0, 0, 0, 0, 1], bool))
+    with pytest.raises(DataError, match=r"'next_observations'\[2\] differs from 'observations'\[3\]"):
+        load_dataset(str(tmp_path / "d.npz"))

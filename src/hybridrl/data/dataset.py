@@ -64,6 +64,16 @@ class Dataset:
         if self.actions is not None and np.abs(self.actions).max(initial=0.0) > 1.0 + 1e-6:
             raise DataError(f"{src}: field 'actions' has values up to {np.abs(self.actions).max():.4g}; expected "
                             "actions in [-1, 1] (rescale them to the env's normalised action space)")
+        both = np.flatnonzero(self.terminals & self.truncations)
+        if len(both):
+            raise DataError(f"{src}: row {both[0]} is marked both terminal and truncated ({len(both)} rows); an "
+                            "episode ends either at a true terminal or at a time limit")
+        inner = ~self.episode_ends[:-1]
+        broken = np.flatnonzero(inner & np.any(self.next_observations[:-1] != self.observations[1:], axis=1))
+        if len(broken):
+            raise DataError(f"{src}: 'next_observations'[{broken[0]}] differs from 'observations'[{broken[0] + 1}] "
+                            f"but no episode ends there ({len(broken)} such rows); expected a terminal or truncation "
+                            "at every episode boundary")
 
     def transitions(self, reward_scale: float = 1.0, reward_bias: float = 0.0) -> dict[str, np.ndarray]:
         """The arrays an action-based agent trains on: masks are 0 only at true terminals."""
