@@ -18,3 +18,14 @@ def test_demo_runs_both_arms_and_writes_curves(tmp_path, monkeypatch, capsys):
     png = tmp_path / "out" / "learning_curves.png"
     assert png.exists() and png.stat().st_size > 10_000
     assert suite.is_built(demo.DEMO_DATASET)
+
+
+def test_builtin_dataset_build_is_deterministic(tmp_path, monkeypatch):
+    monkeypatch.setenv("HYBRIDRL_DATA", str(tmp_path))
+    spec = suite.SUITE[demo.DEMO_DATASET]
+    monkeypatch.setitem(suite.SUITE, demo.DEMO_DATASET, suite.SuiteSpec(**{**spec.__dict__, "transitions": 400}))
+    first = suite.build(demo.DEMO_DATASET).fingerprint()
+    second = suite.build(demo.DEMO_DATASET, force=True).fingerprint()
+    assert first == second
+    info = suite.built_info(demo.DEMO_DATASET)
+    assert info["transitions"] == 400 and info["behaviour_return"] > 0

@@ -3,7 +3,9 @@ hybridrl (no downloads). Cached under $HYBRIDRL_DATA, or ~/.cache/hybridrl.
 """
 from __future__ import annotations
 
+import json
 import os
+import time
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -46,6 +48,15 @@ def is_built(name: str) -> bool:
     return dataset_path(name).exists()
 
 
+def built_info(name: str) -> dict | None:
+    """The summary written next to a built dataset (behaviour return, normalised score, build time)."""
+    path = dataset_path(name).with_suffix(".json")
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
 def policy_path(filename: str) -> Path:
     return Path(str(resources.files("hybridrl.data") / "policies" / filename))
 
@@ -59,9 +70,18 @@ def build(name: str, force: bool = False) -> Dataset:
         ds = _from_npz(path)
         ds.metadata.update(name=name, env=SUITE[name].env)
         return ds
+    start = time.time()
     ds = rollout(SUITE[name])
     path.parent.mkdir(parents=True, exist_ok=True)
     ds.save_npz(path)
+    from hybridrl.envs import normalized_score
+
+    rets = ds.episode_returns()
+    info = {"name": name, "env": SUITE[name].env, "transitions": len(ds), "episodes": int(len(rets)),
+            "behaviour_return": float(rets.mean()), "behaviour_return_std": float(rets.std()),
+            "normalized_score": normalized_score(SUITE[name].env, float(rets.mean())),
+            "build_seconds": round(time.time() - start, 1)}
+    path.with_suffix(".json").write_text(json.dumps(info, indent=2))
     return ds
 
 
