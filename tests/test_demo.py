@@ -28,4 +28,4 @@ def test_builtin_dataset_build_is_deterministic(tmp_path, monkeypatch):
     second = suite.build(demo.DEMO_DATASET, force=True).fingerprint()
     assert first == second
     info = suite.built_info(demo.DEMO_DATASET)
-    assert info["transitions"] == 400 and info["behaviour_return"] > 0
+    assert info["transitions"] == 400 and info["behaviour_return"] > 0 and info["build_seconds"] >= 0

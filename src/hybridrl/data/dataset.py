@@ -25,6 +25,7 @@ class Dataset:
     truncations: np.ndarray  # (N,) bool: an episode cut by a time limit (bootstrap through it)
     actions: np.ndarray | None = None  # (N, act_dim) in [-1, 1]
     rewards: np.ndarray | None = None  # (N,)
+    goals: np.ndarray | None = None  # (N, goal_dim): the goal commanded at each step (goal-reaching tasks)
     metadata: dict[str, Any] = field(default_factory=dict)
     source: str = "<memory>"
 
@@ -47,6 +48,10 @@ class Dataset:
         expected = {"next_observations": (n, self.observations.shape[1]), "terminals": (n,), "truncations": (n,)}
         if self.rewards is not None:
             expected["rewards"] = (n,)
+        if self.goals is not None:
+            if self.goals.ndim != 2:
+                raise DataError(f"{src}: field 'goals' must be 2-D (N, goal_dim); found shape {self.goals.shape}")
+            expected["goals"] = (n, self.goals.shape[1])
         if self.actions is not None:
             if self.actions.ndim != 2:
                 raise DataError(f"{src}: field 'actions' must be 2-D (N, act_dim); found shape {self.actions.shape}")
@@ -56,7 +61,7 @@ class Dataset:
             if arr.shape != shape:
                 raise DataError(f"{src}: field '{name}' should have shape {shape} to match 'observations' "
                                 f"{self.observations.shape}; found {arr.shape}")
-        for name in ("observations", "next_observations", "actions", "rewards"):
+        for name in ("observations", "next_observations", "actions", "rewards", "goals"):
             arr = getattr(self, name)
             if arr is not None and not np.all(np.isfinite(arr)):
                 bad = int(np.sum(~np.isfinite(arr).reshape(len(arr), -1).all(axis=1)))
@@ -80,19 +85,22 @@ class Dataset:
         if self.actions is None or self.rewards is None:
             missing = [n for n in ("actions", "rewards") if getattr(self, n) is None]
             raise DataError(f"{self.source}: this recipe needs {' and '.join(missing)}, which the dataset lacks")
+        obs, next_obs = self.observations, self.next_observations
+        if self.goals is not None:  # goal-conditioned agents see [observation, goal], as make_env's envs do
+            obs, next_obs = np.concatenate([obs, self.goals], 1), np.concatenate([next_obs, self.goals], 1)
         return {
-            "observations": self.observations.astype(np.float32),
+            "observations": obs.astype(np.float32),
             "actions": np.clip(self.actions, -ACTION_CLIP, ACTION_CLIP).astype(np.float32),
             "rewards": (self.rewards * reward_scale + reward_bias).astype(np.float32),
-            "next_observations": self.next_observations.astype(np.float32),
+            "next_observations": next_obs.astype(np.float32),
             "masks": (1.0 - self.terminals).astype(np.float32),
         }
 
     def action_free(self) -> Dataset:
         """The same trajectories without actions and rewards (what an observation-only log holds)."""
         return Dataset(observations=self.observations, next_observations=self.next_observations,
-                       terminals=self.terminals, truncations=self.truncations, metadata=dict(self.metadata),
-                       source=f"{self.source} (action-free)")
+                       terminals=self.terminals, truncations=self.truncations, goals=self.goals,
+                       metadata=dict(self.metadata), source=f"{self.source} (action-free)")
 
     def returns_to_go(self, discount: float, sparse_failure_reward: float | None = None) -> np.ndarray:
         """Monte-Carlo discounted return from each transition to its episode's end (Cal-QL's G_MC).
@@ -107,7 +115,7 @@ class Dataset:
 
     def fingerprint(self) -> str:
         h = hashlib.sha256()
-        for name in ("observations", "actions", "rewards", "terminals"):
+        for name in ("observations", "actions", "rewards", "terminals", "goals"):
             arr = getattr(self, name)
             if arr is not None:
                 h.update(np.ascontiguousarray(arr).tobytes())
@@ -126,8 +134,7 @@ class Dataset:
                                 "episodes": int(self.episode_ends.sum()),
                                 "terminals": int(self.terminals.sum()), "truncations": int(self.truncations.sum()),
                                 "obs_dim": int(self.observations.shape[1]),
-                                "fields": [k for k in ("observations", "next_observations", "actions", "rewards",
-                                                       "terminals", "truncations") if getattr(self, k) is not None],
+                                "fields": list(self.arrays()),
                                 "metadata": self.metadata}
         if self.actions is not None:
             info["action_dim"] = int(self.actions.shape[1])
@@ -141,7 +148,7 @@ class Dataset:
 
     def arrays(self) -> dict[str, np.ndarray]:
         return {k: getattr(self, k) for k in ("observations", "next_observations", "terminals", "truncations",
-                                              "actions", "rewards") if getattr(self, k) is not None}
+                                              "actions", "rewards", "goals") if getattr(self, k) is not None}
 
     def save_npz(self, path: str | os.PathLike) -> None:
         tmp = Path(f"{path}.tmp.npz")
@@ -196,6 +203,8 @@ def _from_hdf5(path: Path) -> Dataset:
 
     with h5py.File(path, "r") as f:
         arrays = {k: f[k][()] for k in f if isinstance(f[k], h5py.Dataset)}
+        if "goals" not in arrays and "infos" in f and "goal" in f["infos"]:
+            arrays["goals"] = f["infos"]["goal"][()]  # D4RL maze2d layout
     if "timeouts" in arrays and "truncations" not in arrays:
         arrays["truncations"] = arrays.pop("timeouts")
     return _from_arrays(arrays, str(path))
@@ -213,11 +222,11 @@ def _from_arrays(arrays: dict[str, np.ndarray], source: str) -> Dataset:
     else:
         raise DataError(f"{source}: field 'next_observations' is missing; hybridrl needs it explicitly "
                         "(D4RL files without it cannot tell episode ends from time-limit cuts)")
-    actions = arrays.get("actions")
-    rewards = arrays.get("rewards")
+    actions, rewards, goals = arrays.get("actions"), arrays.get("rewards"), arrays.get("goals")
     return Dataset(observations=obs, next_observations=next_obs, terminals=terminals, truncations=truncations,
                    actions=None if actions is None else np.asarray(actions, np.float32),
-                   rewards=None if rewards is None else np.asarray(rewards, np.float32), source=source)
+                   rewards=None if rewards is None else np.asarray(rewards, np.float32),
+                   goals=None if goals is None else np.asarray(goals, np.float32), source=source)
 
 
 def load_dataset(path_or_name: str, *, download: bool = False) -> Dataset:

@@ -63,12 +63,15 @@ def read_minari(id_or_path: str, *, download: bool = False, root: str | os.PathL
         raise
     except Exception as exc:  # minari raises a variety of errors for bad directories
         raise DataError(f"{source}: cannot open as a Minari dataset ({type(exc).__name__}: {exc})") from None
-    parts: dict[str, list[np.ndarray]] = {k: [] for k in ("obs", "next", "act", "rew", "term", "trunc")}
+    parts: dict[str, list[np.ndarray]] = {k: [] for k in ("obs", "next", "act", "rew", "term", "trunc", "goal")}
     for ep in mds.iterate_episodes():
         obs = ep.observations
-        if isinstance(obs, dict):
-            raise DataError(f"{source}: dict observations (goal environments) are not supported yet; found keys "
-                            f"{sorted(obs)}")
+        if isinstance(obs, dict):  # goal environments: observation + desired_goal
+            if not {"observation", "desired_goal"} <= set(obs):
+                raise DataError(f"{source}: dict observations need 'observation' and 'desired_goal'; found keys "
+                                f"{sorted(obs)}")
+            parts["goal"].append(np.asarray(obs["desired_goal"], np.float32)[:-1].reshape(len(ep.rewards), -1))
+            obs = obs["observation"]
         obs = np.asarray(obs, np.float32).reshape(len(obs), -1)
         n = len(ep.rewards)
         if len(obs) != n + 1:
@@ -92,7 +95,7 @@ def read_minari(id_or_path: str, *, download: bool = False, root: str | os.PathL
     return Dataset(observations=np.concatenate(parts["obs"]), next_observations=np.concatenate(parts["next"]),
                    actions=np.concatenate(parts["act"]), rewards=np.concatenate(parts["rew"]),
                    terminals=np.concatenate(parts["term"]), truncations=np.concatenate(parts["trunc"]),
-                   metadata=meta, source=source)
+                   goals=np.concatenate(parts["goal"]) if parts["goal"] else None, metadata=meta, source=source)
 
 
 def write_minari(ds: Dataset, dataset_id: str, *, env_id: str | None = None,
@@ -106,6 +109,8 @@ def write_minari(ds: Dataset, dataset_id: str, *, env_id: str | None = None,
     if ds.actions is None or ds.rewards is None:
         raise DataError(f"{ds.source}: Minari datasets need actions and rewards; write an action-free dataset "
                         "as .npz or .hdf5 instead")
+    if ds.goals is not None:
+        raise DataError(f"{ds.source}: writing goal datasets to Minari is not supported yet; use .npz or .hdf5")
     ends = np.flatnonzero(ds.episode_ends)
     if len(ends) == 0 or ends[-1] != len(ds) - 1:
         ends = np.append(ends, len(ds) - 1)

@@ -20,18 +20,34 @@ from hybridrl.data.dataset import DataError, Dataset, _from_npz
 class SuiteSpec:
     name: str
     env: str
-    policy: str  # file under hybridrl/data/policies
     transitions: int
     seed: int
-    noise_scale: float = 1.0  # 1 = sample the policy's own Gaussian; 0 = deterministic
+    kind: str = "policy"  # "policy": roll out a shipped actor; "maze": the noisy waypoint controller
+    policy: str | None = None  # file under hybridrl/data/policies (kind "policy")
+    noise_scale: float = 1.0  # policy: 1 = sample the policy's own Gaussian, 0 = deterministic; maze: action noise
+    action_free: bool = False  # drop actions and rewards (observations + episode ends only)
     description: str = ""
+
+
+def _maze_specs() -> list[SuiteSpec]:
+    specs = []
+    for size, env in (("medium", "PointMaze_Medium-v3"), ("large", "PointMaze_Large-v3")):
+        for small, n in (("", 1_000_000), ("-small", 50_000)):
+            for free in (False, True):
+                name = f"pointmaze-{size}-diverse{'-actionfree' if free else ''}{small}"
+                specs.append(SuiteSpec(name, env, n, seed=2 if size == "medium" else 3, kind="maze",
+                                       noise_scale=0.5, action_free=free,
+                                       description="noisy waypoint controller, goals redrawn on arrival"
+                                       + (", observations and episode ends only" if free else "")))
+    return specs
 
 
 SUITE: dict[str, SuiteSpec] = {
     s.name: s
     for s in [
-        SuiteSpec("hopper-medium-small", "Hopper-v5", "hopper-v5-medium.npz", 30_000, seed=1,
+        SuiteSpec("hopper-medium-small", "Hopper-v5", 30_000, seed=1, policy="hopper-v5-medium.npz",
                   description="stochastic rollouts of a SAC policy at about a third of expert return"),
+        *_maze_specs(),
     ]
 }
 
@@ -71,16 +87,25 @@ def build(name: str, force: bool = False) -> Dataset:
         ds.metadata.update(name=name, env=SUITE[name].env)
         return ds
     start = time.time()
-    ds = rollout(SUITE[name])
+    spec = SUITE[name]
+    if spec.kind == "maze":
+        from hybridrl.data.maze import rollout_maze
+
+        ds = rollout_maze(spec.env, spec.transitions, spec.seed, noise=spec.noise_scale)
+    else:
+        ds = rollout(spec)
+    if spec.action_free:
+        ds = ds.action_free()
     path.parent.mkdir(parents=True, exist_ok=True)
     ds.save_npz(path)
     from hybridrl.envs import normalized_score
 
-    rets = ds.episode_returns()
-    info = {"name": name, "env": SUITE[name].env, "transitions": len(ds), "episodes": int(len(rets)),
-            "behaviour_return": float(rets.mean()), "behaviour_return_std": float(rets.std()),
-            "normalized_score": normalized_score(SUITE[name].env, float(rets.mean())),
-            "build_seconds": round(time.time() - start, 1)}
+    info = {"name": name, "env": spec.env, "transitions": len(ds), "episodes": int(ds.episode_ends.sum()),
+            "fields": list(ds.arrays()), "build_seconds": round(time.time() - start, 1)}
+    if ds.rewards is not None:
+        rets = ds.episode_returns()
+        info.update(behaviour_return=float(rets.mean()), behaviour_return_std=float(rets.std()),
+                    normalized_score=normalized_score(spec.env, float(rets.mean())))
     path.with_suffix(".json").write_text(json.dumps(info, indent=2))
     return ds
 
@@ -89,6 +114,7 @@ def rollout(spec: SuiteSpec) -> Dataset:
     from hybridrl.envs import make_env
     from hybridrl.training.policy import load_policy, policy_fn
 
+    assert spec.policy is not None, spec
     actor, params, meta = load_policy(policy_path(spec.policy))
     act = policy_fn(actor)
     env = make_env(spec.env)

@@ -26,20 +26,46 @@ def _register_toy() -> None:
         gym.register(_TOY_ID, entry_point="hybridrl.envs.toy:PointReach", max_episode_steps=25)
 
 
-def make_env(env_id: str) -> gym.Env:
-    """The env with actions rescaled to [-1, 1] (every agent acts there)."""
+class GoalObservation(gym.ObservationWrapper):
+    """[observation, desired_goal] as one flat Box: what goal-conditioned agents and goal datasets use."""
+
+    def __init__(self, env: gym.Env) -> None:
+        super().__init__(env)
+        spaces = env.observation_space.spaces
+        dim = spaces["observation"].shape[0] + spaces["desired_goal"].shape[0]
+        self.observation_space = gym.spaces.Box(-np.inf, np.inf, (dim,), np.float32)
+
+    def observation(self, obs: dict) -> np.ndarray:
+        return np.concatenate([obs["observation"], obs["desired_goal"]]).astype(np.float32)
+
+
+def _register_robotics(env_id: str) -> None:
+    if env_id not in gym.registry and any(k in env_id for k in ("Maze", "Adroit", "Fetch", "Kitchen")):
+        try:
+            import gymnasium_robotics
+        except ImportError:
+            return
+        gym.register_envs(gymnasium_robotics)
+
+
+def make_env(env_id: str, **kwargs: object) -> gym.Env:
+    """The env with actions rescaled to [-1, 1] (every agent acts there); goal envs get flat observations."""
     _register_toy()
+    _register_robotics(env_id)
     try:
-        env = gym.make(env_id)
+        env = gym.make(env_id, **kwargs)
     except gym.error.Error as exc:
         known = sorted(k for k in gym.registry if not k.startswith(("ALE/", "phys2d", "tabular")))
         hint = ", ".join(k for k in known if "-v" in k)[:2000]
         raise EnvError(f"cannot make env {env_id!r} ({exc}); registered envs include: {hint}") from None
     if not isinstance(env.action_space, gym.spaces.Box):
         raise EnvError(f"env {env_id!r} has action space {env.action_space}; hybridrl needs a continuous Box")
-    if not isinstance(env.observation_space, gym.spaces.Box):
-        raise EnvError(f"env {env_id!r} has observation space {env.observation_space}; expected a flat Box "
-                       "(goal envs come with the data layer)")
+    space = env.observation_space
+    if isinstance(space, gym.spaces.Dict) and {"observation", "desired_goal"} <= set(space.spaces):
+        env = GoalObservation(env)
+    elif not isinstance(space, gym.spaces.Box):
+        raise EnvError(f"env {env_id!r} has observation space {space}; expected a flat Box or a goal dict "
+                       "with 'observation' and 'desired_goal'")
     low, high = env.action_space.low, env.action_space.high
     if not (np.allclose(low, -1.0) and np.allclose(high, 1.0)):
         env = gym.wrappers.RescaleAction(env, -1.0, 1.0)

@@ -1,0 +1,94 @@
+"""PointMaze data in the D4RL "diverse" style: a noisy waypoint controller that plans over maze cells.
+
+The controller finds the shortest cell path to the goal's cell (breadth-first search over free cells),
+steers with a PD law toward the centre of the next cell on it (the goal itself once in the goal's
+cell), and adds Gaussian action noise. The env is created with `continuing_task=True,
+reset_target=True`, so a new goal is drawn each time the current one is reached and every episode
+visits many goals; episodes end only at the time limit.
+"""
+from __future__ import annotations
+
+from collections import deque
+
+import numpy as np
+
+from hybridrl.data.dataset import Dataset
+
+
+class WaypointController:
+    def __init__(self, maze_map: list[list[object]], maze: object, p_gain: float = 10.0, d_gain: float = 1.0,
+                 noise: float = 0.5, rng: np.random.Generator | None = None) -> None:
+        self.free = np.array([[cell != 1 for cell in row] for row in maze_map], bool)
+        self.maze = maze
+        self.p_gain, self.d_gain, self.noise = p_gain, d_gain, noise
+        self.rng = rng or np.random.default_rng(0)
+        self._next: dict[tuple[int, int], dict[tuple[int, int], tuple[int, int]]] = {}
+
+    def next_cell_table(self, goal: tuple[int, int]) -> dict[tuple[int, int], tuple[int, int]]:
+        """For every free cell, the neighbouring cell one step closer to `goal` (BFS from the goal)."""
+        if goal not in self._next:
+            table = {goal: goal}
+            queue = deque([goal])
+            while queue:
+                r, c = queue.popleft()
+                for dr, dc in ((1, 0), (-1, 0), (0, 1), (0, -1)):
+                    n = (r + dr, c + dc)
+                    if (0 <= n[0] < self.free.shape[0] and 0 <= n[1] < self.free.shape[1] and self.free[n]
+                            and n not in table):
+                        table[n] = (r, c)
+                        queue.append(n)
+            self._next[goal] = table
+        return self._next[goal]
+
+    def cell(self, xy: np.ndarray) -> tuple[int, int]:
+        r, c = self.maze.cell_xy_to_rowcol(np.asarray(xy))
+        return int(r), int(c)
+
+    def waypoint(self, xy: np.ndarray, goal_xy: np.ndarray) -> np.ndarray:
+        here, goal = self.cell(xy), self.cell(goal_xy)
+        if here == goal:
+            return np.asarray(goal_xy, float)
+        step = self.next_cell_table(goal).get(here, goal)
+        return np.asarray(self.maze.cell_rowcol_to_xy(np.array(step)), float)
+
+    def act(self, observation: np.ndarray, goal_xy: np.ndarray) -> np.ndarray:
+        xy, vel = observation[:2], observation[2:4]
+        action = self.p_gain * (self.waypoint(xy, goal_xy) - xy) - self.d_gain * vel
+        action = action + self.noise * self.rng.normal(size=2)
+        return np.clip(action, -1.0, 1.0).astype(np.float32)
+
+
+def rollout_maze(env_id: str, transitions: int, seed: int, noise: float = 0.5) -> Dataset:
+    """`transitions` steps of the noisy waypoint controller; goals kept per step, sparse env rewards."""
+    import gymnasium as gym
+
+    from hybridrl.envs.make import _register_robotics
+
+    _register_robotics(env_id)
+    env = gym.make(env_id, continuing_task=True, reset_target=True)
+    maze = env.unwrapped.maze
+    ctrl = WaypointController(maze.maze_map, maze, noise=noise, rng=np.random.default_rng(seed))
+    n = transitions
+    obs_dim = env.observation_space["observation"].shape[0]
+    goal_dim = env.observation_space["desired_goal"].shape[0]
+    buf = {"observations": np.zeros((n, obs_dim), np.float32),
+           "next_observations": np.zeros((n, obs_dim), np.float32), "actions": np.zeros((n, 2), np.float32),
+           "rewards": np.zeros(n, np.float32), "terminals": np.zeros(n, bool), "truncations": np.zeros(n, bool),
+           "goals": np.zeros((n, goal_dim), np.float32)}
+    episode = 0
+    obs, _ = env.reset(seed=seed * 100_000 + episode)
+    for i in range(n):
+        action = ctrl.act(obs["observation"], obs["desired_goal"])
+        nxt, reward, terminated, truncated, _ = env.step(action)
+        buf["observations"][i], buf["next_observations"][i] = obs["observation"], nxt["observation"]
+        buf["goals"][i], buf["actions"][i], buf["rewards"][i] = obs["desired_goal"], action, reward
+        buf["terminals"][i] = terminated
+        buf["truncations"][i] = (truncated or i == n - 1) and not terminated
+        if terminated or truncated:
+            episode += 1
+            obs, _ = env.reset(seed=seed * 100_000 + episode)
+        else:
+            obs = nxt
+    env.close()
+    return Dataset(**buf, metadata={"env": env_id, "behaviour": f"noisy waypoint controller (noise {noise})"},
+                   source=f"built-in:{env_id}")
