@@ -51,6 +51,9 @@ class WaypointController:
         step = self.next_cell_table(goal).get(here, goal)
         return np.asarray(self.maze.cell_rowcol_to_xy(np.array(step)), float)
 
+    def __call__(self, obs: dict[str, np.ndarray]) -> np.ndarray:
+        return self.act(obs["observation"], obs["desired_goal"])
+
     def act(self, observation: np.ndarray, goal_xy: np.ndarray) -> np.ndarray:
         xy, vel = observation[:2], observation[2:4]
         action = self.p_gain * (self.waypoint(xy, goal_xy) - xy) - self.d_gain * vel
@@ -58,8 +61,8 @@ class WaypointController:
         return np.clip(action, -1.0, 1.0).astype(np.float32)
 
 
-def rollout_maze(env_id: str, transitions: int, seed: int, noise: float = 0.5) -> Dataset:
-    """`transitions` steps of the noisy waypoint controller; goals kept per step, sparse env rewards."""
+def maze_behaviour(env_id: str, seed: int, noise: float = 0.5) -> tuple[object, WaypointController]:
+    """The data-collection env (goals redrawn on arrival) and a controller acting on its goal-dict obs."""
     import gymnasium as gym
 
     from hybridrl.envs.make import _register_robotics
@@ -67,28 +70,13 @@ def rollout_maze(env_id: str, transitions: int, seed: int, noise: float = 0.5) -
     _register_robotics(env_id)
     env = gym.make(env_id, continuing_task=True, reset_target=True)
     maze = env.unwrapped.maze
-    ctrl = WaypointController(maze.maze_map, maze, noise=noise, rng=np.random.default_rng(seed))
-    n = transitions
-    obs_dim = env.observation_space["observation"].shape[0]
-    goal_dim = env.observation_space["desired_goal"].shape[0]
-    buf = {"observations": np.zeros((n, obs_dim), np.float32),
-           "next_observations": np.zeros((n, obs_dim), np.float32), "actions": np.zeros((n, 2), np.float32),
-           "rewards": np.zeros(n, np.float32), "terminals": np.zeros(n, bool), "truncations": np.zeros(n, bool),
-           "goals": np.zeros((n, goal_dim), np.float32)}
-    episode = 0
-    obs, _ = env.reset(seed=seed * 100_000 + episode)
-    for i in range(n):
-        action = ctrl.act(obs["observation"], obs["desired_goal"])
-        nxt, reward, terminated, truncated, _ = env.step(action)
-        buf["observations"][i], buf["next_observations"][i] = obs["observation"], nxt["observation"]
-        buf["goals"][i], buf["actions"][i], buf["rewards"][i] = obs["desired_goal"], action, reward
-        buf["terminals"][i] = terminated
-        buf["truncations"][i] = (truncated or i == n - 1) and not terminated
-        if terminated or truncated:
-            episode += 1
-            obs, _ = env.reset(seed=seed * 100_000 + episode)
-        else:
-            obs = nxt
-    env.close()
-    return Dataset(**buf, metadata={"env": env_id, "behaviour": f"noisy waypoint controller (noise {noise})"},
-                   source=f"built-in:{env_id}")
+    return env, WaypointController(maze.maze_map, maze, noise=noise, rng=np.random.default_rng(seed))
+
+
+def rollout_maze(env_id: str, transitions: int, seed: int, noise: float = 0.5) -> Dataset:
+    """`transitions` steps of the noisy waypoint controller; goals kept per step, sparse env rewards."""
+    from hybridrl.data.collect import collect
+
+    env, ctrl = maze_behaviour(env_id, seed, noise)
+    return collect(env, ctrl, transitions, seed,
+                   {"env": env_id, "behaviour": f"noisy waypoint controller (noise {noise})"}, f"built-in:{env_id}")

@@ -22,7 +22,7 @@ class SuiteSpec:
     env: str
     transitions: int
     seed: int
-    kind: str = "policy"  # "policy": roll out a shipped actor; "maze": the noisy waypoint controller
+    kind: str = "policy"  # "policy": a shipped actor; "random": uniform actions; "maze": waypoint controller
     policy: str | None = None  # file under hybridrl/data/policies (kind "policy")
     noise_scale: float = 1.0  # policy: 1 = sample the policy's own Gaussian, 0 = deterministic; maze: action noise
     action_free: bool = False  # drop actions and rewards (observations + episode ends only)
@@ -47,6 +47,10 @@ SUITE: dict[str, SuiteSpec] = {
     for s in [
         SuiteSpec("hopper-medium-small", "Hopper-v5", 30_000, seed=1, policy="hopper-v5-medium.npz",
                   description="stochastic rollouts of a SAC policy at about a third of expert return"),
+        *[SuiteSpec(f"{env.split('-')[0].lower()}-random{small}", env, n, seed=4, kind="random",
+                    description="uniformly random actions")
+          for env in ("Hopper-v5", "HalfCheetah-v5", "Walker2d-v5")
+          for small, n in (("", 1_000_000), ("-small", 50_000))],
         *_maze_specs(),
     ]
 }
@@ -88,12 +92,7 @@ def build(name: str, force: bool = False) -> Dataset:
         return ds
     start = time.time()
     spec = SUITE[name]
-    if spec.kind == "maze":
-        from hybridrl.data.maze import rollout_maze
-
-        ds = rollout_maze(spec.env, spec.transitions, spec.seed, noise=spec.noise_scale)
-    else:
-        ds = rollout(spec)
+    ds = rollout(spec)
     if spec.action_free:
         ds = ds.action_free()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -111,33 +110,34 @@ def build(name: str, force: bool = False) -> Dataset:
 
 
 def rollout(spec: SuiteSpec) -> Dataset:
+    """Roll out the spec's behaviour: a shipped policy, uniform random actions, or the maze controller."""
+    from hybridrl.data.collect import collect
     from hybridrl.envs import make_env
-    from hybridrl.training.policy import load_policy, policy_fn
 
-    assert spec.policy is not None, spec
-    actor, params, meta = load_policy(policy_path(spec.policy))
-    act = policy_fn(actor)
+    meta = {"name": spec.name, "env": spec.env, "behaviour": spec.kind}
+    if spec.kind == "maze":
+        from hybridrl.data.maze import maze_behaviour
+
+        env, behaviour = maze_behaviour(spec.env, spec.seed, spec.noise_scale)
+        return collect(env, behaviour, spec.transitions, spec.seed, meta, f"built-in:{spec.name}")
     env = make_env(spec.env)
-    n = spec.transitions
-    obs_dim, act_dim = meta["obs_dim"], meta["action_dim"]
-    buf = {"observations": np.zeros((n, obs_dim), np.float32), "next_observations": np.zeros((n, obs_dim), np.float32),
-           "actions": np.zeros((n, act_dim), np.float32), "rewards": np.zeros(n, np.float32),
-           "terminals": np.zeros(n, bool), "truncations": np.zeros(n, bool)}
-    key = jax.random.PRNGKey(spec.seed)
-    episode = 0
-    obs, _ = env.reset(seed=spec.seed * 100_000 + episode)
-    for i in range(n):
-        key, sub = jax.random.split(key)
-        action = np.asarray(act(params, obs[None].astype(np.float32), sub, spec.noise_scale))[0]
-        next_obs, reward, terminated, truncated, _ = env.step(action)
-        buf["observations"][i], buf["next_observations"][i] = obs, next_obs
-        buf["actions"][i], buf["rewards"][i] = action, reward
-        buf["terminals"][i], buf["truncations"][i] = terminated, truncated or (i == n - 1 and not terminated)
-        if terminated or truncated:
-            episode += 1
-            obs, _ = env.reset(seed=spec.seed * 100_000 + episode)
-        else:
-            obs = next_obs
-    env.close()
-    return Dataset(**buf, metadata={"name": spec.name, "env": spec.env, "policy": spec.policy},
-                   source=f"built-in:{spec.name}")
+    if spec.kind == "random":
+        rng = np.random.default_rng(spec.seed)
+        shape = env.action_space.shape
+
+        def behaviour(obs: np.ndarray) -> np.ndarray:
+            return rng.uniform(-1.0, 1.0, shape).astype(np.float32)
+    else:
+        from hybridrl.training.policy import load_policy, policy_fn
+
+        assert spec.policy is not None, spec
+        actor, params, _ = load_policy(policy_path(spec.policy))
+        act = policy_fn(actor)
+        state = {"key": jax.random.PRNGKey(spec.seed)}
+        meta["policy"] = spec.policy
+
+        def behaviour(obs: np.ndarray) -> np.ndarray:
+            state["key"], sub = jax.random.split(state["key"])
+            return np.asarray(act(params, obs[None].astype(np.float32), sub, spec.noise_scale))[0]
+
+    return collect(env, behaviour, spec.transitions, spec.seed, meta, f"built-in:{spec.name}")
