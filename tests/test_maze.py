@@ -48,3 +48,23 @@ def test_builtin_maze_variants_share_trajectories(tmp_path, monkeypatch, name):
         assert ds.actions is None and ds.rewards is None and ds.goals is not None
         assert suite.built_info(name)["fields"] == ["observations", "next_observations", "terminals", "truncations",
                                                     "goals"]
+
+
+def test_limited_coverage_removes_start_to_goal_legs_and_keeps_data_valid():
+    from hybridrl.data.maze import EVAL_TASKS, limit_coverage
+
+    ds = rollout_maze("PointMaze_Medium-v3", 6000, seed=0)
+    lim = limit_coverage(ds, "PointMaze_Medium-v3")
+    removed = lim.metadata["limited_coverage"]["removed_rows"]
+    assert 0 < removed < len(ds) // 2 and len(lim) == len(ds) - removed
+    # no remaining leg visits both regions: recompute on the result
+    again = limit_coverage(lim, "PointMaze_Medium-v3")
+    assert again.metadata["limited_coverage"]["removed_rows"] == 0
+    assert EVAL_TASKS["PointMaze_Medium-v3"] == ((1, 1), (6, 6))
+
+
+def test_mixed_quality_noise_depends_on_state():
+    from hybridrl.data.maze import mixed_quality_noise
+
+    noise = mixed_quality_noise(0.1, 2.0)
+    assert noise(np.array([-1.0, 0.5])) == 0.1 and noise(np.array([1.0, 0.5])) == 2.0

@@ -9,6 +9,7 @@ visits many goals; episodes end only at the time limit.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 
 import numpy as np
 
@@ -17,7 +18,7 @@ from hybridrl.data.dataset import Dataset
 
 class WaypointController:
     def __init__(self, maze_map: list[list[object]], maze: object, p_gain: float = 10.0, d_gain: float = 1.0,
-                 noise: float = 0.5, rng: np.random.Generator | None = None) -> None:
+                 noise: float | Callable[[np.ndarray], float] = 0.5, rng: np.random.Generator | None = None) -> None:
         self.free = np.array([[cell != 1 for cell in row] for row in maze_map], bool)
         self.maze = maze
         self.p_gain, self.d_gain, self.noise = p_gain, d_gain, noise
@@ -57,11 +58,23 @@ class WaypointController:
     def act(self, observation: np.ndarray, goal_xy: np.ndarray) -> np.ndarray:
         xy, vel = observation[:2], observation[2:4]
         action = self.p_gain * (self.waypoint(xy, goal_xy) - xy) - self.d_gain * vel
-        action = action + self.noise * self.rng.normal(size=2)
+        noise = self.noise(xy) if callable(self.noise) else self.noise
+        action = action + noise * self.rng.normal(size=2)
         return np.clip(action, -1.0, 1.0).astype(np.float32)
 
 
-def maze_behaviour(env_id: str, seed: int, noise: float = 0.5) -> tuple[object, WaypointController]:
+# Evaluation task per maze: (start cell, goal cell), opposite corners as in D4RL's maze2d.
+EVAL_TASKS = {"PointMaze_Medium-v3": ((1, 1), (6, 6)), "PointMaze_Large-v3": ((1, 1), (7, 10))}
+
+
+def mixed_quality_noise(low: float = 0.1, high: float = 2.0) -> Callable[[np.ndarray], float]:
+    """State-dependent quality: near-expert actions in the left half of the maze (x < 0), very noisy
+    ones in the right half — so the best amount of trust in the data depends on the state."""
+    return lambda xy: low if xy[0] < 0 else high
+
+
+def maze_behaviour(env_id: str, seed: int, noise: float | Callable[[np.ndarray], float] = 0.5
+                   ) -> tuple[object, WaypointController]:
     """The data-collection env (goals redrawn on arrival) and a controller acting on its goal-dict obs."""
     import gymnasium as gym
 
@@ -80,3 +93,32 @@ def rollout_maze(env_id: str, transitions: int, seed: int, noise: float = 0.5) -
     env, ctrl = maze_behaviour(env_id, seed, noise)
     return collect(env, ctrl, transitions, seed,
                    {"env": env_id, "behaviour": f"noisy waypoint controller (noise {noise})"}, f"built-in:{env_id}")
+
+
+def limit_coverage(ds: Dataset, env_id: str, radius: float = 2.0) -> Dataset:
+    """Remove every leg (the stretch between two goal changes or episode ends) that passes within `radius`
+    cells of both the evaluation start cell and the evaluation goal cell, so no stretch of the data runs
+    from the start region to the goal region; the rows before each gap become truncations."""
+    import gymnasium as gym
+
+    from hybridrl.envs.make import _register_robotics
+
+    _register_robotics(env_id)
+    maze = gym.make(env_id).unwrapped.maze
+    start_cell, goal_cell = EVAL_TASKS[env_id]
+    xy = ds.observations[:, :2]
+    near = [np.linalg.norm(xy - maze.cell_rowcol_to_xy(np.array(c)), axis=1) <= radius * maze.maze_size_scaling
+            for c in (start_cell, goal_cell)]
+    new_leg = np.ones(len(ds), bool)
+    new_leg[1:] = ds.episode_ends[:-1] | np.any(ds.goals[1:] != ds.goals[:-1], axis=1)
+    leg = np.cumsum(new_leg) - 1
+    visits_start = np.bincount(leg, weights=near[0], minlength=leg[-1] + 1) > 0
+    visits_goal = np.bincount(leg, weights=near[1], minlength=leg[-1] + 1) > 0
+    keep = ~(visits_start & visits_goal)[leg]
+    truncations = ds.truncations.copy()
+    gap_after = keep & ~np.append(keep[1:], False)  # a kept row whose successor is gone
+    truncations |= gap_after & ~ds.terminals
+    arrays = {k: v[keep] for k, v in ds.arrays().items() if k != "truncations"}
+    meta = {**ds.metadata, "limited_coverage": {"start_cell": start_cell, "goal_cell": goal_cell,
+                                                 "removed_rows": int((~keep).sum())}}
+    return Dataset(**arrays, truncations=truncations[keep], metadata=meta, source=f"{ds.source} (limited)")

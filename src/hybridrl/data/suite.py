@@ -26,19 +26,28 @@ class SuiteSpec:
     policy: str | None = None  # file under hybridrl/data/policies (kind "policy")
     noise_scale: float = 1.0  # policy: 1 = sample the policy's own Gaussian, 0 = deterministic; maze: action noise
     action_free: bool = False  # drop actions and rewards (observations + episode ends only)
+    limited: bool = False  # maze: remove legs that pass near both the eval start and the eval goal
+    mixed_quality: bool = False  # maze: near-expert actions in one half of the maze, very noisy in the other
     description: str = ""
 
 
 def _maze_specs() -> list[SuiteSpec]:
     specs = []
     for size, env in (("medium", "PointMaze_Medium-v3"), ("large", "PointMaze_Large-v3")):
+        seed = 2 if size == "medium" else 3
         for small, n in (("", 1_000_000), ("-small", 50_000)):
             for free in (False, True):
-                name = f"pointmaze-{size}-diverse{'-actionfree' if free else ''}{small}"
-                specs.append(SuiteSpec(name, env, n, seed=2 if size == "medium" else 3, kind="maze",
-                                       noise_scale=0.5, action_free=free,
-                                       description="noisy waypoint controller, goals redrawn on arrival"
-                                       + (", observations and episode ends only" if free else "")))
+                for limited in (False, True):
+                    name = (f"pointmaze-{size}-diverse{'-actionfree' if free else ''}{'-limited' if limited else ''}"
+                            f"{small}")
+                    desc = "noisy waypoint controller, goals redrawn on arrival"
+                    desc += ", observations and episode ends only" if free else ""
+                    desc += ", legs passing both eval start and goal removed" if limited else ""
+                    specs.append(SuiteSpec(name, env, n, seed=seed, kind="maze", noise_scale=0.5, action_free=free,
+                                           limited=limited, description=desc))
+            specs.append(SuiteSpec(f"pointmaze-{size}-mixedquality{small}", env, n, seed=seed + 10, kind="maze",
+                                   mixed_quality=True, description="state-dependent quality: action noise 0.1 "
+                                   "where x < 0, 2.0 where x >= 0"))
     return specs
 
 
@@ -88,7 +97,8 @@ def build(name: str, force: bool = False) -> Dataset:
     path = dataset_path(name)
     if path.exists() and not force:
         ds = _from_npz(path)
-        ds.metadata.update(name=name, env=SUITE[name].env)
+        info = built_info(name) or {}
+        ds.metadata.update(info.get("metadata", {}), name=name, env=SUITE[name].env)
         return ds
     start = time.time()
     spec = SUITE[name]
@@ -100,7 +110,7 @@ def build(name: str, force: bool = False) -> Dataset:
     from hybridrl.envs import normalized_score
 
     info = {"name": name, "env": spec.env, "transitions": len(ds), "episodes": int(ds.episode_ends.sum()),
-            "fields": list(ds.arrays()), "build_seconds": round(time.time() - start, 1)}
+            "fields": list(ds.arrays()), "build_seconds": round(time.time() - start, 1), "metadata": ds.metadata}
     if ds.rewards is not None:
         rets = ds.episode_returns()
         info.update(behaviour_return=float(rets.mean()), behaviour_return_std=float(rets.std()),
@@ -116,10 +126,12 @@ def rollout(spec: SuiteSpec) -> Dataset:
 
     meta = {"name": spec.name, "env": spec.env, "behaviour": spec.kind}
     if spec.kind == "maze":
-        from hybridrl.data.maze import maze_behaviour
+        from hybridrl.data.maze import limit_coverage, maze_behaviour, mixed_quality_noise
 
-        env, behaviour = maze_behaviour(spec.env, spec.seed, spec.noise_scale)
-        return collect(env, behaviour, spec.transitions, spec.seed, meta, f"built-in:{spec.name}")
+        noise = mixed_quality_noise() if spec.mixed_quality else spec.noise_scale
+        env, behaviour = maze_behaviour(spec.env, spec.seed, noise)
+        ds = collect(env, behaviour, spec.transitions, spec.seed, meta, f"built-in:{spec.name}")
+        return limit_coverage(ds, spec.env) if spec.limited else ds
     env = make_env(spec.env)
     if spec.kind == "random":
         rng = np.random.default_rng(spec.seed)
