@@ -108,3 +108,20 @@ def test_missing_episode_boundary_is_reported(tmp_path):
              truncations=np.array([0, 0, 0, 0, 0, 1], bool))
     with pytest.raises(DataError, match=r"'next_observations'\[2\] differs from 'observations'\[3\]"):
         load_dataset(str(tmp_path / "d.npz"))
+
+
+def test_drop_invalid_repairs_and_counts(tmp_path):
+    a = _arrays()
+    a["truncations"] = a.pop("timeouts")
+    a["observations"][2, 0] = np.nan  # row 2 dropped; row 1 becomes a truncation
+    a["actions"][6, 1] = 1.5  # clipped
+    a["truncations"][4] = True  # row 4 is also terminal: terminal wins
+    np.savez(tmp_path / "d.npz", **a)
+    with pytest.raises(DataError):
+        load_dataset(str(tmp_path / "d.npz"))
+    ds = load_dataset(str(tmp_path / "d.npz"), drop_invalid=True)
+    rep = ds.metadata["repairs"]
+    assert rep["rows_dropped_nonfinite"] == 1 and rep["actions_clipped"] == 1
+    assert rep["truncations_cleared_on_terminals"] == 1
+    assert len(ds) == 9 and ds.truncations[1] and not ds.truncations[3] and ds.terminals[3]
+    assert np.abs(ds.actions).max() <= 1.0

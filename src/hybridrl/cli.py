@@ -36,6 +36,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="override any config field, e.g. --set agent.utd=10 (repeatable)")
     t.add_argument("--resume", action="store_true", help="continue --out from its checkpoint to the step counts given")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
+    t.add_argument("--drop-invalid", action="store_true",
+                   help="repair the dataset (drop NaN rows, clip actions, mark missing episode ends) and report it")
 
     e = sub.add_parser("eval", help=COMMANDS["eval"], description=COMMANDS["eval"])
     e.add_argument("--run", required=True, help="run directory")
@@ -53,11 +55,13 @@ def _parser() -> argparse.ArgumentParser:
     di = dsub.add_parser("info", help="episodes, steps, returns and fields of a dataset")
     di.add_argument("name_or_path")
     di.add_argument("--download", action="store_true", help="fetch a remote Minari dataset if not local")
+    di.add_argument("--drop-invalid", action="store_true", help="repair instead of refusing, and report")
     dc = dsub.add_parser("convert", help="convert between .npz, D4RL-style .hdf5 and Minari datasets")
     dc.add_argument("src", help="file, Minari id or directory, or built-in name")
     dc.add_argument("dst", help="a .npz or .hdf5/.h5 path, or a Minari id such as mydata/hopper-medium-v0")
     dc.add_argument("--env", default=None, help="gymnasium env id recorded in a Minari dataset's metadata")
     dc.add_argument("--download", action="store_true", help="fetch a remote Minari source if not local")
+    dc.add_argument("--drop-invalid", action="store_true", help="repair the source instead of refusing it")
 
     b = sub.add_parser("bench", help=COMMANDS["bench"], description=COMMANDS["bench"])
     bsub = b.add_subparsers(dest="bench_command", metavar="BENCH", required=True)
@@ -141,7 +145,8 @@ def _train(args: argparse.Namespace) -> int:
         value = getattr(args, name)
         if value is not None and value < 0:
             raise ConfigError(f"--{name.replace('_', '-')} must be >= 0, got {value}")
-    overrides = list(args.overrides) + (["train.progress=false"] if args.no_progress else [])
+    overrides = list(args.overrides) + (["train.progress=false"] if args.no_progress else []) \
+        + (["train.drop_invalid=true"] if args.drop_invalid else [])
     if args.resume:
         trainer = Trainer.resume(args.out, online_steps=args.online_steps, offline_steps=args.offline_steps)
     else:
@@ -179,11 +184,13 @@ def _data(args: argparse.Namespace) -> int:
     if args.data_command == "convert":
         from hybridrl.data.dataset import save_dataset
 
-        ds = load_dataset(args.src, download=args.download)
+        ds = load_dataset(args.src, download=args.download, drop_invalid=args.drop_invalid)
+        if ds.metadata.get("repairs"):
+            print(f"repaired {args.src}: {ds.metadata['repairs']}")
         where = save_dataset(ds, args.dst, env_id=args.env)
         print(f"wrote {len(ds)} transitions ({int(ds.episode_ends.sum())} episodes) to {where}")
         return 0
-    ds = load_dataset(args.name_or_path, download=args.download)
+    ds = load_dataset(args.name_or_path, download=args.download, drop_invalid=args.drop_invalid)
     info = ds.summary()
     print(json.dumps(info, indent=2))
     return 0

@@ -64,6 +64,7 @@ class TrainConfig:
 
     env: str = "Hopper-v5"
     dataset: str | None = None
+    drop_invalid: bool = False  # repair a dataset file's problems (and say how many) instead of refusing it
     offline_steps: int = 0
     online_steps: int = 250_000
     seed: int = 0

@@ -189,16 +189,45 @@ def discounted_returns(rewards: np.ndarray, episode_ends: np.ndarray, discount: 
     return out.astype(np.float32)
 
 
-def _from_npz(path: Path) -> Dataset:
+def repair(fields: dict[str, np.ndarray | None]) -> tuple[dict[str, np.ndarray | None], dict[str, int]]:
+    """What `--drop-invalid` does, counted: drop rows with NaN/inf (the row before a gap becomes a
+    truncation), clip actions into [-1, 1], let a terminal win over a truncation on the same row, and
+    mark an episode end wherever next_observations[t] != observations[t+1]."""
+    f = dict(fields)
+    n = len(f["observations"])
+    bad = np.zeros(n, bool)
+    for name in ("observations", "next_observations", "actions", "rewards", "goals"):
+        if f.get(name) is not None:
+            bad |= ~np.isfinite(f[name]).reshape(n, -1).all(axis=1)
+    report = {"rows_dropped_nonfinite": int(bad.sum())}
+    if bad.any():
+        before_gap = ~bad & np.append(bad[1:], False)
+        f["truncations"] = f["truncations"] | (before_gap & ~f["terminals"])
+        f = {k: (v[~bad] if v is not None else None) for k, v in f.items()}
+    if f.get("actions") is not None:
+        out = np.abs(f["actions"]) > 1.0
+        report["actions_clipped"] = int(out.sum())
+        f["actions"] = np.clip(f["actions"], -1.0, 1.0)
+    both = f["terminals"] & f["truncations"]
+    report["truncations_cleared_on_terminals"] = int(both.sum())
+    f["truncations"] = f["truncations"] & ~f["terminals"]
+    ends = f["terminals"] | f["truncations"]
+    gap = np.append(~ends[:-1] & np.any(f["next_observations"][:-1] != f["observations"][1:], axis=1), False)
+    report["episode_ends_added"] = int(gap.sum())
+    f["truncations"] = f["truncations"] | gap
+    return f, report
+
+
+def _from_npz(path: Path, drop_invalid: bool = False) -> Dataset:
     try:
         with np.load(path, allow_pickle=False) as f:
             arrays = {k: f[k] for k in f.files}
     except ValueError as exc:
         raise DataError(f"{path}: cannot read as a NumPy .npz without pickle ({exc})") from None
-    return _from_arrays(arrays, str(path))
+    return _from_arrays(arrays, str(path), drop_invalid)
 
 
-def _from_hdf5(path: Path) -> Dataset:
+def _from_hdf5(path: Path, drop_invalid: bool = False) -> Dataset:
     import h5py
 
     with h5py.File(path, "r") as f:
@@ -207,10 +236,10 @@ def _from_hdf5(path: Path) -> Dataset:
             arrays["goals"] = f["infos"]["goal"][()]  # D4RL maze2d layout
     if "timeouts" in arrays and "truncations" not in arrays:
         arrays["truncations"] = arrays.pop("timeouts")
-    return _from_arrays(arrays, str(path))
+    return _from_arrays(arrays, str(path), drop_invalid)
 
 
-def _from_arrays(arrays: dict[str, np.ndarray], source: str) -> Dataset:
+def _from_arrays(arrays: dict[str, np.ndarray], source: str, drop_invalid: bool = False) -> Dataset:
     for name in ("observations", "terminals"):
         if name not in arrays:
             raise DataError(f"{source}: required field '{name}' is missing; found fields {sorted(arrays)}")
@@ -222,16 +251,24 @@ def _from_arrays(arrays: dict[str, np.ndarray], source: str) -> Dataset:
     else:
         raise DataError(f"{source}: field 'next_observations' is missing; hybridrl needs it explicitly "
                         "(D4RL files without it cannot tell episode ends from time-limit cuts)")
-    actions, rewards, goals = arrays.get("actions"), arrays.get("rewards"), arrays.get("goals")
-    return Dataset(observations=obs, next_observations=next_obs, terminals=terminals, truncations=truncations,
-                   actions=None if actions is None else np.asarray(actions, np.float32),
-                   rewards=None if rewards is None else np.asarray(rewards, np.float32),
-                   goals=None if goals is None else np.asarray(goals, np.float32), source=source)
+    fields: dict[str, np.ndarray | None] = {
+        "observations": obs, "next_observations": next_obs, "terminals": terminals, "truncations": truncations}
+    for name in ("actions", "rewards", "goals"):
+        fields[name] = None if arrays.get(name) is None else np.asarray(arrays[name], np.float32)
+    metadata: dict[str, Any] = {}
+    if drop_invalid:
+        try:
+            fields, metadata["repairs"] = repair(fields)
+        except (ValueError, IndexError) as exc:  # shapes too broken to repair: validation says why
+            metadata["repairs"] = {"error": str(exc)}
+    return Dataset(**fields, metadata=metadata, source=source)
 
 
-def load_dataset(path_or_name: str, *, download: bool = False) -> Dataset:
+def load_dataset(path_or_name: str, *, download: bool = False, drop_invalid: bool = False) -> Dataset:
     """A dataset from a file (.npz, .hdf5/.h5), a Minari dataset directory, a built-in name (built
-    locally on first use) or a Minari id (local; fetched from the Minari server only if `download`)."""
+    locally on first use) or a Minari id (local; fetched from the Minari server only if `download`).
+    `drop_invalid` repairs a .npz/.hdf5 file's problems instead of refusing it (see `repair`); what was
+    changed is in `metadata["repairs"]`."""
     path = Path(path_or_name).expanduser()
     if path.is_dir():
         from hybridrl.data.minari_io import is_minari_dir, read_minari
@@ -242,9 +279,9 @@ def load_dataset(path_or_name: str, *, download: bool = False) -> Dataset:
     if path.exists():
         suffix = path.suffix.lower()
         if suffix == ".npz":
-            return _from_npz(path)
+            return _from_npz(path, drop_invalid)
         if suffix in (".hdf5", ".h5"):
-            return _from_hdf5(path)
+            return _from_hdf5(path, drop_invalid)
         raise DataError(f"{path}: unknown dataset format {suffix!r}; expected .npz, .hdf5 or .h5")
     if path.suffix.lower() in (".npz", ".hdf5", ".h5"):
         raise DataError(f"{path}: no such file")

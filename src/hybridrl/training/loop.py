@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import platform
+import sys
 import time
 from functools import partial
 from pathlib import Path
@@ -117,7 +118,9 @@ class Trainer:
         self.offline: ReplayBuffer | None = None
         needs_data = t.offline_steps > 0 or t.offline_ratio > 0
         if t.dataset is not None and needs_data:
-            self.dataset = load_dataset(t.dataset)
+            self.dataset = load_dataset(t.dataset, drop_invalid=t.drop_invalid)
+            if self.dataset.metadata.get("repairs"):
+                print(f"hybridrl: repaired {t.dataset}: {self.dataset.metadata['repairs']}", file=sys.stderr)
             arrays = self.dataset.transitions(t.reward_scale, t.reward_bias)
             if arrays["observations"].shape[1] != self.obs_dim or arrays["actions"].shape[1] != self.action_dim:
                 raise ConfigError(
