@@ -21,7 +21,7 @@ def test_help_lists_every_command(capsys):
     (["--recipe", "sac", "--env", TOY, "--set", "agent.utd=many"], "agent.utd expects int"),
     (["--recipe", "sac", "--env", TOY, "--online-steps", "-5"], "--online-steps must be >= 0"),
     (["--recipe", "rlpd", "--env", TOY, "--online-steps", "5"], "no dataset"),
-    (["--recipe", "rlpd", "--env", TOY, "--dataset", "nope-v0"], "neither a file nor a built-in dataset"),
+    (["--recipe", "rlpd", "--env", TOY, "--dataset", "nope-v0"], "is neither a file, a Minari dataset"),
 ])
 def test_bad_train_input_gives_clear_error(tmp_path, capsys, argv, expect):
     assert main(["train", *argv, "--out", str(tmp_path / "r")]) == 2
