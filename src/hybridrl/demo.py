@@ -65,12 +65,14 @@ def run_demo(out: Path, online_steps: int | None = None, seeds: int = 1) -> None
             runs[label].append(run_dir)
     evals = read_curve(runs["rlpd (with prior data)"][0], "normalized_score")[0].tolist()
     budgets = sorted({evals[0], evals[len(evals) // 2], evals[-1]})
-    table = Table(title=f"{DEMO_ENV}: normalised score (D4RL references), mean ± std over seeds")
+    spread = ", mean ± std over seeds" if seeds > 1 else ", seed 0 (more: --seeds N)"
+    table = Table(title=f"{DEMO_ENV}: normalised score (D4RL references){spread}")
     table.add_column("method")
     for b in budgets:
         table.add_column(f"{b:,} steps", justify="right")
     for label, cols in at_budgets(runs, "normalized_score", budgets).items():
-        table.add_row(label, *[f"{np.nanmean(v):.1f} ± {np.nanstd(v):.1f}" for v in cols])
+        table.add_row(label, *[f"{np.nanmean(v):.1f}" + (f" ± {np.nanstd(v):.1f}" if len(v) > 1 else "")
+                               for v in cols])
     console.print(table)
     png = out / "learning_curves.png"
     all_dirs = [d for dirs in runs.values() for d in dirs]
