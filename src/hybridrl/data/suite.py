@@ -28,6 +28,7 @@ class SuiteSpec:
     action_free: bool = False  # drop actions and rewards (observations + episode ends only)
     limited: bool = False  # maze: remove legs that pass near both the eval start and the eval goal
     mixed_quality: bool = False  # maze: near-expert actions in one half of the maze, very noisy in the other
+    base: str | None = None  # a variant is derived from this dataset's trajectories (built first, cached)
     description: str = ""
 
 
@@ -43,8 +44,10 @@ def _maze_specs() -> list[SuiteSpec]:
                     desc = "noisy waypoint controller, goals redrawn on arrival"
                     desc += ", observations and episode ends only" if free else ""
                     desc += ", legs passing both eval start and goal removed" if limited else ""
+                    base = f"pointmaze-{size}-diverse{small}"
                     specs.append(SuiteSpec(name, env, n, seed=seed, kind="maze", noise_scale=0.5, action_free=free,
-                                           limited=limited, description=desc))
+                                           limited=limited, description=desc,
+                                           base=None if name == base else base))
             specs.append(SuiteSpec(f"pointmaze-{size}-mixedquality{small}", env, n, seed=seed + 10, kind="maze",
                                    mixed_quality=True, description="state-dependent quality: action noise 0.1 "
                                    "where x < 0, 2.0 where x >= 0"))
@@ -102,7 +105,15 @@ def build(name: str, force: bool = False) -> Dataset:
         return ds
     start = time.time()
     spec = SUITE[name]
-    ds = rollout(spec)
+    if spec.base is not None:  # same trajectories as the base dataset, then cut and/or stripped
+        ds = build(spec.base)
+        ds.metadata.update(name=name, base=spec.base)
+        if spec.limited:
+            from hybridrl.data.maze import limit_coverage
+
+            ds = limit_coverage(ds, spec.env)
+    else:
+        ds = rollout(spec)
     if spec.action_free:
         ds = ds.action_free()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -126,12 +137,11 @@ def rollout(spec: SuiteSpec) -> Dataset:
 
     meta = {"name": spec.name, "env": spec.env, "behaviour": spec.kind}
     if spec.kind == "maze":
-        from hybridrl.data.maze import limit_coverage, maze_behaviour, mixed_quality_noise
+        from hybridrl.data.maze import maze_behaviour, mixed_quality_noise
 
         noise = mixed_quality_noise() if spec.mixed_quality else spec.noise_scale
         env, behaviour = maze_behaviour(spec.env, spec.seed, noise)
-        ds = collect(env, behaviour, spec.transitions, spec.seed, meta, f"built-in:{spec.name}")
-        return limit_coverage(ds, spec.env) if spec.limited else ds
+        return collect(env, behaviour, spec.transitions, spec.seed, meta, f"built-in:{spec.name}")
     env = make_env(spec.env)
     if spec.kind == "random":
         rng = np.random.default_rng(spec.seed)
