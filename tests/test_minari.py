@@ -76,3 +76,14 @@ def test_action_free_data_cannot_become_minari(tmp_path, minari_root):
                    terminals=np.array([0, 0, 1], bool), truncations=np.zeros(3, bool))
     with pytest.raises(DataError, match="need actions and rewards"):
         write_minari(free, "toy/free-v0")
+
+
+def test_goal_dataset_round_trips_through_minari(tmp_path, minari_root):
+    from hybridrl.data.maze import rollout_maze
+
+    ds = rollout_maze("PointMaze_Medium-v3", 700, seed=0)
+    path = write_minari(ds, "maze/tiny-v0")
+    back = read_minari(str(path))
+    for k in (*FIELDS, "goals"):
+        np.testing.assert_array_equal(getattr(back, k), getattr(ds, k), err_msg=k)
+    assert minari.load_dataset("maze/tiny-v0").total_steps == 700

@@ -109,8 +109,6 @@ def write_minari(ds: Dataset, dataset_id: str, *, env_id: str | None = None,
     if ds.actions is None or ds.rewards is None:
         raise DataError(f"{ds.source}: Minari datasets need actions and rewards; write an action-free dataset "
                         "as .npz or .hdf5 instead")
-    if ds.goals is not None:
-        raise DataError(f"{ds.source}: writing goal datasets to Minari is not supported yet; use .npz or .hdf5")
     ends = np.flatnonzero(ds.episode_ends)
     if len(ends) == 0 or ends[-1] != len(ds) - 1:
         ends = np.append(ends, len(ds) - 1)
@@ -118,6 +116,9 @@ def write_minari(ds: Dataset, dataset_id: str, *, env_id: str | None = None,
     buffers = []
     for i, (s, e) in enumerate(zip(starts, ends, strict=True)):
         obs = np.concatenate([ds.observations[s:e + 1], ds.next_observations[e:e + 1]])
+        if ds.goals is not None:  # goal datasets become Minari's dict observations
+            goal = np.concatenate([ds.goals[s:e + 1], ds.goals[e:e + 1]])
+            obs = {"observation": obs, "desired_goal": goal}
         if e > s and not np.array_equal(ds.next_observations[s:e], ds.observations[s + 1:e + 1]):
             raise DataError(f"{ds.source}: episode {i} (rows {s}..{e}) is not contiguous (next_observations[t] != "
                             "observations[t+1]); Minari stores episodes as observation sequences")
@@ -127,6 +128,9 @@ def write_minari(ds: Dataset, dataset_id: str, *, env_id: str | None = None,
                                      rewards=list(ds.rewards[s:e + 1].astype(np.float64)),
                                      terminations=list(ds.terminals[s:e + 1]), truncations=list(trunc)))
     obs_space = gym.spaces.Box(-np.inf, np.inf, ds.observations.shape[1:], np.float32)
+    if ds.goals is not None:
+        obs_space = gym.spaces.Dict({"observation": obs_space, "desired_goal": gym.spaces.Box(
+            -np.inf, np.inf, ds.goals.shape[1:], np.float32)})
     act_space = gym.spaces.Box(-1.0, 1.0, ds.actions.shape[1:], np.float32)
     with _datasets_root(root), warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*is set to None.*")  # optional authorship fields
