@@ -59,6 +59,8 @@ SUITE: dict[str, SuiteSpec] = {
     for s in [
         SuiteSpec("hopper-medium-small", "Hopper-v5", 30_000, seed=1, policy="hopper-v5-medium.npz",
                   description="stochastic rollouts of a SAC policy at about a third of expert return"),
+        SuiteSpec("hopper-medium-actionfree-small", "Hopper-v5", 30_000, seed=1, base="hopper-medium-small",
+                  action_free=True, description="hopper-medium-small without actions and rewards"),
         *[SuiteSpec(f"{env.split('-')[0].lower()}-random{small}", env, n, seed=4, kind="random",
                     description="uniformly random actions")
           for env in ("Hopper-v5", "HalfCheetah-v5", "Walker2d-v5")
