@@ -85,6 +85,11 @@ def _commit(tree: Any) -> Any:
     return jax.device_put(tree, jax.devices()[0])
 
 
+def crossed(before: int, step: int, interval: int) -> bool:
+    """Whether a multiple of `interval` lies in (before, step]."""
+    return step // interval > before // interval
+
+
 def episode_seed(seed: int, episode: int) -> int:
     """Reset seed of training episode `episode`: a function of the run seed only, so envs can be replayed."""
     return int(np.random.SeedSequence([seed, episode]).generate_state(1)[0])
@@ -242,10 +247,13 @@ class Trainer:
         t = self.cfg.train
         target = {"offline": t.offline_steps, "online": t.online_steps}
 
+        stride = {"offline": t.offline_chunk, "online": 1}  # steps per loop iteration
+
         def keep(phase: str, step: int) -> bool:
             if phase not in resume or step > resume[phase]:
                 return False
-            on_schedule = step % t.log_interval == 0 or step % t.eval_interval == 0
+            before = step - stride[phase]
+            on_schedule = crossed(before, step, t.log_interval) or crossed(before, step, t.eval_interval)
             return on_schedule or step >= target[phase]
 
         return keep
@@ -297,28 +305,29 @@ class Trainer:
 
     def _offline_phase(self) -> None:
         t = self.cfg.train
-        self._t0 = time.time()
-        last_t, last_step = self._t0, self.host.offline_step
+        self._t0 = self._last_t = time.time()
+        self._last_step = self.host.offline_step
         while self.host.offline_step < t.offline_steps:
             n = min(t.offline_chunk, t.offline_steps - self.host.offline_step)
             self.carry, info = self._chunk_fn(self.carry, self.offline, num_updates=n)
-            before = self.host.offline_step
             self.host.offline_step += n
-            step = self.host.offline_step
-            final = step == t.offline_steps
-            log, ev, ckpt = (step // i > before // i for i in (t.log_interval, t.eval_interval,
-                                                                t.checkpoint_interval))
-            if log or ev or final:
-                evaluated = ev or final
-                if evaluated:
-                    self._evaluate()
-                now = time.time()
-                sps = (step - last_step) / max(now - last_t, 1e-9)
-                last_t, last_step = now, step
-                self._log("offline", step, info, evaluated, sps)
-            if ckpt or final:
-                self.save_checkpoint()
-            self.progress.update(step)
+            self._after_steps("offline", self.host.offline_step - n, self.host.offline_step, t.offline_steps, info)
+            self.progress.update(self.host.offline_step)
+
+    def _after_steps(self, phase: str, before: int, step: int, target: int, info: dict[str, Any]) -> None:
+        """Evaluate, log and checkpoint when the steps (before, step] cross an interval, or at the end."""
+        t = self.cfg.train
+        final = step == target
+        evaluated = crossed(before, step, t.eval_interval) or final
+        if crossed(before, step, t.log_interval) or evaluated:
+            if evaluated:
+                self._evaluate()
+            now = time.time()
+            sps = (step - self._last_step) / max(now - self._last_t, 1e-9)
+            self._last_t, self._last_step = now, step
+            self._log(phase, step, info, evaluated, sps)
+        if crossed(before, step, t.checkpoint_interval) or final:
+            self.save_checkpoint()
 
     def _reset_env(self, env: Any) -> np.ndarray:
         obs, _ = env.reset(seed=episode_seed(self.cfg.train.seed, self.host.episode))
@@ -345,8 +354,8 @@ class Trainer:
             self.pending_action = np.asarray(jax.random.uniform(key, (self.action_dim,), minval=-1.0, maxval=1.0))
         else:
             self._restore_env(env)
-        self._t0 = time.time()
-        last_t, last_step = self._t0, self.host.online_step
+        self._t0 = self._last_t = time.time()
+        self._last_step = self.host.online_step
         info: dict[str, Any] = {}
         h = self.host
         while h.online_step < t.online_steps:
@@ -374,20 +383,9 @@ class Trainer:
             self.obs = policy_obs
             self.pending_action = np.asarray(action_dev)
             h.online_step += 1
-            step = h.online_step
-            final = step == t.online_steps
-            evaluated = step % t.eval_interval == 0 or final
-            if step % t.log_interval == 0 or evaluated:
-                if evaluated:
-                    self._evaluate()
-                now = time.time()
-                sps = (step - last_step) / max(now - last_t, 1e-9)
-                last_t, last_step = now, step
-                self._log("online", step, info, evaluated, sps)
-            if step % t.checkpoint_interval == 0 or final:
-                self.save_checkpoint()
-            if step % 100 == 0:
-                self.progress.update(t.offline_steps + step)
+            self._after_steps("online", h.online_step - 1, h.online_step, t.online_steps, info)
+            if h.online_step % 100 == 0:
+                self.progress.update(t.offline_steps + h.online_step)
         env.close()
 
 
