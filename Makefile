@@ -15,7 +15,7 @@ demo: $(VENV)/.installed
 	$(VENV)/bin/hybridrl demo --out demo_out
 
 lint: $(VENV)/.installed
-	$(VENV)/bin/ruff check src tests
+	$(VENV)/bin/ruff check src tests benchmarks
 
 test: lint
 	JAX_PLATFORMS=cpu $(VENV)/bin/python -m pytest -ra
