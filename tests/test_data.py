@@ -125,3 +125,40 @@ def test_drop_invalid_repairs_and_counts(tmp_path):
     assert rep["truncations_cleared_on_terminals"] == 1
     assert len(ds) == 9 and ds.truncations[1] and not ds.truncations[3] and ds.terminals[3]
     assert np.abs(ds.actions).max() <= 1.0
+
+
+def test_npz_with_d4rl_timeouts_keeps_time_limit_ends(tmp_path):
+    np.savez(tmp_path / "d.npz", **_arrays())  # uses D4RL's 'timeouts' name
+    ds = load_dataset(str(tmp_path / "d.npz"))
+    assert ds.truncations.sum() == 1 and ds.truncations[-1]
+
+
+@pytest.mark.parametrize("suffix", [".npz", ".hdf5"])
+def test_corrupt_dataset_files_are_data_errors_naming_the_file(tmp_path, suffix):
+    path = tmp_path / f"broken{suffix}"
+    path.write_bytes(b"definitely not a dataset")
+    with pytest.raises(DataError, match=f"broken{suffix}"):
+        load_dataset(str(path))
+
+
+def test_unfinished_last_episode_counts_and_fingerprint_sees_boundaries(tmp_path):
+    a = _arrays()
+    a["truncations"] = a.pop("timeouts")
+    a["truncations"][-1] = False  # recording stopped mid-episode
+    np.savez(tmp_path / "d.npz", **a)
+    ds = load_dataset(str(tmp_path / "d.npz"))
+    assert len(ds.episode_returns()) == 2 and ds.summary()["episodes"] == 2
+    np.testing.assert_allclose(ds.episode_returns().sum(), a["rewards"].sum(), rtol=1e-6)
+    a["truncations"][2] = True
+    a["next_observations"][2] = 7.0
+    np.savez(tmp_path / "e.npz", **a)
+    assert load_dataset(str(tmp_path / "e.npz")).fingerprint() != ds.fingerprint()
+
+
+def test_returns_to_go_use_the_transformed_rewards(tmp_path):
+    a = _arrays()
+    a["truncations"] = a.pop("timeouts")
+    np.savez(tmp_path / "d.npz", **a)
+    ds = load_dataset(str(tmp_path / "d.npz"))
+    g = ds.returns_to_go(0.0, reward_scale=10.0, reward_bias=-5.0)  # γ = 0: G_t = r_t
+    np.testing.assert_allclose(g, a["rewards"] * 10.0 - 5.0, rtol=1e-5)

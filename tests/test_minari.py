@@ -87,3 +87,13 @@ def test_goal_dataset_round_trips_through_minari(tmp_path, minari_root):
     for k in (*FIELDS, "goals"):
         np.testing.assert_array_equal(getattr(back, k), getattr(ds, k), err_msg=k)
     assert minari.load_dataset("maze/tiny-v0").total_steps == 700
+
+
+def test_maze_dataset_exports_to_minari_by_env_name(tmp_path, minari_root, monkeypatch):
+    from hybridrl.data.dataset import save_dataset
+    from hybridrl.data.maze import rollout_maze
+
+    ds = rollout_maze("PointMaze_Medium-v3", 300, seed=0)
+    ds.metadata["env"] = "PointMaze_Medium-v3"
+    save_dataset(ds, "maze/export-v0")
+    assert minari.load_dataset("maze/export-v0").total_steps == 300

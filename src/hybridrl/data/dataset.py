@@ -1,8 +1,12 @@
 """The one dataset type: flat transition arrays with episode ends; actions and rewards optional."""
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+import tempfile
+import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -102,36 +106,40 @@ class Dataset:
                        terminals=self.terminals, truncations=self.truncations, goals=self.goals,
                        metadata=dict(self.metadata), source=f"{self.source} (action-free)")
 
-    def returns_to_go(self, discount: float, sparse_failure_reward: float | None = None) -> np.ndarray:
+    def returns_to_go(self, discount: float, sparse_failure_reward: float | None = None,
+                      reward_scale: float = 1.0, reward_bias: float = 0.0) -> np.ndarray:
         """Monte-Carlo discounted return from each transition to its episode's end (Cal-QL's G_MC).
 
         A terminal ends the sum; a truncation also ends it (the rest of the episode was not recorded).
         With `sparse_failure_reward` set, an episode whose every reward equals it (never successful)
-        gets r/(1−γ) everywhere, the value of failing forever, as Cal-QL does.
+        gets r/(1−γ) everywhere, the value of failing forever, as Cal-QL does. Rewards are transformed
+        (r·scale + bias) first, so the returns match what the critic is trained on; `sparse_failure_reward`
+        is compared with the transformed rewards. Cutting at truncations follows Cal-QL (with negative
+        rewards it overestimates G near time limits).
         """
         if self.rewards is None:
             raise DataError(f"{self.source}: returns-to-go need rewards, which the dataset lacks")
-        return discounted_returns(self.rewards, self.episode_ends, discount, sparse_failure_reward)
+        rewards = self.rewards * reward_scale + reward_bias
+        return discounted_returns(rewards, self.episode_ends, discount, sparse_failure_reward)
 
     def fingerprint(self) -> str:
         h = hashlib.sha256()
-        for name in ("observations", "actions", "rewards", "terminals", "goals"):
-            arr = getattr(self, name)
-            if arr is not None:
-                h.update(np.ascontiguousarray(arr).tobytes())
+        for name, arr in self.arrays().items():
+            h.update(f"{name}{arr.shape}{arr.dtype}".encode())
+            h.update(np.ascontiguousarray(arr).tobytes())
         return h.hexdigest()[:16]
 
     def episode_returns(self) -> np.ndarray:
         if self.rewards is None:
             raise DataError(f"{self.source}: no rewards, so no returns")
-        ends = np.flatnonzero(self.episode_ends)
+        ends = episode_end_rows(self.episode_ends)
         starts = np.concatenate([[0], ends[:-1] + 1])
         return np.array([self.rewards[s:e + 1].sum() for s, e in zip(starts, ends, strict=True)])
 
     def summary(self) -> dict[str, Any]:
         """What `hybridrl data info` prints: size, episodes, returns, fields, action coverage."""
         info: dict[str, Any] = {"source": self.source, "transitions": len(self),
-                                "episodes": int(self.episode_ends.sum()),
+                                "episodes": len(episode_end_rows(self.episode_ends)),
                                 "terminals": int(self.terminals.sum()), "truncations": int(self.truncations.sum()),
                                 "obs_dim": int(self.observations.shape[1]),
                                 "fields": list(self.arrays()),
@@ -151,19 +159,38 @@ class Dataset:
                                               "actions", "rewards", "goals") if getattr(self, k) is not None}
 
     def save_npz(self, path: str | os.PathLike) -> None:
-        tmp = Path(f"{path}.tmp.npz")
-        np.savez_compressed(tmp, **self.arrays())
-        os.replace(tmp, path)
+        with _atomic(path) as tmp, open(tmp, "wb") as f:
+            np.savez_compressed(f, **self.arrays())
 
     def save_hdf5(self, path: str | os.PathLike) -> None:
         """D4RL layout: time-limit ends go to `timeouts`, next observations are stored explicitly."""
         import h5py
 
-        tmp = Path(f"{path}.tmp")
-        with h5py.File(tmp, "w") as f:
+        with _atomic(path) as tmp, h5py.File(tmp, "w") as f:
             for k, v in self.arrays().items():
                 f.create_dataset("timeouts" if k == "truncations" else k, data=v, compression="gzip")
+
+
+@contextlib.contextmanager
+def _atomic(path: str | os.PathLike) -> Iterator[str]:
+    """A unique temporary name beside `path`, renamed onto it on success (removed on failure)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
+    try:
+        yield tmp
         os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def episode_end_rows(episode_ends: np.ndarray) -> np.ndarray:
+    """Index of each episode's last row; an unfinished final episode counts as one."""
+    ends = np.flatnonzero(episode_ends)
+    if len(episode_ends) and (len(ends) == 0 or ends[-1] != len(episode_ends) - 1):
+        ends = np.append(ends, len(episode_ends) - 1)
+    return ends
 
 
 def discounted_returns(rewards: np.ndarray, episode_ends: np.ndarray, discount: float,
@@ -178,11 +205,8 @@ def discounted_returns(rewards: np.ndarray, episode_ends: np.ndarray, discount: 
         running = rewards[t] + discount * running
         out[t] = running
     if sparse_failure_reward is not None:
-        ends = np.flatnonzero(episode_ends)
-        if len(ends) == 0 or ends[-1] != len(rewards) - 1:
-            ends = np.append(ends, len(rewards) - 1)
         start = 0
-        for end in ends:
+        for end in episode_end_rows(episode_ends):
             if np.all(rewards[start:end + 1] == sparse_failure_reward):
                 out[start:end + 1] = sparse_failure_reward / (1.0 - discount)
             start = end + 1
@@ -195,6 +219,9 @@ def repair(fields: dict[str, np.ndarray | None]) -> tuple[dict[str, np.ndarray |
     mark an episode end wherever next_observations[t] != observations[t+1]."""
     f = dict(fields)
     n = len(f["observations"])
+    for name in ("terminals", "truncations"):
+        if f[name].shape != (n,):
+            raise ValueError(f"'{name}' has shape {f[name].shape}; expected ({n},)")
     bad = np.zeros(n, bool)
     for name in ("observations", "next_observations", "actions", "rewards", "goals"):
         if f.get(name) is not None:
@@ -224,22 +251,27 @@ def _from_npz(path: Path, drop_invalid: bool = False) -> Dataset:
             arrays = {k: f[k] for k in f.files}
     except ValueError as exc:
         raise DataError(f"{path}: cannot read as a NumPy .npz without pickle ({exc})") from None
+    except (OSError, zipfile.BadZipFile, EOFError) as exc:
+        raise DataError(f"{path}: not a readable .npz file ({type(exc).__name__}: {exc})") from None
     return _from_arrays(arrays, str(path), drop_invalid)
 
 
 def _from_hdf5(path: Path, drop_invalid: bool = False) -> Dataset:
     import h5py
 
-    with h5py.File(path, "r") as f:
-        arrays = {k: f[k][()] for k in f if isinstance(f[k], h5py.Dataset)}
-        if "goals" not in arrays and "infos" in f and "goal" in f["infos"]:
-            arrays["goals"] = f["infos"]["goal"][()]  # D4RL maze2d layout
-    if "timeouts" in arrays and "truncations" not in arrays:
-        arrays["truncations"] = arrays.pop("timeouts")
+    try:
+        with h5py.File(path, "r") as f:
+            arrays = {k: f[k][()] for k in f if isinstance(f[k], h5py.Dataset)}
+            if "goals" not in arrays and "infos" in f and "goal" in f["infos"]:
+                arrays["goals"] = f["infos"]["goal"][()]  # D4RL maze2d layout
+    except OSError as exc:
+        raise DataError(f"{path}: not a readable HDF5 file ({exc})") from None
     return _from_arrays(arrays, str(path), drop_invalid)
 
 
 def _from_arrays(arrays: dict[str, np.ndarray], source: str, drop_invalid: bool = False) -> Dataset:
+    if "timeouts" in arrays and "truncations" not in arrays:  # D4RL's name for time-limit ends
+        arrays = {**arrays, "truncations": arrays["timeouts"]}
     for name in ("observations", "terminals"):
         if name not in arrays:
             raise DataError(f"{source}: required field '{name}' is missing; found fields {sorted(arrays)}")

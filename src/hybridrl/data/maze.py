@@ -2,9 +2,9 @@
 
 The controller finds the shortest cell path to the goal's cell (breadth-first search over free cells),
 steers with a PD law toward the centre of the next cell on it (the goal itself once in the goal's
-cell), and adds Gaussian action noise. The env is created with `continuing_task=True,
-reset_target=True`, so a new goal is drawn each time the current one is reached and every episode
-visits many goals; episodes end only at the time limit.
+cell), and adds Gaussian action noise (0.3). The env is created with `continuing_task=True,
+reset_target=True` and 1000-step episodes, so a new goal is drawn each time the current one is reached
+and every episode visits many goals; episodes end only at the time limit.
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from hybridrl.data.dataset import Dataset
 
 class WaypointController:
     def __init__(self, maze_map: list[list[object]], maze: object, p_gain: float = 10.0, d_gain: float = 1.0,
-                 noise: float | Callable[[np.ndarray], float] = 0.5, rng: np.random.Generator | None = None) -> None:
+                 noise: float | Callable[[np.ndarray], float] = 0.3, rng: np.random.Generator | None = None) -> None:
         self.free = np.array([[cell != 1 for cell in row] for row in maze_map], bool)
         self.maze = maze
         self.p_gain, self.d_gain, self.noise = p_gain, d_gain, noise
@@ -63,6 +63,8 @@ class WaypointController:
         return np.clip(action, -1.0, 1.0).astype(np.float32)
 
 
+DATA_EPISODE_STEPS = 1000  # long data episodes, each visiting many goals
+
 # Evaluation task per maze: (start cell, goal cell), opposite corners as in D4RL's maze2d.
 EVAL_TASKS = {"PointMaze_Medium-v3": ((1, 1), (6, 6)), "PointMaze_Large-v3": ((1, 1), (7, 10))}
 
@@ -73,7 +75,7 @@ def mixed_quality_noise(low: float = 0.1, high: float = 2.0) -> Callable[[np.nda
     return lambda xy: low if xy[0] < 0 else high
 
 
-def maze_behaviour(env_id: str, seed: int, noise: float | Callable[[np.ndarray], float] = 0.5
+def maze_behaviour(env_id: str, seed: int, noise: float | Callable[[np.ndarray], float] = 0.3
                    ) -> tuple[object, WaypointController]:
     """The data-collection env (goals redrawn on arrival) and a controller acting on its goal-dict obs."""
     import gymnasium as gym
@@ -81,12 +83,12 @@ def maze_behaviour(env_id: str, seed: int, noise: float | Callable[[np.ndarray],
     from hybridrl.envs.make import _register_robotics
 
     _register_robotics(env_id)
-    env = gym.make(env_id, continuing_task=True, reset_target=True)
+    env = gym.make(env_id, continuing_task=True, reset_target=True, max_episode_steps=DATA_EPISODE_STEPS)
     maze = env.unwrapped.maze
     return env, WaypointController(maze.maze_map, maze, noise=noise, rng=np.random.default_rng(seed))
 
 
-def rollout_maze(env_id: str, transitions: int, seed: int, noise: float = 0.5) -> Dataset:
+def rollout_maze(env_id: str, transitions: int, seed: int, noise: float = 0.3) -> Dataset:
     """`transitions` steps of the noisy waypoint controller; goals kept per step, sparse env rewards."""
     from hybridrl.data.collect import collect
 
@@ -95,10 +97,14 @@ def rollout_maze(env_id: str, transitions: int, seed: int, noise: float = 0.5) -
                    {"env": env_id, "behaviour": f"noisy waypoint controller (noise {noise})"}, f"built-in:{env_id}")
 
 
-def limit_coverage(ds: Dataset, env_id: str, radius: float = 2.0) -> Dataset:
-    """Remove every leg (the stretch between two goal changes or episode ends) that passes within `radius`
-    cells of both the evaluation start cell and the evaluation goal cell, so no stretch of the data runs
-    from the start region to the goal region; the rows before each gap become truncations."""
+def limit_coverage(ds: Dataset, env_id: str, radius: float = 1.0) -> Dataset:
+    """Remove every stretch that runs from the evaluation start region to the evaluation goal region.
+
+    Within each episode, each time the goal region (within `radius` cells of the goal cell) is reached
+    after a visit to the start region, the rows from the latest such visit up to that arrival are
+    removed, across any number of intermediate goals. No remaining contiguous stretch then goes from the
+    start region to the goal region, so a learner has to stitch. Rows before each gap become truncations.
+    """
     import gymnasium as gym
 
     from hybridrl.envs.make import _register_robotics
@@ -107,18 +113,22 @@ def limit_coverage(ds: Dataset, env_id: str, radius: float = 2.0) -> Dataset:
     maze = gym.make(env_id).unwrapped.maze
     start_cell, goal_cell = EVAL_TASKS[env_id]
     xy = ds.observations[:, :2]
-    near = [np.linalg.norm(xy - maze.cell_rowcol_to_xy(np.array(c)), axis=1) <= radius * maze.maze_size_scaling
-            for c in (start_cell, goal_cell)]
-    new_leg = np.ones(len(ds), bool)
-    new_leg[1:] = ds.episode_ends[:-1] | np.any(ds.goals[1:] != ds.goals[:-1], axis=1)
-    leg = np.cumsum(new_leg) - 1
-    visits_start = np.bincount(leg, weights=near[0], minlength=leg[-1] + 1) > 0
-    visits_goal = np.bincount(leg, weights=near[1], minlength=leg[-1] + 1) > 0
-    keep = ~(visits_start & visits_goal)[leg]
-    truncations = ds.truncations.copy()
-    gap_after = keep & ~np.append(keep[1:], False)  # a kept row whose successor is gone
-    truncations |= gap_after & ~ds.terminals
+    near_start, near_goal = (
+        np.linalg.norm(xy - maze.cell_rowcol_to_xy(np.array(c)), axis=1) <= radius * maze.maze_size_scaling
+        for c in (start_cell, goal_cell))
+    remove = np.zeros(len(ds), bool)
+    last_start = -1
+    for i, (s_, g_, end) in enumerate(zip(near_start, near_goal, ds.episode_ends, strict=True)):
+        if s_:
+            last_start = i
+        if g_ and last_start >= 0:
+            remove[last_start:i + 1] = True
+            last_start = -1
+        if end:
+            last_start = -1
+    keep = ~remove
+    truncations = ds.truncations | (keep & ~np.append(keep[1:], False) & ~ds.terminals)  # a row before a gap
     arrays = {k: v[keep] for k, v in ds.arrays().items() if k != "truncations"}
-    meta = {**ds.metadata, "limited_coverage": {"start_cell": start_cell, "goal_cell": goal_cell,
-                                                 "removed_rows": int((~keep).sum())}}
+    meta = {**ds.metadata, "limited_coverage": {"start_cell": list(start_cell), "goal_cell": list(goal_cell),
+                                                 "radius_cells": radius, "removed_rows": int(remove.sum())}}
     return Dataset(**arrays, truncations=truncations[keep], metadata=meta, source=f"{ds.source} (limited)")

@@ -132,13 +132,22 @@ def write_minari(ds: Dataset, dataset_id: str, *, env_id: str | None = None,
         obs_space = gym.spaces.Dict({"observation": obs_space, "desired_goal": gym.spaces.Box(
             -np.inf, np.inf, ds.goals.shape[1:], np.float32)})
     act_space = gym.spaces.Box(-1.0, 1.0, ds.actions.shape[1:], np.float32)
+    if env_id:
+        from hybridrl.envs.make import _register_robotics, _register_toy
+
+        _register_toy()
+        _register_robotics(env_id)
     with _datasets_root(root), warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*is set to None.*")  # optional authorship fields
-        minari.create_dataset_from_buffers(
-            dataset_id, buffers, env=env_id if env_id else None, observation_space=obs_space,
-            action_space=act_space, algorithm_name="hybridrl",
-            description=description or f"written by hybridrl from {ds.source}",
-            ref_min_score=ref_min_score, ref_max_score=ref_max_score)
+        try:
+            minari.create_dataset_from_buffers(
+                dataset_id, buffers, env=env_id if env_id else None, observation_space=obs_space,
+                action_space=act_space, algorithm_name="hybridrl",
+                description=description or f"written by hybridrl from {ds.source}",
+                ref_min_score=ref_min_score, ref_max_score=ref_max_score)
+        except gym.error.Error as exc:
+            raise DataError(f"{ds.source}: cannot write Minari dataset {dataset_id!r} for env {env_id!r}: {exc}") \
+                from None
         from minari.storage import get_dataset_path
 
         return Path(get_dataset_path(dataset_id))

@@ -43,9 +43,9 @@ def _maze_specs() -> list[SuiteSpec]:
                             f"{small}")
                     desc = "noisy waypoint controller, goals redrawn on arrival"
                     desc += ", observations and episode ends only" if free else ""
-                    desc += ", legs passing both eval start and goal removed" if limited else ""
+                    desc += ", stretches from the eval start region to the goal region removed" if limited else ""
                     base = f"pointmaze-{size}-diverse{small}"
-                    specs.append(SuiteSpec(name, env, n, seed=seed, kind="maze", noise_scale=0.5, action_free=free,
+                    specs.append(SuiteSpec(name, env, n, seed=seed, kind="maze", noise_scale=0.3, action_free=free,
                                            limited=limited, description=desc,
                                            base=None if name == base else base))
             specs.append(SuiteSpec(f"pointmaze-{size}-mixedquality{small}", env, n, seed=seed + 10, kind="maze",
