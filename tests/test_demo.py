@@ -29,3 +29,17 @@ def test_builtin_dataset_build_is_deterministic(tmp_path, monkeypatch):
     assert first == second
     info = suite.built_info(demo.DEMO_DATASET)
     assert info["transitions"] == 400 and info["behaviour_return"] > 0 and info["build_seconds"] >= 0
+
+
+def test_replay_schedule_switches_behaviour_at_the_shares(tmp_path, monkeypatch):
+    """A replay-style dataset: behaviours in order, each for its share of the steps (here two seeded
+    uniform-random behaviours, so the expected actions are known exactly)."""
+    import numpy as np
+
+    spec = suite.SuiteSpec("toy-replay", "hybridrl/PointReach-v0", 400, seed=5, kind="replay",
+                           schedule=(("random", 1.0), ("random", 3.0)))
+    ds = suite.rollout(spec)
+    first = np.random.default_rng(5).uniform(-1.0, 1.0, (100, 2)).astype(np.float32)
+    second = np.random.default_rng(6).uniform(-1.0, 1.0, (300, 2)).astype(np.float32)
+    np.testing.assert_array_equal(ds.actions, np.concatenate([first, second]))
+    assert ds.metadata["schedule"] == [["random", 1.0], ["random", 3.0]]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -22,13 +23,15 @@ class SuiteSpec:
     env: str
     transitions: int
     seed: int
-    kind: str = "policy"  # "policy": a shipped actor; "random": uniform actions; "maze": waypoint controller
+    kind: str = "policy"  # "policy": a shipped actor; "random": uniform actions; "replay": a schedule of
+    # behaviours; "maze": the waypoint controller
     policy: str | None = None  # file under hybridrl/data/policies (kind "policy")
     noise_scale: float = 1.0  # policy: 1 = sample the policy's own Gaussian, 0 = deterministic; maze: action noise
     action_free: bool = False  # drop actions and rewards (observations + episode ends only)
     limited: bool = False  # maze: remove legs that pass near both the eval start and the eval goal
     mixed_quality: bool = False  # maze: near-expert actions in one half of the maze, very noisy in the other
     base: str | None = None  # a variant is derived from this dataset's trajectories (built first, cached)
+    schedule: tuple[tuple[str, float], ...] = ()  # kind "replay": (policy file or "random", share) in order
     description: str = ""
 
 
@@ -133,11 +136,12 @@ def build(name: str, force: bool = False) -> Dataset:
 
 
 def rollout(spec: SuiteSpec) -> Dataset:
-    """Roll out the spec's behaviour: a shipped policy, uniform random actions, or the maze controller."""
+    """Roll out the spec's behaviour: a shipped policy, uniform random actions, a schedule of policies
+    (a replay-style dataset), or the maze controller."""
     from hybridrl.data.collect import collect
     from hybridrl.envs import make_env
 
-    meta = {"name": spec.name, "env": spec.env, "behaviour": spec.kind}
+    meta: dict = {"name": spec.name, "env": spec.env, "behaviour": spec.kind}
     if spec.kind == "maze":
         from hybridrl.data.maze import maze_behaviour, mixed_quality_noise
 
@@ -146,22 +150,51 @@ def rollout(spec: SuiteSpec) -> Dataset:
         return collect(env, behaviour, spec.transitions, spec.seed, meta, f"built-in:{spec.name}")
     env = make_env(spec.env)
     if spec.kind == "random":
-        rng = np.random.default_rng(spec.seed)
-        shape = env.action_space.shape
-
-        def behaviour(obs: np.ndarray) -> np.ndarray:
-            return rng.uniform(-1.0, 1.0, shape).astype(np.float32)
+        behaviour = _random_behaviour(env.action_space.shape, spec.seed)
+    elif spec.kind == "replay":
+        behaviour = _scheduled_behaviour(spec, env.action_space.shape)
+        meta["schedule"] = [list(x) for x in spec.schedule]
     else:
-        from hybridrl.training.policy import load_policy, policy_fn
-
         assert spec.policy is not None, spec
-        actor, params, _ = load_policy(policy_path(spec.policy))
-        act = policy_fn(actor)
-        state = {"key": jax.random.PRNGKey(spec.seed)}
+        behaviour = _policy_behaviour(spec.policy, spec.seed, spec.noise_scale)
         meta["policy"] = spec.policy
-
-        def behaviour(obs: np.ndarray) -> np.ndarray:
-            state["key"], sub = jax.random.split(state["key"])
-            return np.asarray(act(params, obs[None].astype(np.float32), sub, spec.noise_scale))[0]
-
     return collect(env, behaviour, spec.transitions, spec.seed, meta, f"built-in:{spec.name}")
+
+
+Behaviour = Callable[[np.ndarray], np.ndarray]
+
+
+def _random_behaviour(shape: tuple[int, ...], seed: int) -> Behaviour:
+    rng = np.random.default_rng(seed)
+    return lambda obs: rng.uniform(-1.0, 1.0, shape).astype(np.float32)
+
+
+def _policy_behaviour(filename: str, seed: int, noise_scale: float) -> Behaviour:
+    from hybridrl.training.policy import load_policy, policy_fn
+
+    actor, params, _ = load_policy(policy_path(filename))
+    act = policy_fn(actor)
+    state = {"key": jax.random.PRNGKey(seed)}
+
+    def behaviour(obs: np.ndarray) -> np.ndarray:
+        state["key"], sub = jax.random.split(state["key"])
+        return np.asarray(act(params, obs[None].astype(np.float32), sub, noise_scale))[0]
+
+    return behaviour
+
+
+def _scheduled_behaviour(spec: SuiteSpec, shape: tuple[int, ...]) -> Behaviour:
+    """Behaviours in sequence, each for its fraction of the transitions: the replay buffer of a training
+    run approximated by its uniform warm-up followed by its policy snapshots, in order."""
+    parts = [(_random_behaviour(shape, spec.seed + i) if name == "random"
+              else _policy_behaviour(name, spec.seed + i, spec.noise_scale), fraction)
+             for i, (name, fraction) in enumerate(spec.schedule)]
+    bounds = np.cumsum([f for _, f in parts]) / sum(f for _, f in parts) * spec.transitions
+    state = {"step": 0}
+
+    def behaviour(obs: np.ndarray) -> np.ndarray:
+        part = min(int(np.searchsorted(bounds, state["step"], side="right")), len(parts) - 1)
+        state["step"] += 1
+        return parts[part][0](obs)
+
+    return behaviour
