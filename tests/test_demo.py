@@ -32,14 +32,16 @@ def test_builtin_dataset_build_is_deterministic(tmp_path, monkeypatch):
 
 
 def test_replay_schedule_switches_behaviour_at_the_shares(tmp_path, monkeypatch):
-    """A replay-style dataset: behaviours in order, each for its share of the steps (here two seeded
-    uniform-random behaviours, so the expected actions are known exactly)."""
+    """A replay-style dataset: behaviours in order, each for its share of every env stream's steps (here two
+    seeded uniform-random behaviours over 2 lock-step envs, so the expected actions are known exactly)."""
     import numpy as np
 
+    monkeypatch.setattr(suite, "ROLLOUT_ENVS", 2)
     spec = suite.SuiteSpec("toy-replay", "hybridrl/PointReach-v0", 400, seed=5, kind="replay",
                            schedule=(("random", 1.0), ("random", 3.0)))
     ds = suite.rollout(spec)
-    first = np.random.default_rng(5).uniform(-1.0, 1.0, (100, 2)).astype(np.float32)
-    second = np.random.default_rng(6).uniform(-1.0, 1.0, (300, 2)).astype(np.float32)
-    np.testing.assert_array_equal(ds.actions, np.concatenate([first, second]))
+    first = np.random.default_rng(5).uniform(-1.0, 1.0, (50, 2, 2)).astype(np.float32)  # (step, env, action)
+    second = np.random.default_rng(6).uniform(-1.0, 1.0, (150, 2, 2)).astype(np.float32)
+    streams = [np.concatenate([first[:, i], second[:, i]]) for i in range(2)]
+    np.testing.assert_array_equal(ds.actions, np.concatenate(streams))
     assert ds.metadata["schedule"] == [["random", 1.0], ["random", 3.0]]

@@ -23,6 +23,7 @@ def minari_root(tmp_path, monkeypatch):
 def collected(minari_root):
     env = minari.DataCollector(make_env(TOY))
     env.reset(seed=0)
+    env.action_space.seed(0)
     for _ in range(200):
         *_, term, trunc, _ = env.step(env.action_space.sample())
         if term or trunc:

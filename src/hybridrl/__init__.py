@@ -9,10 +9,13 @@ from hybridrl.recipes import RECIPES, resolve  # noqa: E402
 
 def train(recipe: str, env: str, out: str, *, dataset: str | None = None, online_steps: int | None = None,
           offline_steps: int | None = None, seed: int | None = None, overrides: list[str] | dict | None = None,
-          resume: bool = False) -> dict:
-    """Run (or resume) one training run into `out`; returns the last evaluation."""
+          resume: bool = False, from_checkpoint: str | None = None) -> dict:
+    """Run (or resume) one training run into `out`; returns the last evaluation. `from_checkpoint` (a
+    pre-training run directory) starts the online phase from that run's agent, skipping pre-training."""
     from hybridrl.training.loop import Trainer
 
+    if from_checkpoint is not None:
+        return Trainer.from_pretrained(from_checkpoint, out, overrides, online_steps=online_steps, seed=seed).run()
     if resume:
         return Trainer.resume(out, online_steps=online_steps, offline_steps=offline_steps).run()
     cfg = resolve(recipe, env, overrides, dataset=dataset, online_steps=online_steps,

@@ -35,6 +35,9 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override any config field, e.g. --set agent.utd=10 (repeatable)")
     t.add_argument("--resume", action="store_true", help="continue --out from its checkpoint to the step counts given")
+    t.add_argument("--from-checkpoint", default=None, metavar="RUN_DIR",
+                   help="start online fine-tuning from a run's pre-trained agent (its checkpoints/offline.npz); "
+                        "recipe, env, dataset and agent config are taken from that run")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
     t.add_argument("--drop-invalid", action="store_true",
                    help="repair the dataset (drop NaN rows, clip actions, mark missing episode ends) and report it")
@@ -49,8 +52,10 @@ def _parser() -> argparse.ArgumentParser:
     d = sub.add_parser("data", help=COMMANDS["data"], description=COMMANDS["data"])
     dsub = d.add_subparsers(dest="data_command", metavar="ACTION", required=True)
     dsub.add_parser("list", help="built-in datasets and whether they are built")
-    db = dsub.add_parser("build", help="build a built-in dataset into the cache")
-    db.add_argument("name")
+    db = dsub.add_parser("build", help="build built-in datasets into the cache (rollouts of shipped policies)")
+    db.add_argument("names", nargs="*", help="dataset names (see `hybridrl data list`)")
+    db.add_argument("--all-small", action="store_true", help="every -small dataset")
+    db.add_argument("--jobs", type=int, default=1, help="rollouts in this many processes at once")
     db.add_argument("--force", action="store_true", help="rebuild even if cached")
     di = dsub.add_parser("info", help="episodes, steps, returns and fields of a dataset")
     di.add_argument("name_or_path")
@@ -149,6 +154,9 @@ def _train(args: argparse.Namespace) -> int:
         + (["train.drop_invalid=true"] if args.drop_invalid else [])
     if args.resume:
         trainer = Trainer.resume(args.out, online_steps=args.online_steps, offline_steps=args.offline_steps)
+    elif args.from_checkpoint:
+        trainer = Trainer.from_pretrained(args.from_checkpoint, args.out, overrides, online_steps=args.online_steps,
+                                          seed=args.seed, **({"dataset": args.dataset} if args.dataset else {}))
     else:
         if args.env is None:
             raise ConfigError("--env is required, e.g. --env Hopper-v5")
@@ -161,8 +169,8 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _data(args: argparse.Namespace) -> int:
-    from hybridrl.data import load_dataset
-    from hybridrl.data.suite import SUITE, build, built_info, is_built
+    from hybridrl.data import DataError, load_dataset
+    from hybridrl.data.suite import SUITE, built_info, is_built
 
     if args.data_command == "list":
         print(f"{'name':<42} {'env':<20} {'transitions':>11} {'behaviour return':>17} {'normalised':>10}  built")
@@ -174,12 +182,13 @@ def _data(args: argparse.Namespace) -> int:
                   f"{'yes' if is_built(name) else 'no'}")
         return 0
     if args.data_command == "build":
-        if args.name not in SUITE:
-            from hybridrl.data import DataError
+        from hybridrl.data.suite import build_many
 
-            raise DataError(f"unknown built-in dataset {args.name!r}; valid: {', '.join(SUITE)}")
-        ds = build(args.name, force=args.force)
-        print(f"built {args.name}: {len(ds)} transitions")
+        names = list(args.names) + ([n for n in SUITE if n.endswith("-small")] if args.all_small else [])
+        if not names:
+            raise DataError("name at least one dataset (see `hybridrl data list`) or pass --all-small")
+        for name, seconds in build_many(names, jobs=args.jobs, force=args.force).items():
+            print(f"built {name}: {built_info(name)['transitions']} transitions ({seconds:.1f} s)")
         return 0
     if args.data_command == "convert":
         from hybridrl.data.dataset import save_dataset

@@ -37,6 +37,7 @@ class SACConfig:
     init_temperature: float = 1.0
     target_entropy: float | None = None  # None: -target_entropy_scale * |A|
     target_entropy_scale: float = 0.5
+    actor_full_batch: bool = False  # actor/temperature step on all UTD minibatches joined (WSRL), not the last
 
     def validate(self) -> None:
         if self.actor_aggregation not in ("mean", "min"):
@@ -59,6 +60,71 @@ class SACConfig:
 
 
 @dataclass(frozen=True)
+class CQLConfig(SACConfig):
+    """SAC plus the conservative term of CQL; `calibrated` turns it into Cal-QL."""
+
+    actor_aggregation: str = "min"
+    backup_entropy: bool = False
+    target_entropy_scale: float = 1.0
+    actor_lr: float = 1e-4
+    cql_alpha: float = 1.0  # weight of the conservative term (5 on mazes)
+    cql_n_actions: int = 10  # actions sampled from each of uniform, π(·|s), π(·|s')
+    cql_temperature: float = 1.0
+    calibrated: bool = False  # Cal-QL: policy-action Q-values in the logsumexp floored at the MC return
+    lagrange: bool = False  # learn the weight so the conservative gap stays near target_action_gap
+    target_action_gap: float = 0.8
+    max_backup: bool = False  # target: max over cql_n_actions next actions of the min over the target subset
+    online_conservative: bool = True  # keep the conservative term online (False: plain SAC online, as WSRL)
+
+    def validate(self) -> None:
+        super().validate()
+        if self.cql_n_actions < 1 or self.cql_temperature <= 0 or self.cql_alpha < 0:
+            raise ConfigError("agent.cql_n_actions must be >= 1, agent.cql_temperature > 0 and agent.cql_alpha >= 0; "
+                              f"got {self.cql_n_actions}, {self.cql_temperature}, {self.cql_alpha}")
+
+
+@dataclass(frozen=True)
+class IQLConfig:
+    """Implicit Q-learning: expectile value, twin critics trained toward V(s'), advantage-weighted actor."""
+
+    hidden_dims: tuple[int, ...] = (256, 256)
+    num_critics: int = 2
+    expectile: float = 0.7  # τ (0.9 on mazes)
+    awr_temperature: float = 3.0  # β (10 on mazes)
+    awr_max_weight: float = 100.0
+    utd: int = 1
+    batch_size: int = 256
+    discount: float = 0.99
+    tau: float = 0.005
+    actor_lr: float = 3e-4
+    critic_lr: float = 3e-4
+    value_lr: float = 3e-4
+    actor_decay_steps: int | None = None  # cosine decay of the actor lr over this many updates; None: the
+    # run's offline + online steps (filled in by recipes.resolve); 0: constant
+
+    def validate(self) -> None:
+        if not 0.0 < self.expectile < 1.0:
+            raise ConfigError(f"agent.expectile must be in (0, 1), got {self.expectile}")
+        for name in ("utd", "batch_size", "num_critics"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"agent.{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("actor_lr", "critic_lr", "value_lr", "awr_temperature", "awr_max_weight"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"agent.{name} must be > 0, got {getattr(self, name)}")
+
+
+AGENT_CONFIGS: dict[str, type] = {"sac": SACConfig, "cql": CQLConfig, "iql": IQLConfig}
+
+
+def agent_config_class(recipe: str) -> type:
+    from hybridrl.recipes import RECIPES  # recipes import this module
+
+    if recipe not in RECIPES:
+        raise ConfigError(f"unknown recipe {recipe!r}; valid recipes: {', '.join(sorted(RECIPES))}")
+    return AGENT_CONFIGS[RECIPES[recipe].agent]
+
+
+@dataclass(frozen=True)
 class TrainConfig:
     """Everything about the run that is not the agent's own maths."""
 
@@ -70,10 +136,12 @@ class TrainConfig:
     seed: int = 0
     mixing: str = "symmetric"
     offline_ratio: float = 0.5  # fraction of every online minibatch drawn from the offline data
-    start_steps: int = 5_000  # uniform-random actions and no updates before this many env steps
+    start_steps: int = 5_000  # warm-up: no updates before this many env steps
+    warmup_policy: str = "random"  # warm-up actions: "random" (uniform) or "agent" (the pre-trained policy, WSRL)
     buffer_capacity: int = 1_000_000
     reward_scale: float = 1.0
     reward_bias: float = 0.0
+    sparse_reward: bool = False  # returns-to-go: an episode never above reward_bias failed forever (Cal-QL)
     offline_chunk: int = 1_000  # offline updates fused into one jitted call
     eval_interval: int = 5_000
     eval_episodes: int = 10
@@ -95,18 +163,26 @@ class TrainConfig:
                 raise ConfigError(f"train.{name} must be >= 1, got {getattr(self, name)}")
         if not 0.0 <= self.offline_ratio <= 1.0:
             raise ConfigError(f"train.offline_ratio must be in [0, 1], got {self.offline_ratio}")
+        if self.mixing not in ("symmetric", "append", "online-only"):
+            raise ConfigError(f"train.mixing must be one of symmetric, append, online-only; got {self.mixing!r}")
+        if self.warmup_policy not in ("random", "agent"):
+            raise ConfigError(f"train.warmup_policy must be 'random' or 'agent', got {self.warmup_policy!r}")
 
 
 @dataclass(frozen=True)
 class RunConfig:
     recipe: str = "rlpd"
-    agent: SACConfig = field(default_factory=SACConfig)
+    agent: Any = field(default_factory=SACConfig)  # the recipe's agent config (SACConfig, CQLConfig, IQLConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
 
     def validate(self) -> RunConfig:
         self.agent.validate()
         self.train.validate()
-        if self.train.offline_ratio > 0 and self.train.dataset is None and self.train.online_steps > 0:
+        if not isinstance(self.agent, agent_config_class(self.recipe)):
+            raise ConfigError(f"recipe {self.recipe!r} needs a {agent_config_class(self.recipe).__name__}, "
+                              f"got {type(self.agent).__name__}")
+        uses_data = self.train.offline_ratio > 0 and self.train.mixing == "symmetric"
+        if uses_data and self.train.dataset is None and self.train.online_steps > 0:
             raise ConfigError(
                 f"recipe {self.recipe!r} mixes offline data (train.offline_ratio={self.train.offline_ratio}) "
                 "but no dataset was given: pass --dataset PATH_OR_NAME or --set train.offline_ratio=0"
@@ -120,7 +196,7 @@ class RunConfig:
     def from_dict(cls, d: dict[str, Any]) -> RunConfig:
         return cls(
             recipe=d["recipe"],
-            agent=_build(SACConfig, d.get("agent", {}), "agent"),
+            agent=_build(agent_config_class(d["recipe"]), d.get("agent", {}), "agent"),
             train=_build(TrainConfig, d.get("train", {}), "train"),
         )
 
@@ -136,8 +212,8 @@ def _build(cls: type, values: dict[str, Any], prefix: str) -> Any:
     return cls(**kwargs)
 
 
-def all_keys() -> list[str]:
-    return [f"agent.{f.name}" for f in dataclasses.fields(SACConfig)] + [
+def all_keys(agent_cls: type = SACConfig) -> list[str]:
+    return [f"agent.{f.name}" for f in dataclasses.fields(agent_cls)] + [
         f"train.{f.name}" for f in dataclasses.fields(TrainConfig)
     ]
 
@@ -195,13 +271,13 @@ def apply_overrides(cfg: RunConfig, overrides: list[str] | dict[str, Any]) -> Ru
             items.append((key.strip(), value))
     sections = {"agent": dict(dataclasses.asdict(cfg.agent)), "train": dict(dataclasses.asdict(cfg.train))}
     for key, value in items:
-        section, name = _resolve_key(key)
+        section, name = _resolve_key(key, type(cfg.agent))
         sections[section][name] = value
     return RunConfig.from_dict({"recipe": cfg.recipe, **sections})
 
 
-def _resolve_key(key: str) -> tuple[str, str]:
-    keys = all_keys()
+def _resolve_key(key: str, agent_cls: type) -> tuple[str, str]:
+    keys = all_keys(agent_cls)
     if key in keys:
         section, name = key.split(".", 1)
         return section, name

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from hybridrl.config import ConfigError, RunConfig, apply_overrides
+from hybridrl.config import ConfigError, RunConfig, agent_config_class, apply_overrides
 
 
 @dataclass(frozen=True)
@@ -18,6 +18,17 @@ class Recipe:
     base: dict[str, Any] = field(default_factory=dict)
     domains: dict[str, dict[str, Any]] = field(default_factory=dict)
 
+
+_CQL_BASE: dict[str, Any] = {
+    "train.offline_steps": 1_000_000, "train.mixing": "symmetric", "train.offline_ratio": 0.5,
+    "train.start_steps": 0, "agent.num_critics": 2, "agent.num_target_critics": 2, "agent.utd": 1,
+    "agent.cql_alpha": 1.0,
+}
+_CQL_MAZE: dict[str, Any] = {  # sparse goal reaching: Cal-QL's AntMaze settings
+    "agent.cql_alpha": 5.0, "agent.lagrange": True, "agent.target_action_gap": 0.8, "agent.max_backup": True,
+    "agent.hidden_dims": [256, 256, 256], "train.reward_scale": 10.0, "train.reward_bias": -5.0,
+    "train.sparse_reward": True,
+}
 
 RECIPES: dict[str, Recipe] = {
     r.name: r
@@ -49,6 +60,40 @@ RECIPES: dict[str, Recipe] = {
                               "agent.hidden_dims": [256, 256, 256], "train.reward_bias": -1.0},
                      "sparse": {"agent.backup_entropy": False, "agent.hidden_dims": [256, 256, 256]}},
         ),
+        Recipe(
+            name="iql",
+            agent="iql",
+            summary="IQL (Kostrikov et al. 2022): expectile value + AWR actor; offline, then online with the "
+                    "offline data kept (append, uniform), UTD 1",
+            base={"train.offline_steps": 1_000_000, "train.mixing": "append", "train.start_steps": 0},
+            domains={"maze": {"agent.expectile": 0.9, "agent.awr_temperature": 10.0, "train.reward_bias": -1.0}},
+        ),
+        Recipe(
+            name="cql",
+            agent="cql",
+            summary="CQL: conservative twin critics offline, fine-tuned online with the term kept, 50/50 data",
+            base=_CQL_BASE,
+            domains={"maze": _CQL_MAZE},
+        ),
+        Recipe(
+            name="cal-ql",
+            agent="cql",
+            summary="Cal-QL (Nakamoto et al. 2023): CQL with policy-action Q-values floored at Monte-Carlo "
+                    "returns-to-go (offline and online episodes)",
+            base={**_CQL_BASE, "agent.calibrated": True},
+            domains={"maze": _CQL_MAZE},
+        ),
+        Recipe(
+            name="wsrl",
+            agent="cql",
+            summary="WSRL (Zhou et al. 2025): pre-train CQL/Cal-QL with a 10-critic LayerNorm ensemble, then "
+                    "SAC from it: 5k warm-up steps with the pre-trained policy, online data only, UTD 4",
+            base={**_CQL_BASE, "agent.num_critics": 10, "agent.num_target_critics": 2, "agent.critic_layer_norm": True,
+                  "agent.actor_aggregation": "mean", "agent.online_conservative": False, "agent.utd": 4,
+                  "agent.actor_full_batch": True, "train.mixing": "online-only", "train.offline_ratio": 0.0,
+                  "train.warmup_policy": "agent", "train.start_steps": 5_000},
+            domains={"maze": {**_CQL_MAZE, "agent.calibrated": True}},
+        ),
     ]
 }
 
@@ -72,10 +117,12 @@ def resolve(recipe: str, env: str, overrides: list[str] | dict[str, Any] | None 
     if recipe not in RECIPES:
         raise ConfigError(f"unknown recipe {recipe!r}; valid recipes: {', '.join(sorted(RECIPES))}")
     r = RECIPES[recipe]
-    cfg = RunConfig(recipe=recipe)
+    cfg = RunConfig(recipe=recipe, agent=agent_config_class(recipe)())
     cfg = apply_overrides(cfg, {"train.env": env, **r.base, **r.domains.get(domain_of(env), {})})
     explicit = {f"train.{k}": v for k, v in train_fields.items() if v is not None}
     cfg = apply_overrides(cfg, explicit)
     if overrides:
         cfg = apply_overrides(cfg, overrides)
+    if getattr(cfg.agent, "actor_decay_steps", 0) is None:  # IQL: decay over the whole run
+        cfg = apply_overrides(cfg, {"agent.actor_decay_steps": cfg.train.offline_steps + cfg.train.online_steps})
     return cfg.validate()

@@ -3,9 +3,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from hybridrl.agents.cql import CQLAgent
+from hybridrl.agents.iql import IQLAgent
 from hybridrl.agents.sac import SACAgent
 
-AGENTS = {"sac": SACAgent}
+AGENTS = {"sac": SACAgent, "cql": CQLAgent, "iql": IQLAgent}
 
 
 def make_agent(name: str, key: Any, obs_dim: int, action_dim: int, config: Any) -> Any:
@@ -14,4 +16,4 @@ def make_agent(name: str, key: Any, obs_dim: int, action_dim: int, config: Any) 
     return AGENTS[name].create(key, obs_dim, action_dim, config)
 
 
-__all__ = ["AGENTS", "SACAgent", "make_agent"]
+__all__ = ["AGENTS", "CQLAgent", "IQLAgent", "SACAgent", "make_agent"]

@@ -105,9 +105,22 @@ class SACAgent(flax.struct.PyTreeNode):
             return agent.update_critic(*xs)
 
         agent, critic_info = jax.lax.scan(critic_step, self, (batches, jax.random.split(key_critic, num)))
-        last = jax.tree_util.tree_map(lambda x: x[-1], batches)
-        agent, actor_info = agent.update_actor(last, key_actor)
+        if self.config.actor_full_batch:  # WSRL: the critic's minibatches joined into one actor batch
+            actor_batch = jax.tree_util.tree_map(lambda x: x.reshape(-1, *x.shape[2:]), batches)
+        else:
+            actor_batch = jax.tree_util.tree_map(lambda x: x[-1], batches)
+        agent, actor_info = agent.update_actor(actor_batch, key_actor)
         return agent, {**jax.tree_util.tree_map(jnp.mean, critic_info), **actor_info}
+
+    # ---- phases -------------------------------------------------------------------------------
+    @property
+    def batch_fields(self) -> tuple[str, ...]:
+        """Per-transition fields beyond (s, a, r, s', m) that the losses read (Cal-QL: "mc_returns")."""
+        return ()
+
+    def to_online(self) -> SACAgent:
+        """The agent as used after the offline→online switch (SAC has no phase-specific behaviour)."""
+        return self
 
     # ---- acting -------------------------------------------------------------------------------
     def sample_actions(self, observations: jnp.ndarray, key: jax.Array) -> jnp.ndarray:

@@ -34,6 +34,10 @@ class Dataset:
     source: str = "<memory>"
 
     def __post_init__(self) -> None:
+        # Gymnasium may report a step as both terminated and truncated (the task ended on the time
+        # limit's last step); terminated wins, as gymnasium defines, so such a row is a terminal.
+        if np.shape(self.terminals) == np.shape(self.truncations):
+            self.truncations = np.asarray(self.truncations, bool) & ~np.asarray(self.terminals, bool)
         self.validate()
 
     def __len__(self) -> int:
@@ -73,10 +77,6 @@ class Dataset:
         if self.actions is not None and np.abs(self.actions).max(initial=0.0) > 1.0 + 1e-6:
             raise DataError(f"{src}: field 'actions' has values up to {np.abs(self.actions).max():.4g}; expected "
                             "actions in [-1, 1] (rescale them to the env's normalised action space)")
-        both = np.flatnonzero(self.terminals & self.truncations)
-        if len(both):
-            raise DataError(f"{src}: row {both[0]} is marked both terminal and truncated ({len(both)} rows); an "
-                            "episode ends either at a true terminal or at a time limit")
         inner = ~self.episode_ends[:-1]
         broken = np.flatnonzero(inner & np.any(self.next_observations[:-1] != self.observations[1:], axis=1))
         if len(broken):
@@ -105,6 +105,16 @@ class Dataset:
         return Dataset(observations=self.observations, next_observations=self.next_observations,
                        terminals=self.terminals, truncations=self.truncations, goals=self.goals,
                        metadata=dict(self.metadata), source=f"{self.source} (action-free)")
+
+    @staticmethod
+    def concatenate(parts: list[Dataset], metadata: dict[str, Any], source: str) -> Dataset:
+        """Whole-episode datasets one after another (D4RL's medium-expert is medium followed by expert)."""
+        fields = parts[0].arrays().keys()
+        if any(p.arrays().keys() != fields for p in parts):
+            raise DataError(f"{source}: cannot concatenate datasets with different fields "
+                            f"({[sorted(p.arrays()) for p in parts]})")
+        return Dataset(**{k: np.concatenate([getattr(p, k) for p in parts]) for k in fields},
+                       metadata=metadata, source=source)
 
     def returns_to_go(self, discount: float, sparse_failure_reward: float | None = None,
                       reward_scale: float = 1.0, reward_bias: float = 0.0) -> np.ndarray:

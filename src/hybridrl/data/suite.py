@@ -31,6 +31,7 @@ class SuiteSpec:
     limited: bool = False  # maze: remove legs that pass near both the eval start and the eval goal
     mixed_quality: bool = False  # maze: near-expert actions in one half of the maze, very noisy in the other
     base: str | None = None  # a variant is derived from this dataset's trajectories (built first, cached)
+    concat: tuple[str, ...] = ()  # kind "concat": these datasets one after another (medium-expert)
     schedule: tuple[tuple[str, float], ...] = ()  # kind "replay": (policy file or "random", share) in order
     description: str = ""
 
@@ -57,20 +58,46 @@ def _maze_specs() -> list[SuiteSpec]:
     return specs
 
 
-SUITE: dict[str, SuiteSpec] = {
-    s.name: s
-    for s in [
-        SuiteSpec("hopper-medium-small", "Hopper-v5", 30_000, seed=1, policy="hopper-v5-medium.npz",
-                  description="stochastic rollouts of a SAC policy at about a third of expert return"),
-        SuiteSpec("hopper-medium-actionfree-small", "Hopper-v5", 30_000, seed=1, base="hopper-medium-small",
-                  action_free=True, description="hopper-medium-small without actions and rewards"),
-        *[SuiteSpec(f"{env.split('-')[0].lower()}-random{small}", env, n, seed=4, kind="random",
-                    description="uniformly random actions")
-          for env in ("Hopper-v5", "HalfCheetah-v5", "Walker2d-v5")
-          for small, n in (("", 1_000_000), ("-small", 50_000))],
-        *_maze_specs(),
-    ]
+# Per env: the medium-replay schedule (behaviour, share of the steps) and its length, the number of env
+# steps the behaviour run took to reach the medium policy. Policies live in hybridrl/data/policies.
+LOCOMOTION = {
+    "hopper": ("Hopper-v5", 50_000),
+    "halfcheetah": ("HalfCheetah-v5", 40_000),
+    "walker2d": ("Walker2d-v5", 50_000),
 }
+SMALL_ROLLOUT = 25_000  # each -small locomotion rollout; medium-expert-small joins two of them
+
+
+def _locomotion_specs() -> list[SuiteSpec]:
+    specs = []
+    for short, (env, replay_steps) in LOCOMOTION.items():
+        file = f"{env.lower()}-{{}}.npz"
+        for small in ("", "-small"):
+            n = SMALL_ROLLOUT if small else 1_000_000
+            specs.append(SuiteSpec(f"{short}-random{small}", env, n, seed=4, kind="random",
+                                   description="uniformly random actions"))
+            specs.append(SuiteSpec(f"{short}-medium{small}", env, n, seed=1, policy=file.format("medium"),
+                                   description="stochastic rollouts of a SAC policy at about half the expert's "
+                                   "return"))
+            specs.append(SuiteSpec(f"{short}-expert{small}", env, n, seed=5, policy=file.format("expert"),
+                                   description="stochastic rollouts of the shipped expert SAC policy"))
+            specs.append(SuiteSpec(f"{short}-medium-replay{small}", env, min(n, replay_steps), seed=6, kind="replay",
+                                   schedule=(("random", 0.1), (file.format("early"), 0.3),
+                                             (file.format("mid"), 0.3), (file.format("medium"), 0.3)),
+                                   description="a training run's replay buffer up to the medium policy: "
+                                   "warm-up, then early, middle and medium snapshots"))
+            specs.append(SuiteSpec(f"{short}-medium-expert{small}", env, 2 * n, seed=0, kind="concat",
+                                   concat=(f"{short}-medium{small}", f"{short}-expert{small}"),
+                                   description="medium followed by expert (D4RL's medium-expert)"))
+            for part in ("medium", "medium-replay", "expert", "medium-expert"):
+                base = next(s for s in specs if s.name == f"{short}-{part}{small}")
+                specs.append(SuiteSpec(f"{short}-{part}-actionfree{small}", env, base.transitions, seed=0,
+                                       base=base.name, action_free=True,
+                                       description=f"{base.name} without actions and rewards"))
+    return specs
+
+
+SUITE: dict[str, SuiteSpec] = {s.name: s for s in [*_locomotion_specs(), *_maze_specs()]}
 
 
 def cache_dir() -> Path:
@@ -110,7 +137,10 @@ def build(name: str, force: bool = False) -> Dataset:
         return ds
     start = time.time()
     spec = SUITE[name]
-    if spec.base is not None:  # same trajectories as the base dataset, then cut and/or stripped
+    if spec.kind == "concat":
+        ds = Dataset.concatenate([build(part) for part in spec.concat], {"name": name, "env": spec.env,
+                                 "behaviour": "concat", "parts": list(spec.concat)}, f"built-in:{name}")
+    elif spec.base is not None:  # same trajectories as the base dataset, then cut and/or stripped
         ds = build(spec.base)
         ds.metadata.update(name=name, base=spec.base)
         if spec.limited:
@@ -135,9 +165,54 @@ def build(name: str, force: bool = False) -> Dataset:
     return ds
 
 
+def dependencies(name: str) -> list[str]:
+    """The datasets `name` is cut from or joined from (built before it)."""
+    spec = SUITE[name]
+    return list(spec.concat) + ([spec.base] if spec.base else [])
+
+
+def build_many(names: list[str], jobs: int = 1, force: bool = False) -> dict[str, float]:
+    """Build several datasets, the rollouts in `jobs` processes at once, the cheap derived ones after.
+
+    Returns seconds per dataset. Processes are spawned (JAX does not survive a fork)."""
+    unknown = [n for n in names if n not in SUITE]
+    if unknown:
+        raise DataError(f"unknown built-in dataset(s) {', '.join(unknown)}; valid: {', '.join(SUITE)}")
+    order: list[str] = []
+
+    def visit(name: str) -> None:
+        for dep in dependencies(name):
+            visit(dep)
+        if name not in order:
+            order.append(name)
+
+    for name in names:
+        visit(name)
+    rollouts = [n for n in order if not dependencies(n) and (force or not is_built(n))]
+    times: dict[str, float] = {}
+    if jobs > 1 and len(rollouts) > 1:
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn")) as pool:
+            for name, seconds in zip(rollouts, pool.map(_timed_build, rollouts, [force] * len(rollouts)),
+                                     strict=True):
+                times[name] = seconds
+    for name in order:
+        if name not in times:
+            times[name] = _timed_build(name, force and name in names)
+    return times
+
+
+def _timed_build(name: str, force: bool) -> float:
+    start = time.time()
+    build(name, force=force)
+    return time.time() - start
+
+
 def rollout(spec: SuiteSpec) -> Dataset:
     """Roll out the spec's behaviour: a shipped policy, uniform random actions, a schedule of policies
-    (a replay-style dataset), or the maze controller."""
+    (a replay-style dataset), or the maze controller. Locomotion rollouts step ROLLOUT_ENVS envs at once."""
     from hybridrl.data.collect import collect
     from hybridrl.envs import make_env
 
@@ -148,20 +223,22 @@ def rollout(spec: SuiteSpec) -> Dataset:
         noise = mixed_quality_noise() if spec.mixed_quality else spec.noise_scale
         env, behaviour = maze_behaviour(spec.env, spec.seed, noise)
         return collect(env, behaviour, spec.transitions, spec.seed, meta, f"built-in:{spec.name}")
-    env = make_env(spec.env)
+    envs = [make_env(spec.env) for _ in range(ROLLOUT_ENVS)]
+    shape = (ROLLOUT_ENVS, *envs[0].action_space.shape)
     if spec.kind == "random":
-        behaviour = _random_behaviour(env.action_space.shape, spec.seed)
+        behaviour = _random_behaviour(shape, spec.seed)
     elif spec.kind == "replay":
-        behaviour = _scheduled_behaviour(spec, env.action_space.shape)
+        behaviour = _scheduled_behaviour(spec, shape, -(-spec.transitions // ROLLOUT_ENVS))
         meta["schedule"] = [list(x) for x in spec.schedule]
     else:
         assert spec.policy is not None, spec
         behaviour = _policy_behaviour(spec.policy, spec.seed, spec.noise_scale)
         meta["policy"] = spec.policy
-    return collect(env, behaviour, spec.transitions, spec.seed, meta, f"built-in:{spec.name}")
+    return collect(envs, behaviour, spec.transitions, spec.seed, meta, f"built-in:{spec.name}")
 
 
 Behaviour = Callable[[np.ndarray], np.ndarray]
+ROLLOUT_ENVS = 16
 
 
 def _random_behaviour(shape: tuple[int, ...], seed: int) -> Behaviour:
@@ -170,6 +247,7 @@ def _random_behaviour(shape: tuple[int, ...], seed: int) -> Behaviour:
 
 
 def _policy_behaviour(filename: str, seed: int, noise_scale: float) -> Behaviour:
+    """A shipped policy acting on a batch of observations, sampling with `noise_scale` x its own std."""
     from hybridrl.training.policy import load_policy, policy_fn
 
     actor, params, _ = load_policy(policy_path(filename))
@@ -178,18 +256,18 @@ def _policy_behaviour(filename: str, seed: int, noise_scale: float) -> Behaviour
 
     def behaviour(obs: np.ndarray) -> np.ndarray:
         state["key"], sub = jax.random.split(state["key"])
-        return np.asarray(act(params, obs[None].astype(np.float32), sub, noise_scale))[0]
+        return np.asarray(act(params, obs.astype(np.float32), sub, noise_scale))
 
     return behaviour
 
 
-def _scheduled_behaviour(spec: SuiteSpec, shape: tuple[int, ...]) -> Behaviour:
-    """Behaviours in sequence, each for its fraction of the transitions: the replay buffer of a training
+def _scheduled_behaviour(spec: SuiteSpec, shape: tuple[int, ...], stream_length: int) -> Behaviour:
+    """Behaviours in sequence, each for its share of every env's stream: the replay buffer of a training
     run approximated by its uniform warm-up followed by its policy snapshots, in order."""
     parts = [(_random_behaviour(shape, spec.seed + i) if name == "random"
-              else _policy_behaviour(name, spec.seed + i, spec.noise_scale), fraction)
-             for i, (name, fraction) in enumerate(spec.schedule)]
-    bounds = np.cumsum([f for _, f in parts]) / sum(f for _, f in parts) * spec.transitions
+              else _policy_behaviour(name, spec.seed + i, spec.noise_scale), share)
+             for i, (name, share) in enumerate(spec.schedule)]
+    bounds = np.cumsum([f for _, f in parts]) / sum(f for _, f in parts) * stream_length
     state = {"step": 0}
 
     def behaviour(obs: np.ndarray) -> np.ndarray:

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 import flax.linen as nn
 import jax.numpy as jnp
 
-from hybridrl.nn.distributions import TanhNormal
+from hybridrl.nn.distributions import Gaussian, TanhNormal
 
 default_init = nn.initializers.xavier_uniform
 
@@ -69,3 +69,20 @@ class TanhGaussianActor(nn.Module):
         log_std = nn.Dense(self.action_dim, kernel_init=default_init())(x)
         log_std = jnp.clip(log_std, self.log_std_min, self.log_std_max)
         return TanhNormal(mean, jnp.exp(log_std) * temperature)
+
+
+class GaussianActor(nn.Module):
+    """Gaussian with a tanh-bounded mean and a learned state-independent log-std (IQL's policy)."""
+
+    hidden_dims: Sequence[int]
+    action_dim: int
+    log_std_min: float = -5.0
+    log_std_max: float = 2.0
+
+    @nn.compact
+    def __call__(self, obs: jnp.ndarray, temperature: float = 1.0) -> Gaussian:
+        x = MLP(tuple(self.hidden_dims), activate_final=True)(obs)
+        mean = jnp.tanh(nn.Dense(self.action_dim, kernel_init=default_init())(x))
+        log_std = self.param("log_std", nn.initializers.zeros, (self.action_dim,))
+        scale = jnp.exp(jnp.clip(log_std, self.log_std_min, self.log_std_max)) * temperature
+        return Gaussian(mean, jnp.broadcast_to(scale, mean.shape))

@@ -31,7 +31,7 @@ import hybridrl
 from hybridrl.agents import make_agent
 from hybridrl.config import ConfigError, RunConfig
 from hybridrl.data import load_dataset
-from hybridrl.data.dataset import ACTION_CLIP
+from hybridrl.data.dataset import ACTION_CLIP, discounted_returns
 from hybridrl.envs import env_spaces, make_env
 from hybridrl.recipes import RECIPES
 from hybridrl.replay import ReplayBuffer, make_mixer
@@ -41,6 +41,7 @@ from hybridrl.training.logger import MetricsLogger, Progress
 from hybridrl.training.policy import save_policy
 
 CKPT_NAME = "checkpoints/latest.npz"
+OFFLINE_CKPT_NAME = "checkpoints/offline.npz"  # the agent at the offline→online switch (--from-checkpoint)
 
 
 class Carry(flax.struct.PyTreeNode):
@@ -50,9 +51,10 @@ class Carry(flax.struct.PyTreeNode):
 
 
 def _online_step(carry: Carry, offline: ReplayBuffer | None, transition: dict[str, jax.Array],
-                 policy_obs: jax.Array, *, mixer: Any, batch_size: int, utd: int, train: bool
-                 ) -> tuple[Carry, jax.Array, dict[str, jax.Array]]:
-    """Store one transition; if training, run all of this env step's updates; pick the next action."""
+                 policy_obs: jax.Array, *, mixer: Any, batch_size: int, utd: int, train: bool,
+                 warmup_policy: str = "random") -> tuple[Carry, jax.Array, dict[str, jax.Array]]:
+    """Store one transition; if training, run all of this env step's updates; pick the next action
+    (during warm-up: uniform, or the pre-trained agent's policy without updates, as WSRL does)."""
     buffer = carry.buffer.insert(transition)
     rng, key_batch, key_update, key_act = jax.random.split(carry.rng, 4)
     if train:
@@ -61,8 +63,18 @@ def _online_step(carry: Carry, offline: ReplayBuffer | None, transition: dict[st
         action = agent.sample_actions(policy_obs, key_act)
     else:
         agent, info = carry.agent, {}
-        action = jax.random.uniform(key_act, transition["actions"].shape, minval=-1.0, maxval=1.0)
+        if warmup_policy == "agent":
+            action = agent.sample_actions(policy_obs, key_act)
+        else:
+            action = jax.random.uniform(key_act, transition["actions"].shape, minval=-1.0, maxval=1.0)
     return Carry(agent=agent, buffer=buffer, rng=rng), action, info
+
+
+def _set_rows(carry: Carry, rows: jax.Array, values: jax.Array, *, name: str) -> Carry:
+    """Write `values` into column `name` at `rows` (rows past the capacity are padding, dropped)."""
+    data = dict(carry.buffer.data)
+    data[name] = data[name].at[rows].set(values, mode="drop")
+    return carry.replace(buffer=carry.buffer.replace(data=data))
 
 
 def _offline_chunk(carry: Carry, offline: ReplayBuffer, *, mixer: Any, batch_size: int, utd: int,
@@ -121,12 +133,19 @@ class Trainer:
         self.dataset = None
         self.dataset_fingerprint: str | None = None  # checked on resume: same data, same run
         self.offline: ReplayBuffer | None = None
-        needs_data = t.offline_steps > 0 or t.offline_ratio > 0
+        needs_data = t.offline_steps > 0 or t.mixing == "append" or (t.mixing == "symmetric" and t.offline_ratio > 0)
+        agent_name = RECIPES[cfg.recipe].agent
+        key_agent, key_run = jax.random.split(jax.random.PRNGKey(t.seed))
+        agent = make_agent(agent_name, key_agent, self.obs_dim, self.action_dim, cfg.agent)
+        self.mc_returns = "mc_returns" in agent.batch_fields  # Cal-QL: returns-to-go for data and online episodes
         if t.dataset is not None and needs_data:
             self.dataset = load_dataset(t.dataset, drop_invalid=t.drop_invalid)
             if self.dataset.metadata.get("repairs"):
                 print(f"hybridrl: repaired {t.dataset}: {self.dataset.metadata['repairs']}", file=sys.stderr)
             arrays = self.dataset.transitions(t.reward_scale, t.reward_bias)
+            if self.mc_returns:
+                arrays["mc_returns"] = self.dataset.returns_to_go(
+                    cfg.agent.discount, t.reward_bias if t.sparse_reward else None, t.reward_scale, t.reward_bias)
             if arrays["observations"].shape[1] != self.obs_dim or arrays["actions"].shape[1] != self.action_dim:
                 raise ConfigError(
                     f"dataset {t.dataset} has obs_dim {arrays['observations'].shape[1]} and action_dim "
@@ -136,9 +155,6 @@ class Trainer:
         elif t.offline_steps > 0:
             raise ConfigError(f"train.offline_steps={t.offline_steps} needs a dataset: pass --dataset")
         self.mixer = make_mixer(t.mixing, t.offline_ratio)
-        agent_name = RECIPES[cfg.recipe].agent
-        key_agent, key_run = jax.random.split(jax.random.PRNGKey(t.seed))
-        agent = make_agent(agent_name, key_agent, self.obs_dim, self.action_dim, cfg.agent)
         capacity = max(1, min(t.buffer_capacity, t.online_steps))
         buffer = ReplayBuffer.create(self._example_transition(), capacity)
         self.carry = _commit(Carry(agent=agent, buffer=buffer, rng=key_run))
@@ -146,19 +162,44 @@ class Trainer:
         self.pending_action: np.ndarray | None = None
         self.obs: np.ndarray | None = None
         self.episode_actions: list[np.ndarray] = []
+        self.episode_rewards: list[float] = []  # transformed, for online returns-to-go (Cal-QL)
+        self.init_from: dict[str, Any] | None = None
         a = cfg.agent
-        self._step_fn = jax.jit(partial(_online_step, mixer=self.mixer, batch_size=a.batch_size, utd=a.utd),
+        self._step_fn = jax.jit(partial(_online_step, mixer=self.mixer, batch_size=a.batch_size, utd=a.utd,
+                                        warmup_policy=t.warmup_policy),
                                 static_argnames=("train",), donate_argnums=0)
-        self._chunk_fn = jax.jit(partial(_offline_chunk, mixer=self.mixer, batch_size=a.batch_size, utd=a.utd),
+        # The offline phase takes one critic step per update (UTD 1), as every offline method does.
+        self._chunk_fn = jax.jit(partial(_offline_chunk, mixer=self.mixer, batch_size=a.batch_size, utd=1),
                                  static_argnames=("num_updates",), donate_argnums=0)
+        self._set_rows_fn = jax.jit(partial(_set_rows, name="mc_returns"), donate_argnums=0)
         self._policy = jax.jit(lambda agent, obs: agent.eval_actions(obs))
+        self._sample_fn = jax.jit(lambda agent, obs, key: agent.sample_actions(obs, key))
         self._eval_envs = None
 
     # ---- construction -------------------------------------------------------------------------
     def _example_transition(self) -> dict[str, np.ndarray]:
-        return {"observations": np.zeros(self.obs_dim, np.float32), "actions": np.zeros(self.action_dim, np.float32),
-                "rewards": np.float32(0), "next_observations": np.zeros(self.obs_dim, np.float32),
-                "masks": np.float32(0)}
+        example = {"observations": np.zeros(self.obs_dim, np.float32),
+                   "actions": np.zeros(self.action_dim, np.float32), "rewards": np.float32(0),
+                   "next_observations": np.zeros(self.obs_dim, np.float32), "masks": np.float32(0)}
+        if self.mc_returns:  # unknown until the episode ends; -inf leaves Q uncalibrated until then
+            example["mc_returns"] = np.float32(-np.inf)
+        return example
+
+    def init_from_checkpoint(self, path: str | Path) -> None:
+        """Start this run's online phase from another run's pre-trained agent (its offline phase is
+        skipped): pre-train once, fine-tune many times. Only the agent is taken, not the RNG or buffer."""
+        path = Path(path)
+        if path.is_dir():
+            path = path / OFFLINE_CKPT_NAME
+        meta = checkpoint.read_meta(path)
+        if meta.get("recipe") != self.cfg.recipe:
+            raise checkpoint.CheckpointError(f"{path} was written by recipe {meta.get('recipe')!r}; this run is "
+                                             f"{self.cfg.recipe!r} (the agents must match)")
+        state, meta, _ = checkpoint.load(path, {"state": self._state_tree()})
+        self.carry = _commit(self.carry.replace(agent=state["state"]["agent"]))
+        self.host.offline_step = self.cfg.train.offline_steps
+        self.init_from = {"path": str(path), "offline_step": meta["host"]["offline_step"],
+                          "dataset_fingerprint": meta.get("dataset_fingerprint")}
 
     @classmethod
     def resume(cls, run_dir: str | Path, *, online_steps: int | None = None,
@@ -179,10 +220,36 @@ class Trainer:
             trainer._restore()
         return trainer
 
+    @classmethod
+    def from_pretrained(cls, checkpoint_path: str | Path, run_dir: str | Path,
+                        overrides: list[str] | dict[str, Any] | None = None, **train_fields: Any) -> Trainer:
+        """A new run whose online phase starts from another run's agent at its offline→online switch.
+
+        The recipe, env, dataset and agent config come from the pre-training run's config.json (so the
+        parameters fit); `overrides` and `train_fields` (online_steps, seed, ...) may change the rest."""
+        from hybridrl.recipes import resolve
+
+        path = Path(checkpoint_path)
+        if path.is_dir():
+            path = path / OFFLINE_CKPT_NAME
+        source_cfg = path.parent.parent / "config.json"
+        if not path.exists() or not source_cfg.exists():
+            raise ConfigError(f"--from-checkpoint {checkpoint_path}: expected a run directory with "
+                              f"{OFFLINE_CKPT_NAME} and config.json (found checkpoint: {path.exists()}, "
+                              f"config: {source_cfg.exists()})")
+        src = RunConfig.from_dict(json.loads(source_cfg.read_text())["config"])
+        agent = {f"agent.{k}": v for k, v in dataclasses.asdict(src.agent).items()}
+        fields = {"dataset": src.train.dataset, "offline_steps": src.train.offline_steps, **train_fields}
+        user = overrides if isinstance(overrides, dict) else dict(o.split("=", 1) for o in overrides or [])
+        cfg = resolve(src.recipe, src.train.env, {**agent, **user}, **fields)
+        trainer = cls(cfg, run_dir)
+        trainer.init_from_checkpoint(path)
+        return trainer
+
     def _state_tree(self) -> dict[str, Any]:
         return {"agent": self.carry.agent, "rng": self.carry.rng}
 
-    def save_checkpoint(self) -> None:
+    def save_checkpoint(self, path: Path | None = None) -> None:
         tree = {"state": self._state_tree(), "buffer": self.carry.buffer.filled(),
                 "pending_action": np.zeros(self.action_dim, np.float32) if self.pending_action is None
                 else self.pending_action, "obs": np.zeros(self.obs_dim, np.float32) if self.obs is None else self.obs,
@@ -190,8 +257,9 @@ class Trainer:
         meta = {"host": dataclasses.asdict(self.host), "has_env_state": self.obs is not None,
                 "buffer_ptr": int(self.carry.buffer.ptr), "buffer_size": int(self.carry.buffer.size),
                 "dataset_fingerprint": self.dataset_fingerprint,
-                "recipe": self.cfg.recipe, "version": hybridrl.__version__}
-        checkpoint.save(self.ckpt_path, tree, meta)
+                "recipe": self.cfg.recipe, "version": hybridrl.__version__,
+                "episode_rewards": self.episode_rewards}
+        checkpoint.save(self.ckpt_path if path is None else path, tree, meta)
 
     def _restore(self) -> None:
         state, meta, extras = checkpoint.load(self.ckpt_path, {"state": self._state_tree()})
@@ -213,6 +281,7 @@ class Trainer:
         self.carry = _commit(Carry(agent=state["state"]["agent"], buffer=buffer.with_rows(rows, exact_ptr),
                                    rng=state["state"]["rng"]))
         self.host = HostState(**meta["host"])
+        self.episode_rewards = list(meta.get("episode_rewards", []))
         if meta["has_env_state"]:
             self.pending_action = np.asarray(extras["['pending_action']"], np.float32)
             self.obs = np.asarray(extras["['obs']"], np.float32)
@@ -263,17 +332,24 @@ class Trainer:
         info = {"config": self.cfg.to_dict(), "hybridrl_version": hybridrl.__version__, "jax_version": jax.__version__,
                 "device": f"{dev.platform}:{getattr(dev, 'device_kind', '')}", "python": platform.python_version(),
                 "dataset": {"source": self.dataset.source, "transitions": len(self.dataset),
-                            "fingerprint": self.dataset_fingerprint} if self.dataset is not None else None}
+                            "fingerprint": self.dataset_fingerprint} if self.dataset is not None else None,
+                "initialised_from": self.init_from}
+        if (self.run_dir / "config.json").exists():  # a resumed run keeps where it came from
+            info["initialised_from"] = json.loads((self.run_dir / "config.json").read_text()).get("initialised_from")
         tmp = self.run_dir / "config.json.tmp"
         tmp.write_text(json.dumps(info, indent=2))
         tmp.replace(self.run_dir / "config.json")
 
     def _metric_names(self) -> list[str]:
+        """Every metric either phase's update reports (an agent may report fewer online)."""
         a = self.cfg.agent
-        batches = {k: jnp.zeros((a.utd, a.batch_size, *v.shape), v.dtype)
+        batches = {k: jnp.zeros((a.utd, a.batch_size, *v.shape[1:]), v.dtype)
                    for k, v in self.carry.buffer.data.items()}
-        out = jax.eval_shape(lambda ag, b, k: ag.update(b, k)[1], self.carry.agent, batches, jax.random.PRNGKey(0))
-        return list(out)
+        names: list[str] = []
+        for agent in (self.carry.agent, self.carry.agent.to_online()):
+            out = jax.eval_shape(lambda ag, b, k: ag.update(b, k)[1], agent, batches, jax.random.PRNGKey(0))
+            names += [n for n in out if n not in names]
+        return names
 
     def _evaluate(self) -> dict[str, Any]:
         t = self.cfg.train
@@ -283,7 +359,7 @@ class Trainer:
         result = evaluate(lambda _, obs: policy(obs), None, t.env, t.eval_episodes, seed=10_000 + t.seed * 1000,
                           envs=self._eval_envs)
         self.host.last_eval = result
-        if t.policy_snapshots:
+        if t.policy_snapshots and RECIPES[self.cfg.recipe].agent in ("sac", "cql"):
             step = self.host.offline_step + self.host.online_step
             save_policy(self.run_dir / "policies" / f"step_{step}.npz", self.carry.agent.actor.params, self.obs_dim,
                         self.action_dim, self.cfg.agent.hidden_dims, env=t.env, step=step,
@@ -313,6 +389,7 @@ class Trainer:
             self.host.offline_step += n
             self._after_steps("offline", self.host.offline_step - n, self.host.offline_step, t.offline_steps, info)
             self.progress.update(self.host.offline_step)
+        self.save_checkpoint(self.run_dir / OFFLINE_CKPT_NAME)
 
     def _after_steps(self, phase: str, before: int, step: int, target: int, info: dict[str, Any]) -> None:
         """Evaluate, log and checkpoint when the steps (before, step] cross an interval, or at the end."""
@@ -347,11 +424,19 @@ class Trainer:
     def _online_phase(self) -> None:
         t = self.cfg.train
         env = make_env(t.env)
+        self.carry = self.carry.replace(agent=self.carry.agent.to_online())
+        if t.mixing == "online-only":  # WSRL keeps no offline data after pre-training: free it
+            self.offline = None
+        offline = self.offline
         if self.obs is None:
             self.obs = self._reset_env(env)
             rng, key = jax.random.split(self.carry.rng)
             self.carry = self.carry.replace(rng=rng)
-            self.pending_action = np.asarray(jax.random.uniform(key, (self.action_dim,), minval=-1.0, maxval=1.0))
+            if t.warmup_policy == "agent" or t.start_steps == 0:  # a pre-trained policy acts from the start
+                action = self._sample_fn(self.carry.agent, self.obs[None], key)[0]
+            else:
+                action = jax.random.uniform(key, (self.action_dim,), minval=-1.0, maxval=1.0)
+            self.pending_action = np.asarray(action)
         else:
             self._restore_env(env)
         self._t0 = self._last_t = time.time()
@@ -368,7 +453,9 @@ class Trainer:
             h.episode_return += float(reward)
             h.episode_length += 1
             self.episode_actions.append(np.asarray(action, np.float32))
-            if terminated or truncated:
+            self.episode_rewards.append(float(transition["rewards"]))
+            done = terminated or truncated
+            if done:
                 h.last_episode_return = h.episode_return
                 h.episode += 1
                 h.episode_return, h.episode_length = 0.0, 0
@@ -376,8 +463,12 @@ class Trainer:
                 policy_obs = self._reset_env(env)
             else:
                 policy_obs = next_obs
-            self.carry, action_dev, step_info = self._step_fn(self.carry, self.offline, transition, policy_obs,
+            if self.mc_returns:
+                transition["mc_returns"] = np.float32(-np.inf)
+            self.carry, action_dev, step_info = self._step_fn(self.carry, offline, transition, policy_obs,
                                                               train=h.online_step >= t.start_steps)
+            if done:
+                self._finish_episode_returns()
             if step_info:
                 info = step_info
             self.obs = policy_obs
@@ -387,6 +478,24 @@ class Trainer:
             if h.online_step % 100 == 0:
                 self.progress.update(t.offline_steps + h.online_step)
         env.close()
+
+    def _finish_episode_returns(self) -> None:
+        """Write the finished episode's Monte-Carlo returns into its buffer rows (Cal-QL online)."""
+        rewards, self.episode_rewards = np.asarray(self.episode_rewards, np.float32), []
+        if not self.mc_returns:
+            return
+        t = self.cfg.train
+        ends = np.zeros(len(rewards), bool)
+        ends[-1] = True
+        returns = discounted_returns(rewards, ends, self.cfg.agent.discount,
+                                     t.reward_bias if t.sparse_reward else None)
+        capacity = self.carry.buffer.capacity
+        n = min(len(rewards), capacity)
+        rows = (int(self.carry.buffer.ptr) - n + np.arange(n)) % capacity
+        padded = 1 << max(n - 1, 0).bit_length()  # a few padded sizes, so only a few compilations
+        rows = np.concatenate([rows, np.full(padded - n, capacity)]).astype(np.int32)
+        values = np.concatenate([returns[-n:], np.zeros(padded - n, np.float32)]).astype(np.float32)
+        self.carry = self._set_rows_fn(self.carry, rows, values)
 
 
 def compile_counts(trainer: Trainer) -> dict[str, int]:

@@ -1,0 +1,186 @@
+"""Benchmark: offline→online methods on the built-in suite (issue 4).
+
+    python benchmarks/offline_to_online.py --datasets hopper-medium-small --seeds 3 \
+        --offline-steps 10000 --online-steps 10000
+
+For every dataset x recipe x seed, one ordinary run directory under benchmarks/runs/o2o/ (finished runs
+are reused, interrupted ones resumed). Reports, per method: the normalised score (or success rate) at
+the end of the offline phase, the lowest point in the first 10% of the online phase (the "dip"), and
+at fixed online budgets; writes benchmarks/results/offline-to-online.md and one PNG per dataset.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent
+RECIPES = ["iql", "cql", "cal-ql", "wsrl", "rlpd"]
+
+
+def scaled(args: argparse.Namespace, recipe: str) -> dict:
+    """The same network and batch for every method, sized to this machine."""
+    o = {"agent.hidden_dims": [args.hidden] * 2, "agent.batch_size": args.batch,
+         "train.eval_interval": max(args.online_steps // 20, 1), "train.eval_episodes": args.eval_episodes,
+         "train.log_interval": max(args.online_steps // 20, 1), "train.checkpoint_interval": 5_000,
+         "train.progress": False, "train.tensorboard": False}
+    if recipe == "wsrl":  # warm-up scaled with the online budget (paper: 5k of 1M... here 5% of the budget)
+        o["train.start_steps"] = max(args.online_steps // 20, 1)
+    if recipe == "rlpd":
+        o["train.start_steps"] = max(args.online_steps // 20, 1)
+        o["agent.utd"] = args.rlpd_utd
+    return o
+
+
+def run_one(run_dir: Path, recipe: str, env: str, dataset: str, seed: int, args: argparse.Namespace) -> None:
+    from hybridrl.recipes import resolve
+    from hybridrl.training.loop import Trainer
+
+    if (run_dir / "done").exists():
+        return
+    offline = 0 if recipe == "rlpd" else args.offline_steps
+    if (run_dir / "checkpoints" / "latest.npz").exists():
+        trainer = Trainer.resume(run_dir)
+    else:
+        cfg = resolve(recipe, env, scaled(args, recipe), dataset=dataset, online_steps=args.online_steps,
+                      offline_steps=offline, seed=seed)
+        trainer = Trainer(cfg, run_dir)
+    t = time.time()
+    trainer.run()
+    (run_dir / "done").write_text(json.dumps({"seconds": time.time() - t}))
+
+
+def curve(run_dir: Path, metric: str) -> tuple[np.ndarray, np.ndarray, float | None]:
+    """Online (steps, values) and the value at the end of the offline phase (None without one)."""
+    import csv
+
+    steps, values, offline_last = [], [], None
+    with open(run_dir / "metrics.csv", newline="") as f:
+        for row in csv.DictReader(f):
+            if row.get(metric) in (None, ""):
+                continue
+            if row["phase"] == "offline":
+                offline_last = float(row[metric])
+            else:
+                steps.append(int(row["step"]))
+                values.append(float(row[metric]))
+    return np.asarray(steps), np.asarray(values), offline_last
+
+
+def summarise(runs: dict[str, list[Path]], metric: str, online_steps: int, budgets: list[int]) -> list[str]:
+    def fmt(v: list[float]) -> str:
+        v = [x for x in v if x is not None and np.isfinite(x)]
+        return f"{np.mean(v):.1f} ± {np.std(v):.1f}" if v else "—"
+
+    lines = ["| method | end of offline | dip (min, first 10% online) | "
+             + " | ".join(f"{b:,} online steps" for b in budgets) + " |",
+             "|---|---:|---:|" + "---:|" * len(budgets)]
+    for recipe, dirs in runs.items():
+        offline, dips, at = [], [], {b: [] for b in budgets}
+        for d in dirs:
+            steps, values, off = curve(d, metric)
+            offline.append(off)
+            early = values[steps <= online_steps // 10]
+            dips.append(min([*early, *([off] if off is not None else [])]) if len(early) else None)
+            for b in budgets:
+                at[b].append(float(values[steps == b][0]) if (steps == b).any() else None)
+        lines.append(f"| {recipe} (n={len(dirs)}) | {fmt(offline)} | {fmt(dips)} | "
+                     + " | ".join(fmt(at[b]) for b in budgets) + " |")
+    return lines
+
+
+def plot(runs: dict[str, list[Path]], metric: str, out: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    for recipe, dirs in runs.items():
+        curves = []
+        for d in dirs:
+            steps, values, off = curve(d, metric)
+            if off is not None:  # the pre-trained agent, drawn at online step 0
+                steps, values = np.concatenate([[0], steps]), np.concatenate([[off], values])
+            curves.append((steps, values))
+        n = min(len(s) for s, _ in curves)
+        steps, vals = curves[0][0][:n], np.stack([v[:n] for _, v in curves])
+        ax.plot(steps, vals.mean(0), label=f"{recipe} (n={len(curves)})")
+        ax.fill_between(steps, vals.min(0), vals.max(0), alpha=0.15)
+    ax.set_xlabel("online environment steps (0 = end of offline pre-training)")
+    ax.set_ylabel(metric.replace("_", " "))
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--datasets", nargs="+", default=["hopper-medium-small"])
+    p.add_argument("--recipes", nargs="+", default=RECIPES)
+    p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--offline-steps", type=int, default=10_000)
+    p.add_argument("--online-steps", type=int, default=10_000)
+    p.add_argument("--hidden", type=int, default=256)
+    p.add_argument("--batch", type=int, default=256)
+    p.add_argument("--rlpd-utd", type=int, default=20)
+    p.add_argument("--eval-episodes", type=int, default=5)
+    p.add_argument("--runs", default=str(ROOT / "runs" / "o2o"))
+    p.add_argument("--report-only", action="store_true")
+    args = p.parse_args()
+
+    import jax
+
+    from hybridrl.data.suite import SUITE
+
+    t0 = time.time()
+    sections = []
+    for dataset in args.datasets:
+        env = SUITE[dataset].env if dataset in SUITE else dataset.split(":")[0]
+        runs = {r: [Path(args.runs) / dataset / f"{r}-seed{s}" for s in range(args.seeds)] for r in args.recipes}
+        if not args.report_only:
+            for seed in range(args.seeds):  # seeds outermost: an early stop still has every method at n ≥ 1
+                for recipe in args.recipes:
+                    print(f"[{time.strftime('%H:%M:%S')}] {dataset} {recipe} seed {seed}", flush=True)
+                    run_one(runs[recipe][seed], recipe, env, dataset, seed, args)
+        runs = {r: [d for d in ds if (d / "done").exists()] for r, ds in runs.items()}
+        runs = {r: ds for r, ds in runs.items() if ds}
+        metric = "success_rate" if "maze" in env.lower() else "normalized_score"
+        budgets = [args.online_steps // 4, args.online_steps // 2, args.online_steps]
+        png = f"offline-to-online-{dataset}.png"
+        plot(runs, metric, ROOT / "results" / png, f"{dataset} ({env})")
+        seconds = {r: np.mean([json.loads((d / "done").read_text())["seconds"] for d in ds]) for r, ds in runs.items()}
+        sections += [f"## {dataset} ({env}) — {metric.replace('_', ' ')}", "",
+                     *summarise(runs, metric, args.online_steps, budgets), "",
+                     "Mean wall time per run: " + ", ".join(f"{r} {s / 60:.1f} min" for r, s in seconds.items()),
+                     "", f"![curves]({png})", ""]
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                            cwd=ROOT).stdout.strip()
+    cmd = " ".join(["python", "benchmarks/offline_to_online.py", *sys.argv[1:]])
+    header = [
+        "# Offline→online methods on the built-in suite", "",
+        f"Command: `{cmd}`  ",
+        f"Commit `{commit}` · {platform.machine()} VM (2 cores), {jax.devices()[0].platform}, jax {jax.__version__}"
+        f" · seeds 0..{args.seeds - 1} · this report written after {(time.time() - t0) / 60:.1f} min "
+        "(finished runs reused).", "",
+        f"Scaled to this machine: {args.offline_steps:,} offline updates (papers: 1M), {args.online_steps:,} online "
+        f"steps (papers: 250k–1M), {args.hidden}x{args.hidden} networks and batch {args.batch} for every method, "
+        f"evaluation every {max(args.online_steps // 20, 1):,} steps with {args.eval_episodes} episodes. WSRL's and "
+        f"RLPD's warm-up is 5% of the online budget; RLPD runs UTD {args.rlpd_utd} with no pre-training.", "",
+        "Scores are normalised with the suite's references (`benchmarks/results/reference-scores.md`).", "",
+    ]
+    (ROOT / "results" / "offline-to-online.md").write_text("\n".join(header + sections) + "\n")
+    print("\n".join(header + sections))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,100 @@
+"""Side-by-side with d3rlpy: IQL offline on the same dataset and SAC online on the same env, with the same
+network sizes, batch, steps and seeds; final score and updates/s of each, in one run.
+
+    python benchmarks/peers/vs_d3rlpy.py --d3rlpy-python /path/to/venv/bin/python --seeds 3 --steps 20000
+
+The d3rlpy environment is separate (`pip install d3rlpy torch==2.13.0 mujoco`; never an unpinned torch).
+Writes benchmarks/results/vs-d3rlpy.md. Runs one process at a time (never two timed runs at once).
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def ours(algo: str, dataset: str, env: str, steps: int, seed: int, hidden: int, batch: int) -> dict:
+    from hybridrl.recipes import resolve
+    from hybridrl.training.loop import Trainer
+
+    common = {"agent.hidden_dims": [hidden, hidden], "agent.batch_size": batch, "train.progress": False,
+              "train.tensorboard": False, "train.eval_episodes": 10, "train.log_interval": 1000,
+              "train.eval_interval": steps, "train.checkpoint_interval": 10**9}
+    run = Path(tempfile.mkdtemp(prefix=f"ours-{algo}-")) / "run"
+    if algo == "iql":  # offline only: the same number of updates as d3rlpy's fit(n_steps)
+        cfg = resolve("iql", env, {**common, "agent.actor_decay_steps": 0}, dataset=dataset, offline_steps=steps,
+                      online_steps=0, seed=seed)
+    else:
+        cfg = resolve("sac", env, {**common, "agent.target_entropy_scale": 1.0}, online_steps=steps, seed=seed)
+    t = time.time()
+    result = Trainer(cfg, run).run()
+    wall = time.time() - t
+    with open(run / "metrics.csv", newline="") as f:  # rows without an evaluation: pure training speed
+        sps = [float(r["steps_per_sec"]) for r in csv.DictReader(f) if not r.get("eval_return")
+               and int(r["step"]) > (5_000 if algo == "sac" else 1_000)]
+    return {"peer": "hybridrl", "algo": algo, "seed": seed, "steps": steps, "wall_seconds": wall,
+            "updates_per_sec": float(np.median(sps)), "eval_return": result["eval_return"]}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--d3rlpy-python", required=True)
+    p.add_argument("--dataset", default="hopper-medium-small")
+    p.add_argument("--env", default="Hopper-v5")
+    p.add_argument("--steps", type=int, default=20_000)
+    p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--algos", nargs="+", default=["iql", "sac"])
+    args = p.parse_args()
+    from hybridrl.data.suite import build, dataset_path
+
+    build(args.dataset)
+    rows = []
+    for algo in args.algos:
+        for seed in range(args.seeds):
+            for side in ("hybridrl", "d3rlpy"):
+                print(f"[{time.strftime('%H:%M:%S')}] {algo} seed {seed} {side}", flush=True)
+                if side == "hybridrl":
+                    rows.append(ours(algo, args.dataset, args.env, args.steps, seed, 256, 256))
+                else:
+                    cmd = [args.d3rlpy_python, str(Path(__file__).parent / "d3rlpy_run.py"), algo,
+                           "--env", args.env, "--steps", str(args.steps), "--seed", str(seed),
+                           "--dataset", str(dataset_path(args.dataset))]
+                    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+                    rows.append(json.loads(out.strip().splitlines()[-1]))
+                print(json.dumps(rows[-1]), flush=True)
+    (ROOT / "results" / "vs-d3rlpy.json").write_text(json.dumps(rows, indent=2))
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                            cwd=ROOT).stdout.strip()
+    lines = ["# hybridrl vs d3rlpy: same data, sizes, batch, steps and seeds", "",
+             f"Command: `python benchmarks/peers/vs_d3rlpy.py --d3rlpy-python ... --seeds {args.seeds} --steps "
+             f"{args.steps} --dataset {args.dataset}` · commit `{commit}` · {platform.machine()} VM, 2 cores, CPU.",
+             f"d3rlpy {next((r['version'] for r in rows if r['peer'] == 'd3rlpy'), '?')} with torch 2.13.0 (CPU).", "",
+             "IQL: offline only on the dataset (τ 0.7, β 3, weight clip 100, constant lr). SAC: online from scratch "
+             "(5k random steps, UTD 1, target entropy −|A|). Both 256x256, batch 256. Eval: 10 episodes, "
+             "deterministic policy, at the end. Updates/s: hybridrl's median logged rate between evaluations; "
+             "d3rlpy's: updates / wall time of `fit` (no evaluation inside).", "",
+             "| algo | side | eval return (mean ± std over seeds) | updates/s | wall s (mean) |",
+             "|---|---|---:|---:|---:|"]
+    for algo in args.algos:
+        for side in ("hybridrl", "d3rlpy"):
+            rs = [r for r in rows if r["algo"] == algo and r["peer"] == side]
+            ret = np.array([r["eval_return"] for r in rs])
+            ups = np.array([r["updates_per_sec"] for r in rs])
+            lines.append(f"| {algo} | {side} | {ret.mean():.1f} ± {ret.std():.1f} (n={len(rs)}) | "
+                         f"{ups.mean():.0f} | {np.mean([r['wall_seconds'] for r in rs]):.0f} |")
+    (ROOT / "results" / "vs-d3rlpy.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,137 @@
+"""CQL and Cal-QL: SAC whose critics are pushed down on out-of-distribution actions.
+
+Per critic i (E members, vmapped), on a minibatch of (s, a, r, s', m[, G]):
+
+    y    = r + γ m min_{j∈Z} Q̄_j(s', a'),  a' ~ π(·|s')      (or, with max_backup, the max over
+                                                              N sampled a' of that min)
+    Q̃_i(s, ·) over 3N actions: N uniform (log-density −|A| log 2), N from π(·|s), N from π(·|s'),
+           each minus its log-density (importance correction); Cal-QL floors the policy-sampled
+           ones at the Monte-Carlo return: Q̃ = max(Q_i, G)
+    R_i  = T · logsumexp(Q̃_i / T) − Q_i(s, a)
+    L_Q  = Σ_i [ mean (Q_i(s, a) − y)² + α R_i ]          (Lagrange: α·α′ (R_i − gap), α′ learned ≥ 0)
+
+The actor and temperature are SAC's. Online, the conservative term stays (CQL / Cal-QL fine-tuning)
+or is dropped (`online_conservative=False`: WSRL and Balanced Replay continue as plain SAC).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import flax.struct
+import jax
+import jax.numpy as jnp
+import optax
+from flax.training.train_state import TrainState
+
+from hybridrl.agents.sac import Batch, SACAgent, polyak, td_target
+from hybridrl.config import CQLConfig
+from hybridrl.nn import ensemble_apply, subset
+
+
+def conservative_penalty(q_data: jnp.ndarray, q_uniform: jnp.ndarray, q_pi: jnp.ndarray, q_pi_next: jnp.ndarray,
+                         log_pi: jnp.ndarray, log_pi_next: jnp.ndarray, action_dim: int, temperature: float,
+                         mc_returns: jnp.ndarray | None) -> jnp.ndarray:
+    """R_i per member, averaged over the batch. Shapes: q_data (E, B); q_* (E, N, B); log_pi* (N, B);
+    mc_returns (B,) or None. Log-densities are constants here (no gradient flows into the actor)."""
+    if mc_returns is not None:  # Cal-QL: only the policy-sampled actions are calibrated
+        q_pi = jnp.maximum(q_pi, mc_returns[None, None])
+        q_pi_next = jnp.maximum(q_pi_next, mc_returns[None, None])
+    uniform_log_density = -action_dim * jnp.log(2.0)
+    cat = jnp.concatenate([q_uniform - uniform_log_density,
+                           q_pi - jax.lax.stop_gradient(log_pi)[None],
+                           q_pi_next - jax.lax.stop_gradient(log_pi_next)[None]], axis=1)
+    lse = temperature * jax.scipy.special.logsumexp(cat / temperature, axis=1)  # (E, B)
+    return (lse - q_data).mean(axis=1)
+
+
+class CQLAgent(SACAgent):
+    lagrange: TrainState | None = None  # log α′ (only with config.lagrange)
+    online: bool = flax.struct.field(pytree_node=False, default=False)
+
+    @property
+    def conservative(self) -> bool:
+        return not self.online or self.config.online_conservative
+
+    @property
+    def batch_fields(self) -> tuple[str, ...]:
+        return ("mc_returns",) if self.config.calibrated else ()
+
+    def to_online(self) -> CQLAgent:
+        return self.replace(online=True)
+
+    # ---- losses -------------------------------------------------------------------------------
+    def backup(self, batch: Batch, key: jax.Array) -> jnp.ndarray:
+        cfg = self.config
+        key_act, key_sub = jax.random.split(key)
+        members = jax.random.choice(key_sub, cfg.num_critics, (cfg.num_target_critics,), replace=False)
+        target_params = subset(self.target_critic_params, members)
+        dist = self.actor.apply_fn(self.actor.params, batch["next_observations"])
+        n = cfg.cql_n_actions if cfg.max_backup else 1
+        next_actions, next_log_probs = dist.sample_and_log_prob(key_act, (n,))  # (n, B, A), (n, B)
+        next_obs = jnp.broadcast_to(batch["next_observations"], (n, *batch["next_observations"].shape))
+        next_q = ensemble_apply(self.critic.apply_fn, target_params, next_obs, next_actions).min(axis=0)  # (n, B)
+        best = next_q.argmax(axis=0)  # n = 1: the single sample
+        next_q = jnp.take_along_axis(next_q, best[None], 0)[0]
+        next_log_probs = jnp.take_along_axis(next_log_probs, best[None], 0)[0]
+        return td_target(batch["rewards"], batch["masks"], next_q, next_log_probs,
+                         self.temp.apply_fn(self.temp.params), cfg.discount, cfg.backup_entropy)
+
+    def critic_loss(self, critic_params: Any, batch: Batch, key: jax.Array) -> tuple[jnp.ndarray, dict]:
+        cfg = self.config
+        key_target, key_u, key_pi, key_next = jax.random.split(key, 4)
+        target = jax.lax.stop_gradient(self.backup(batch, key_target))
+        obs, actions = batch["observations"], batch["actions"]
+        qs = ensemble_apply(self.critic.apply_fn, critic_params, obs, actions)  # (E, B)
+        td = ((qs - target[None]) ** 2).mean(axis=1)
+        info = {"critic_loss": td.mean(), "q_mean": qs.mean(), "q_max": qs.max(), "q_min": qs.min(),
+                "target_mean": target.mean()}
+        if not self.conservative:
+            return td.sum(), info
+        n, (b, a_dim) = cfg.cql_n_actions, actions.shape
+        obs_n = jnp.broadcast_to(obs, (n, *obs.shape))
+        uniform = jax.random.uniform(key_u, (n, b, a_dim), minval=-1.0, maxval=1.0)
+        pi, log_pi = self.actor.apply_fn(self.actor.params, obs).sample_and_log_prob(key_pi, (n,))
+        pi_next, log_pi_next = self.actor.apply_fn(self.actor.params, batch["next_observations"]) \
+            .sample_and_log_prob(key_next, (n,))
+        q_all = ensemble_apply(self.critic.apply_fn, critic_params, jnp.concatenate([obs_n] * 3),
+                               jax.lax.stop_gradient(jnp.concatenate([uniform, pi, pi_next])))  # (E, 3N, B)
+        penalty = conservative_penalty(qs, q_all[:, :n], q_all[:, n:2 * n], q_all[:, 2 * n:], log_pi, log_pi_next,
+                                       a_dim, cfg.cql_temperature,
+                                       batch["mc_returns"] if cfg.calibrated else None)  # (E,)
+        weight = cfg.cql_alpha
+        if cfg.lagrange:
+            weight = weight * self.lagrange_weight()
+            penalty_term = weight * (penalty - cfg.target_action_gap)
+        else:
+            penalty_term = weight * penalty
+        info.update(cql_penalty=penalty.mean(), cql_weight=jnp.asarray(weight, jnp.float32))
+        return (td + penalty_term).sum(), info
+
+    def lagrange_weight(self, params: Any = None) -> jnp.ndarray:
+        log_alpha = (self.lagrange.params if params is None else params)["log_alpha"]
+        return jnp.clip(jnp.exp(log_alpha), 0.0, 1e6)
+
+    # ---- updates ------------------------------------------------------------------------------
+    def update_critic(self, batch: Batch, key: jax.Array) -> tuple[CQLAgent, dict]:
+        grads, info = jax.grad(self.critic_loss, has_aux=True)(self.critic.params, batch, key)
+        critic = self.critic.apply_gradients(grads=grads)
+        agent = self.replace(critic=critic, target_critic_params=polyak(critic.params, self.target_critic_params,
+                                                                        self.config.tau))
+        if self.config.lagrange and self.conservative:  # α′ rises while the gap exceeds its target
+            gap = jax.lax.stop_gradient(info["cql_penalty"]) - self.config.target_action_gap
+            lag_grads = jax.grad(lambda p: -(self.lagrange_weight(p) * gap))(self.lagrange.params)
+            agent = agent.replace(lagrange=self.lagrange.apply_gradients(grads=lag_grads))
+        return agent, info
+
+    # ---- construction -------------------------------------------------------------------------
+    @classmethod
+    def create(cls, key: jax.Array, obs_dim: int, action_dim: int, config: CQLConfig) -> CQLAgent:
+        agent = super().create(key, obs_dim, action_dim, config)
+        lagrange = None
+        if config.lagrange:
+            lagrange = TrainState.create(apply_fn=None, params={"log_alpha": jnp.zeros((), jnp.float32)},
+                                         tx=optax.adam(config.critic_lr))
+        return agent.replace(lagrange=lagrange)
+
+
+__all__ = ["CQLAgent", "conservative_penalty"]

@@ -1,0 +1,117 @@
+"""IQL (Kostrikov et al., 2022): in-sample learning with an expectile value and advantage-weighted actor.
+
+On a minibatch of (s, a, r, s', m), in this order:
+
+    L_V = E[ |τ − 1(u < 0)| u² ],   u = min_j Q̄_j(s, a) − V(s)          (expectile regression)
+    L_π = −E[ min(exp(β (min_j Q̄_j(s, a) − V(s))), w_max) · log π(a|s) ]   (AWR with clipped weights)
+    L_Q = Σ_j E[ (Q_j(s, a) − r − γ m V(s'))² ],  then Q̄ ← Polyak(Q, Q̄)
+
+No action outside the data is ever evaluated, which is why it pre-trains stably and why its online
+fine-tuning (offline data kept, appended, uniform) is the standard baseline.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import flax.struct
+import jax
+import jax.numpy as jnp
+import optax
+from flax.training.train_state import TrainState
+
+from hybridrl.agents.sac import Batch, polyak
+from hybridrl.config import IQLConfig
+from hybridrl.nn import Critic, GaussianActor, ValueNet, ensemble_apply, ensemble_init
+
+
+def expectile_loss(diff: jnp.ndarray, expectile: float) -> jnp.ndarray:
+    """|τ − 1(u < 0)| u²: τ > 0.5 weighs under-estimates of the upper expectile more."""
+    weight = jnp.where(diff < 0, 1.0 - expectile, expectile)
+    return weight * diff**2
+
+
+def awr_weights(advantages: jnp.ndarray, temperature: float, max_weight: float) -> jnp.ndarray:
+    return jnp.minimum(jnp.exp(temperature * advantages), max_weight)
+
+
+class IQLAgent(flax.struct.PyTreeNode):
+    actor: TrainState
+    critic: TrainState
+    target_critic_params: Any
+    value: TrainState
+    config: IQLConfig = flax.struct.field(pytree_node=False)
+
+    # ---- losses -------------------------------------------------------------------------------
+    def target_q(self, batch: Batch) -> jnp.ndarray:
+        qs = ensemble_apply(self.critic.apply_fn, self.target_critic_params, batch["observations"], batch["actions"])
+        return qs.min(axis=0)
+
+    def value_loss(self, value_params: Any, batch: Batch) -> tuple[jnp.ndarray, dict]:
+        v = self.value.apply_fn(value_params, batch["observations"])
+        loss = expectile_loss(self.target_q(batch) - v, self.config.expectile).mean()
+        return loss, {"value_loss": loss, "v_mean": v.mean()}
+
+    def actor_loss(self, actor_params: Any, batch: Batch) -> tuple[jnp.ndarray, dict]:
+        cfg = self.config
+        advantages = self.target_q(batch) - self.value.apply_fn(self.value.params, batch["observations"])
+        weights = awr_weights(advantages, cfg.awr_temperature, cfg.awr_max_weight)
+        log_probs = self.actor.apply_fn(actor_params, batch["observations"]).log_prob(batch["actions"])
+        loss = -(jax.lax.stop_gradient(weights) * log_probs).mean()
+        return loss, {"actor_loss": loss, "adv_mean": advantages.mean(), "awr_weight_mean": weights.mean()}
+
+    def critic_loss(self, critic_params: Any, batch: Batch) -> tuple[jnp.ndarray, dict]:
+        next_v = self.value.apply_fn(self.value.params, batch["next_observations"])
+        target = batch["rewards"] + self.config.discount * batch["masks"] * next_v
+        qs = ensemble_apply(self.critic.apply_fn, critic_params, batch["observations"], batch["actions"])
+        loss = ((qs - target[None]) ** 2).mean(axis=1).sum()
+        return loss, {"critic_loss": loss, "q_mean": qs.mean(), "q_max": qs.max(), "q_min": qs.min()}
+
+    # ---- updates ------------------------------------------------------------------------------
+    def update_step(self, batch: Batch) -> tuple[IQLAgent, dict]:
+        v_grads, v_info = jax.grad(self.value_loss, has_aux=True)(self.value.params, batch)
+        agent = self.replace(value=self.value.apply_gradients(grads=v_grads))
+        a_grads, a_info = jax.grad(agent.actor_loss, has_aux=True)(agent.actor.params, batch)
+        agent = agent.replace(actor=agent.actor.apply_gradients(grads=a_grads))
+        c_grads, c_info = jax.grad(agent.critic_loss, has_aux=True)(agent.critic.params, batch)
+        critic = agent.critic.apply_gradients(grads=c_grads)
+        agent = agent.replace(critic=critic, target_critic_params=polyak(critic.params, agent.target_critic_params,
+                                                                          self.config.tau))
+        return agent, {**v_info, **a_info, **c_info}
+
+    def update(self, batches: Batch, key: jax.Array) -> tuple[IQLAgent, dict]:
+        """One full IQL step per stacked minibatch (`utd` of them), fused with `lax.scan`."""
+        agent, info = jax.lax.scan(lambda a, b: a.update_step(b), self, batches)
+        return agent, jax.tree_util.tree_map(jnp.mean, info)
+
+    # ---- phases and acting --------------------------------------------------------------------
+    @property
+    def batch_fields(self) -> tuple[str, ...]:
+        return ()
+
+    def to_online(self) -> IQLAgent:
+        return self
+
+    def sample_actions(self, observations: jnp.ndarray, key: jax.Array) -> jnp.ndarray:
+        return self.actor.apply_fn(self.actor.params, observations).sample(key)
+
+    def eval_actions(self, observations: jnp.ndarray) -> jnp.ndarray:
+        return self.actor.apply_fn(self.actor.params, observations).mode()
+
+    # ---- construction -------------------------------------------------------------------------
+    @classmethod
+    def create(cls, key: jax.Array, obs_dim: int, action_dim: int, config: IQLConfig) -> IQLAgent:
+        key_actor, key_critic, key_value = jax.random.split(key, 3)
+        obs = jnp.zeros((1, obs_dim), jnp.float32)
+        act = jnp.zeros((1, action_dim), jnp.float32)
+        actor_def = GaussianActor(config.hidden_dims, action_dim)
+        critic_def, value_def = Critic(config.hidden_dims), ValueNet(config.hidden_dims)
+        actor_lr = (optax.cosine_decay_schedule(config.actor_lr, config.actor_decay_steps)
+                    if config.actor_decay_steps else config.actor_lr)
+        actor = TrainState.create(apply_fn=actor_def.apply, params=actor_def.init(key_actor, obs),
+                                  tx=optax.adam(actor_lr))
+        critic_params = ensemble_init(critic_def, key_critic, config.num_critics, obs, act)
+        critic = TrainState.create(apply_fn=critic_def.apply, params=critic_params, tx=optax.adam(config.critic_lr))
+        value = TrainState.create(apply_fn=value_def.apply, params=value_def.init(key_value, obs),
+                                  tx=optax.adam(config.value_lr))
+        return cls(actor=actor, critic=critic, target_critic_params=jax.tree_util.tree_map(jnp.copy, critic_params),
+                   value=value, config=config)

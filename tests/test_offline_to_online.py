@@ -1,0 +1,151 @@
+"""Offline→online methods: the distinctive piece of each on hand-checkable inputs, then each recipe end to
+end on the toy task (pre-train, switch, fine-tune, pre-train once / fine-tune many)."""
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from conftest import TINY, TOY, read_rows
+
+from hybridrl.agents.cql import conservative_penalty
+from hybridrl.agents.iql import awr_weights, expectile_loss
+from hybridrl.recipes import resolve
+from hybridrl.replay import ReplayBuffer
+from hybridrl.replay.mixing import Append, OnlineOnly
+from hybridrl.training import checkpoint
+from hybridrl.training.loop import OFFLINE_CKPT_NAME, Trainer, _online_step
+
+
+def test_expectile_loss_weighs_the_two_signs():
+    diff = jnp.array([-2.0, 1.0, 0.0])
+    np.testing.assert_allclose(expectile_loss(diff, 0.7), [0.3 * 4.0, 0.7 * 1.0, 0.0], rtol=1e-6)
+    np.testing.assert_allclose(expectile_loss(diff, 0.5), 0.5 * diff**2, rtol=1e-6)  # τ=0.5: half the MSE
+
+
+def test_awr_weights_exponentiate_and_clip():
+    w = awr_weights(jnp.array([0.0, 1.0, 10.0, -1.0]), 3.0, 100.0)
+    np.testing.assert_allclose(w, [1.0, np.exp(3.0), 100.0, np.exp(-3.0)], rtol=1e-6)
+
+
+def _lse(x):
+    return np.log(np.sum(np.exp(x)))
+
+
+def test_cql_logsumexp_with_importance_correction():
+    # One member, one state, N=1 action per source, |A| = 2: uniform log-density is -2 log 2.
+    q = lambda v: jnp.full((1, 1, 1), v)  # noqa: E731
+    r = conservative_penalty(jnp.array([[1.0]]), q(0.0), q(2.0), q(3.0), jnp.array([[0.5]]), jnp.array([[-0.5]]),
+                             action_dim=2, temperature=1.0, mc_returns=None)
+    expected = _lse([0.0 + 2 * np.log(2.0), 2.0 - 0.5, 3.0 + 0.5]) - 1.0
+    np.testing.assert_allclose(r, [expected], rtol=1e-5)
+    # The temperature scales the soft maximum: T·lse(x/T).
+    r2 = conservative_penalty(jnp.array([[1.0]]), q(0.0), q(2.0), q(3.0), jnp.array([[0.5]]), jnp.array([[-0.5]]),
+                              action_dim=2, temperature=2.0, mc_returns=None)
+    x = np.array([0.0 + 2 * np.log(2.0), 1.5, 3.5])
+    np.testing.assert_allclose(r2, [2.0 * _lse(x / 2.0) - 1.0], rtol=1e-5)
+
+
+def test_calql_floors_only_policy_actions_at_the_mc_return():
+    q = lambda v: jnp.full((1, 1, 1), v)  # noqa: E731
+    args = (jnp.array([[1.0]]), q(-5.0), q(2.0), q(3.0), jnp.array([[0.0]]), jnp.array([[0.0]]))
+    r = conservative_penalty(*args, action_dim=1, temperature=1.0, mc_returns=jnp.array([10.0]))
+    # uniform stays at -5 (+log 2 correction); both policy-sampled entries become max(Q, 10) = 10
+    np.testing.assert_allclose(r, [_lse([-5.0 + np.log(2.0), 10.0, 10.0]) - 1.0], rtol=1e-5)
+    # A return below Q changes nothing.
+    low = conservative_penalty(*args, action_dim=1, temperature=1.0, mc_returns=jnp.array([-100.0]))
+    none = conservative_penalty(*args, action_dim=1, temperature=1.0, mc_returns=None)
+    np.testing.assert_allclose(low, none, rtol=1e-6)
+
+
+def _buffers(n_off=300, n_on=100):
+    off = ReplayBuffer.from_arrays({"rewards": np.ones(n_off, np.float32), "x": np.ones((n_off, 2), np.float32)})
+    on = ReplayBuffer.create({"rewards": np.float32(0), "x": np.zeros(2, np.float32)}, 500)
+    on = on.with_rows({"rewards": np.zeros(n_on, np.float32), "x": np.zeros((n_on, 2), np.float32)})
+    return off, on
+
+
+def test_append_mixing_is_uniform_over_the_union():
+    off, on = _buffers()
+    batch = jax.jit(lambda k: Append().sample(k, on, off, 256, 40))(jax.random.PRNGKey(0))
+    frac = float(batch["rewards"].mean())  # offline rows have reward 1
+    assert abs(frac - 0.75) < 0.02, frac  # 300 of 400 rows
+    assert batch["x"].shape == (40, 256, 2)
+    np.testing.assert_array_equal(batch["x"][..., 0], batch["rewards"])  # rows stay whole
+
+
+def test_online_only_mixing_never_reads_offline_rows():
+    off, on = _buffers()
+    batch = OnlineOnly().sample(jax.random.PRNGKey(0), on, off, 256, 8)
+    assert float(batch["rewards"].max()) == 0.0
+
+
+def _cfg(recipe, dataset, offline_steps, online_steps, **extra):
+    return resolve(recipe, TOY, {**TINY, "train.start_steps": 0, **extra}, dataset=str(dataset),
+                   offline_steps=offline_steps, online_steps=online_steps)
+
+
+def test_iql_pretrains_to_a_good_policy_and_keeps_data_online(tmp_path, toy_npz):
+    cfg = _cfg("iql", toy_npz, 1500, 200, **{"train.eval_interval": 500, "train.eval_episodes": 10})
+    trainer = Trainer(cfg, tmp_path / "iql")
+    trainer.run()
+    rows = read_rows(tmp_path / "iql")
+    offline = [r for r in rows if r["phase"] == "offline"]
+    # A uniform-random policy scores about -17 here, the data's controller about -2: IQL imitates the good part.
+    assert float(offline[-1]["eval_return"]) > -4.0, offline[-1]
+    assert float(offline[-1]["value_loss"]) < float(offline[0]["value_loss"])
+    assert trainer.offline is not None and cfg.train.mixing == "append"
+    assert (tmp_path / "iql" / OFFLINE_CKPT_NAME).exists()
+
+
+def test_calql_writes_mc_returns_of_finished_online_episodes(tmp_path, toy_npz):
+    cfg = _cfg("cal-ql", toy_npz, 100, 150)
+    trainer = Trainer(cfg, tmp_path / "calql")
+    trainer.run()
+    data = {k: np.asarray(v[:150]) for k, v in trainer.carry.buffer.data.items()}
+    # PointReach episodes last 25 steps (time limit; truncation ends the Monte-Carlo sum): 6 finished episodes.
+    r, g = data["rewards"].reshape(6, 25), data["mc_returns"].reshape(6, 25)
+    expected = np.array([[sum(0.99**k * ep[t + k] for k in range(25 - t)) for t in range(25)] for ep in r])
+    np.testing.assert_allclose(g, expected, rtol=1e-4)
+    assert "mc_returns" in trainer.offline.data
+
+
+def test_wsrl_warms_up_with_the_pretrained_policy_without_updates_then_drops_offline_data(tmp_path, toy_npz):
+    cfg = _cfg("wsrl", toy_npz, 200, 60, **{"train.start_steps": 50, "agent.num_critics": 4})
+    trainer = Trainer(cfg, tmp_path / "wsrl")
+    trainer.run()
+    tree, _, _ = checkpoint.load(tmp_path / "wsrl" / OFFLINE_CKPT_NAME, {"state": trainer._state_tree()})
+    pretrained = tree["state"]["agent"]
+    assert trainer.offline is None  # no offline data kept online
+    assert cfg.train.mixing == "online-only" and not cfg.agent.online_conservative
+    # 60 online steps, 50 of warm-up: only the last 10 updated the agent.
+    assert not np.allclose(pretrained.actor.params["params"]["Dense_0"]["kernel"],
+                           trainer.carry.agent.actor.params["params"]["Dense_0"]["kernel"])
+
+    # The warm-up step itself: no update, and the action is the agent's own sample.
+    agent = pretrained.to_online()
+    buf = ReplayBuffer.create(trainer._example_transition(), 10)
+    carry = trainer.carry.replace(agent=agent, buffer=buf)
+    tr = {k: jnp.asarray(v) for k, v in trainer._example_transition().items()}
+    obs = jnp.ones((2,), jnp.float32) * 0.3
+    new, action, info = _online_step(carry, None, tr, obs, mixer=OnlineOnly(), batch_size=8, utd=4, train=False,
+                                     warmup_policy="agent")
+    assert info == {}
+    assert jax.tree_util.tree_all(jax.tree_util.tree_map(lambda a, b: bool(jnp.all(a == b)),
+                                                         new.agent.critic.params, agent.critic.params))
+    _, _, _, key_act = jax.random.split(carry.rng, 4)
+    np.testing.assert_allclose(action, agent.sample_actions(obs, key_act), rtol=1e-6)
+
+
+@pytest.mark.parametrize("recipe", ["cql", "cal-ql", "iql"])
+def test_pretrain_once_then_fine_tune_from_the_checkpoint(tmp_path, toy_npz, recipe):
+    pre = Trainer(_cfg(recipe, toy_npz, 200, 0), tmp_path / "pre")
+    pre.run()
+    ft = Trainer.from_pretrained(tmp_path / "pre", tmp_path / "ft", {"train.progress": False,
+                                                                      "train.tensorboard": False},
+                                 online_steps=100, seed=3)
+    src = jax.tree_util.tree_leaves(pre.carry.agent.actor.params)
+    assert all(np.array_equal(a, b) for a, b in zip(src, jax.tree_util.tree_leaves(ft.carry.agent.actor.params),
+                                                      strict=True))
+    ft.run()
+    rows = read_rows(tmp_path / "ft")
+    assert {r["phase"] for r in rows} == {"online"}  # no second pre-training
+    assert ft.host.offline_step == ft.cfg.train.offline_steps and ft.host.online_step == 100
