@@ -51,12 +51,15 @@ def main() -> None:
 
 
 def _table(d: dict, names: list[str]) -> list[str]:
+    from hybridrl.envs import normalized_score  # current references, not those at build time
+
     lines = ["| dataset | transitions | episodes | behaviour return (mean ± std per episode) | normalised | build s |",
              "|---|---:|---:|---:|---:|---:|"]
     for r in (d[n] for n in names if n in d):
         ret = (f"{r['behaviour_return']:.1f} ± {r['behaviour_return_std']:.1f}"
                if r.get("behaviour_return") is not None else "— (no rewards)")
-        norm = f"{r['normalized_score']:.1f}" if r.get("normalized_score") is not None else "—"
+        score = normalized_score(r["env"], r["behaviour_return"]) if r.get("behaviour_return") is not None else None
+        norm = f"{score:.1f}" if score is not None else "—"
         lines.append(f"| `{r['name']}` | {r['transitions']:,} | {r['episodes']} | {ret} | {norm} | "
                      f"{r['build_seconds']} |")
     return lines

@@ -171,13 +171,15 @@ def _train(args: argparse.Namespace) -> int:
 def _data(args: argparse.Namespace) -> int:
     from hybridrl.data import DataError, load_dataset
     from hybridrl.data.suite import SUITE, built_info, is_built
+    from hybridrl.envs import normalized_score
 
     if args.data_command == "list":
         print(f"{'name':<42} {'env':<20} {'transitions':>11} {'behaviour return':>17} {'normalised':>10}  built")
         for name, spec in SUITE.items():
             info = built_info(name) if is_built(name) else None
             ret = f"{info['behaviour_return']:.1f}" if info and "behaviour_return" in info else "-"
-            norm = f"{info['normalized_score']:.1f}" if info and info.get("normalized_score") is not None else "-"
+            score = normalized_score(spec.env, info["behaviour_return"]) if ret != "-" else None
+            norm = f"{score:.1f}" if score is not None else "-"
             print(f"{name:<42} {spec.env:<20} {spec.transitions:>11} {ret:>17} {norm:>10}  "
                   f"{'yes' if is_built(name) else 'no'}")
         return 0

@@ -33,7 +33,7 @@ def collect(envs: gym.Env | Sequence[gym.Env], behaviour: Callable[[Any], np.nda
     env_list = list(envs) if batched else [envs]
     n_envs = len(env_list)
     lengths = [transitions // n_envs + (i < transitions % n_envs) for i in range(n_envs)]
-    streams = [{k: [] for k in FIELDS} for _ in env_list]
+    streams: list[dict[str, list[Any]]] = [{k: [] for k in FIELDS} for _ in env_list]
     episodes = [0] * n_envs
     obs = [env.reset(seed=reset_seed(seed, i, 0))[0] for i, env in enumerate(env_list)]
     for t in range(max(lengths)):
@@ -57,6 +57,7 @@ def collect(envs: gym.Env | Sequence[gym.Env], behaviour: Callable[[Any], np.nda
             cols["rewards"].append(reward)
             cols["terminals"].append(terminated)
             cols["truncations"].append((truncated or t == lengths[i] - 1) and not terminated)
+            cols.setdefault("_time_limit", []).append(bool(truncated))
             if terminated or truncated:
                 episodes[i] += 1
                 obs[i] = env_list[i].reset(seed=reset_seed(seed, i, episodes[i]))[0]
@@ -64,7 +65,17 @@ def collect(envs: gym.Env | Sequence[gym.Env], behaviour: Callable[[Any], np.nda
                 obs[i] = nxt
     for env in env_list:
         env.close()
+    # Rows where a stream stopped mid-episode: statistics over whole episodes leave those episodes out.
+    cut_rows = np.cumsum(lengths) - 1
+    cut = [int(r) for r, s in zip(cut_rows, streams, strict=True)
+           if s["truncations"] and s["truncations"][-1] and not _time_limit_reached(s)]
+    metadata = {**metadata, "cut_episode_ends": cut}
     joined = {k: [x for s in streams for x in s[k]] for k in FIELDS}
     arrays = {k: np.asarray(v, np.float32) for k, v in joined.items() if v and k not in ("terminals", "truncations")}
     return Dataset(**arrays, terminals=np.asarray(joined["terminals"], bool),
                    truncations=np.asarray(joined["truncations"], bool), metadata=metadata, source=source)
+
+
+def _time_limit_reached(stream: dict[str, list[Any]]) -> bool:
+    """Whether a stream's last episode ended at the env's own time limit (so it is whole)."""
+    return bool(stream.get("_time_limit", [False])[-1])

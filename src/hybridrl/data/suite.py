@@ -63,7 +63,7 @@ def _maze_specs() -> list[SuiteSpec]:
 LOCOMOTION = {
     "hopper": ("Hopper-v5", 50_000),
     "halfcheetah": ("HalfCheetah-v5", 40_000),
-    "walker2d": ("Walker2d-v5", 50_000),
+    "walker2d": ("Walker2d-v5", 60_000),
 }
 SMALL_ROLLOUT = 25_000  # each -small locomotion rollout; medium-expert-small joins two of them
 
@@ -138,8 +138,11 @@ def build(name: str, force: bool = False) -> Dataset:
     start = time.time()
     spec = SUITE[name]
     if spec.kind == "concat":
-        ds = Dataset.concatenate([build(part) for part in spec.concat], {"name": name, "env": spec.env,
-                                 "behaviour": "concat", "parts": list(spec.concat)}, f"built-in:{name}")
+        parts = [build(part) for part in spec.concat]
+        offsets = np.cumsum([0] + [len(p) for p in parts[:-1]])
+        cut = [int(r + o) for p, o in zip(parts, offsets, strict=True) for r in p.metadata.get("cut_episode_ends", [])]
+        ds = Dataset.concatenate(parts, {"name": name, "env": spec.env, "behaviour": "concat",
+                                         "parts": list(spec.concat), "cut_episode_ends": cut}, f"built-in:{name}")
     elif spec.base is not None:  # same trajectories as the base dataset, then cut and/or stripped
         ds = build(spec.base)
         ds.metadata.update(name=name, base=spec.base)
@@ -147,6 +150,7 @@ def build(name: str, force: bool = False) -> Dataset:
             from hybridrl.data.maze import limit_coverage
 
             ds = limit_coverage(ds, spec.env)
+            ds.metadata.pop("cut_episode_ends", None)  # rows moved
     else:
         ds = rollout(spec)
     if spec.action_free:
@@ -158,11 +162,21 @@ def build(name: str, force: bool = False) -> Dataset:
     info = {"name": name, "env": spec.env, "transitions": len(ds), "episodes": int(ds.episode_ends.sum()),
             "fields": list(ds.arrays()), "build_seconds": round(time.time() - start, 1), "metadata": ds.metadata}
     if ds.rewards is not None:
-        rets = ds.episode_returns()
+        rets = whole_episode_returns(ds)
         info.update(behaviour_return=float(rets.mean()), behaviour_return_std=float(rets.std()),
                     normalized_score=normalized_score(spec.env, float(rets.mean())))
     path.with_suffix(".json").write_text(json.dumps(info, indent=2))
     return ds
+
+
+def whole_episode_returns(ds: Dataset) -> np.ndarray:
+    """Episode returns, leaving out episodes a rollout stream stopped in the middle of (when any remain)."""
+    from hybridrl.data.dataset import episode_end_rows
+
+    rets = ds.episode_returns()
+    cut = set(ds.metadata.get("cut_episode_ends", []))
+    keep = np.array([row not in cut for row in episode_end_rows(ds.episode_ends)])
+    return rets[keep] if keep.any() else rets
 
 
 def dependencies(name: str) -> list[str]:
@@ -223,12 +237,13 @@ def rollout(spec: SuiteSpec) -> Dataset:
         noise = mixed_quality_noise() if spec.mixed_quality else spec.noise_scale
         env, behaviour = maze_behaviour(spec.env, spec.seed, noise)
         return collect(env, behaviour, spec.transitions, spec.seed, meta, f"built-in:{spec.name}")
-    envs = [make_env(spec.env) for _ in range(ROLLOUT_ENVS)]
-    shape = (ROLLOUT_ENVS, *envs[0].action_space.shape)
+    n_envs = max(1, min(ROLLOUT_ENVS, spec.transitions // 5_000))  # streams of several whole episodes
+    envs = [make_env(spec.env) for _ in range(n_envs)]
+    shape = (n_envs, *envs[0].action_space.shape)
     if spec.kind == "random":
         behaviour = _random_behaviour(shape, spec.seed)
     elif spec.kind == "replay":
-        behaviour = _scheduled_behaviour(spec, shape, -(-spec.transitions // ROLLOUT_ENVS))
+        behaviour = _scheduled_behaviour(spec, shape, -(-spec.transitions // n_envs))
         meta["schedule"] = [list(x) for x in spec.schedule]
     else:
         assert spec.policy is not None, spec

@@ -7,7 +7,15 @@ import numpy as np
 # (random return, expert return) per env family, for 100·(R − R_random)/(R_expert − R_random).
 # Locomotion: D4RL's published references (measured on the v2 envs; v5 dynamics are close but not
 # identical, so treat these scores as indicative). The built-in suite replaces them with its own.
-REFERENCE_SCORES: dict[str, tuple[float, float]] = {
+# The built-in suite's references (random policy, shipped expert policy), measured by
+# `python benchmarks/reference_scores.py` (benchmarks/results/reference-scores.md); they apply to the exact
+# env ids the suite uses. Other versions of the same family fall back to D4RL's references below.
+SUITE_REFERENCE_SCORES: dict[str, tuple[float, float]] = {
+    "Hopper-v5": (19.3, 871.9),
+    "HalfCheetah-v5": (-278.8, 6149.3),
+    "Walker2d-v5": (1.5, 1278.1),
+}
+REFERENCE_SCORES: dict[str, tuple[float, float]] = {  # D4RL's random and expert returns
     "Hopper": (-20.272305, 3234.3),
     "HalfCheetah": (-280.178953, 12135.0),
     "Walker2d": (1.629008, 4592.3),
@@ -81,6 +89,9 @@ def env_spaces(env_id: str) -> tuple[int, int]:
 
 
 def reference_scores(env_id: str) -> tuple[float, float] | None:
+    """(random, expert) returns for normalised scores: the suite's own for its envs, else D4RL's."""
+    if env_id in SUITE_REFERENCE_SCORES:
+        return SUITE_REFERENCE_SCORES[env_id]
     family = env_id.split("/")[-1].split("-")[0]
     return REFERENCE_SCORES.get(family)
 
