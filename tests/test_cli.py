@@ -19,6 +19,8 @@ def test_help_lists_every_command(capsys):
     (["--recipe", "sac", "--env", "NoSuchEnv-v9"], "registered envs include"),
     (["--recipe", "sac", "--env", TOY, "--set", "agent.nope=1"], "valid keys: agent.hidden_dims"),
     (["--recipe", "sac", "--env", TOY, "--set", "agent.utd=many"], "agent.utd expects int"),
+    (["--recipe", "iql", "--env", TOY, "--set", "agent.num_target_critics=2"], "configured by IQLConfig"),
+    (["--from-checkpoint", "no/such/run"], "expected a run directory with checkpoints/offline.npz"),
     (["--recipe", "sac", "--env", TOY, "--online-steps", "-5"], "--online-steps must be >= 0"),
     (["--recipe", "rlpd", "--env", TOY, "--online-steps", "5"], "no dataset"),
     (["--recipe", "rlpd", "--env", TOY, "--dataset", "nope-v0"], "is neither a file, a Minari dataset"),

@@ -285,4 +285,5 @@ def _resolve_key(key: str, agent_cls: type) -> tuple[str, str]:
     if len(matches) == 1:
         section, name = matches[0].split(".", 1)
         return section, name
-    raise ConfigError(f"unknown config key {key!r}; valid keys: {', '.join(keys)}")
+    raise ConfigError(f"unknown config key {key!r} (this recipe's agent is configured by {agent_cls.__name__}); "
+                      f"valid keys: {', '.join(keys)}")
