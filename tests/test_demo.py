@@ -37,11 +37,11 @@ def test_replay_schedule_switches_behaviour_at_the_shares(tmp_path, monkeypatch)
     import numpy as np
 
     monkeypatch.setattr(suite, "ROLLOUT_ENVS", 2)
-    spec = suite.SuiteSpec("toy-replay", "hybridrl/PointReach-v0", 400, seed=5, kind="replay",
+    spec = suite.SuiteSpec("toy-replay", "hybridrl/PointReach-v0", 10_000, seed=5, kind="replay",
                            schedule=(("random", 1.0), ("random", 3.0)))
-    ds = suite.rollout(spec)
-    first = np.random.default_rng(5).uniform(-1.0, 1.0, (50, 2, 2)).astype(np.float32)  # (step, env, action)
-    second = np.random.default_rng(6).uniform(-1.0, 1.0, (150, 2, 2)).astype(np.float32)
+    ds = suite.rollout(spec)  # 10k transitions: two streams (one per 5k), 5k steps each
+    first = np.random.default_rng(5).uniform(-1.0, 1.0, (1250, 2, 2)).astype(np.float32)  # (step, env, action)
+    second = np.random.default_rng(6).uniform(-1.0, 1.0, (3750, 2, 2)).astype(np.float32)
     streams = [np.concatenate([first[:, i], second[:, i]]) for i in range(2)]
     np.testing.assert_array_equal(ds.actions, np.concatenate(streams))
     assert ds.metadata["schedule"] == [["random", 1.0], ["random", 3.0]]
