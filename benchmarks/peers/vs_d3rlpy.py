@@ -23,7 +23,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def ours(algo: str, dataset: str, env: str, steps: int, seed: int, hidden: int, batch: int) -> dict:
+def ours(algo: str, dataset: str, env: str, steps: int, seed: int, hidden: int, batch: int, random_steps: int) -> dict:
     from hybridrl.recipes import resolve
     from hybridrl.training.loop import Trainer
 
@@ -35,13 +35,14 @@ def ours(algo: str, dataset: str, env: str, steps: int, seed: int, hidden: int, 
         cfg = resolve("iql", env, {**common, "agent.actor_decay_steps": 0}, dataset=dataset, offline_steps=steps,
                       online_steps=0, seed=seed)
     else:
-        cfg = resolve("sac", env, {**common, "agent.target_entropy_scale": 1.0}, online_steps=steps, seed=seed)
+        cfg = resolve("sac", env, {**common, "agent.target_entropy_scale": 1.0, "train.start_steps": random_steps},
+                      online_steps=steps, seed=seed)
     t = time.time()
     result = Trainer(cfg, run).run()
     wall = time.time() - t
     with open(run / "metrics.csv", newline="") as f:  # rows without an evaluation: pure training speed
         sps = [float(r["steps_per_sec"]) for r in csv.DictReader(f) if not r.get("eval_return")
-               and int(r["step"]) > (5_000 if algo == "sac" else 1_000)]
+               and int(r["step"]) > (random_steps if algo == "sac" else 1_000)]
     return {"peer": "hybridrl", "algo": algo, "seed": seed, "steps": steps, "wall_seconds": wall,
             "updates_per_sec": float(np.median(sps)), "eval_return": result["eval_return"]}
 
@@ -54,17 +55,19 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=20_000)
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--algos", nargs="+", default=["iql", "sac"])
+    p.add_argument("--sac-seeds", type=int, default=None, help="seeds for SAC (default: --seeds)")
+    p.add_argument("--random-steps", type=int, default=5_000, help="SAC's uniform warm-up (both sides)")
     args = p.parse_args()
     from hybridrl.data.suite import build, dataset_path
 
     build(args.dataset)
     rows = []
     for algo in args.algos:
-        for seed in range(args.seeds):
+        for seed in range(args.sac_seeds if algo == "sac" and args.sac_seeds is not None else args.seeds):
             for side in ("hybridrl", "d3rlpy"):
                 print(f"[{time.strftime('%H:%M:%S')}] {algo} seed {seed} {side}", flush=True)
                 if side == "hybridrl":
-                    rows.append(ours(algo, args.dataset, args.env, args.steps, seed, 256, 256))
+                    rows.append(ours(algo, args.dataset, args.env, args.steps, seed, 256, 256, args.random_steps))
                 else:
                     cmd = [args.d3rlpy_python, str(Path(__file__).parent / "d3rlpy_run.py"), algo,
                            "--env", args.env, "--steps", str(args.steps), "--seed", str(seed),
@@ -76,11 +79,11 @@ def main() -> None:
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                             cwd=ROOT).stdout.strip()
     lines = ["# hybridrl vs d3rlpy: same data, sizes, batch, steps and seeds", "",
-             f"Command: `python benchmarks/peers/vs_d3rlpy.py --d3rlpy-python ... --seeds {args.seeds} --steps "
-             f"{args.steps} --dataset {args.dataset}` · commit `{commit}` · {platform.machine()} VM, 2 cores, CPU.",
+             f"Command: `python benchmarks/peers/vs_d3rlpy.py {' '.join(sys.argv[1:])}` · commit `{commit}` · "
+             f"{platform.machine()} VM, 2 cores, CPU.",
              f"d3rlpy {next((r['version'] for r in rows if r['peer'] == 'd3rlpy'), '?')} with torch 2.13.0 (CPU).", "",
              "IQL: offline only on the dataset (τ 0.7, β 3, weight clip 100, constant lr). SAC: online from scratch "
-             "(5k random steps, UTD 1, target entropy −|A|). Both 256x256, batch 256. Eval: 10 episodes, "
+             f"({args.random_steps} random steps, UTD 1, target entropy −|A|). Both 256x256, batch 256. Eval: 10 episodes, "
              "deterministic policy, at the end. Updates/s: hybridrl's median logged rate between evaluations; "
              "d3rlpy's: updates / wall time of `fit` (no evaluation inside).", "",
              "| algo | side | eval return (mean ± std over seeds) | updates/s | wall s (mean) |",
