@@ -83,9 +83,9 @@ def main() -> None:
              f"{platform.machine()} VM, 2 cores, CPU.",
              f"d3rlpy {next((r['version'] for r in rows if r['peer'] == 'd3rlpy'), '?')} with torch 2.13.0 (CPU).", "",
              "IQL: offline only on the dataset (τ 0.7, β 3, weight clip 100, constant lr). SAC: online from scratch "
-             f"({args.random_steps} random steps, UTD 1, target entropy −|A|). Both 256x256, batch 256. Eval: 10 episodes, "
-             "deterministic policy, at the end. Updates/s: hybridrl's median logged rate between evaluations; "
-             "d3rlpy's: updates / wall time of `fit` (no evaluation inside).", "",
+             f"({args.random_steps} random steps, UTD 1, target entropy −|A|). Both 256x256, batch 256. "
+             "Eval: 10 episodes, deterministic policy, at the end. Updates/s: hybridrl's median logged rate "
+             "between evaluations; d3rlpy's: updates / wall time of `fit` (no evaluation inside).", "",
              "| algo | side | eval return (mean ± std over seeds) | updates/s | wall s (mean) |",
              "|---|---|---:|---:|---:|"]
     for algo in args.algos:
