@@ -71,11 +71,16 @@ def main() -> None:
                 else:
                     cmd = [args.d3rlpy_python, str(Path(__file__).parent / "d3rlpy_run.py"), algo,
                            "--env", args.env, "--steps", str(args.steps), "--seed", str(seed),
+                           "--random-steps", str(args.random_steps),
                            "--dataset", str(dataset_path(args.dataset))]
                     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
                     rows.append(json.loads(out.strip().splitlines()[-1]))
                 print(json.dumps(rows[-1]), flush=True)
-    (ROOT / "results" / "vs-d3rlpy.json").write_text(json.dumps(rows, indent=2))
+    out = ROOT / "results" / "vs-d3rlpy.json"
+    if out.exists():  # keep earlier rows of the algorithms not re-run now
+        rows = [r for r in json.loads(out.read_text()) if r["algo"] not in args.algos] + rows
+    args.algos = sorted({r["algo"] for r in rows})
+    out.write_text(json.dumps(rows, indent=2))
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                             cwd=ROOT).stdout.strip()
     lines = ["# hybridrl vs d3rlpy: same data, sizes, batch, steps and seeds", "",
