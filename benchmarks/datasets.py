@@ -86,7 +86,7 @@ def write_markdown(d: dict, path: Path) -> None:
               "redrawn on arrival). Variants (`-actionfree`, `-limited`, `medium-expert`) are cut from or joined",
               "from their base datasets, so they take about a second once the bases are built. Locomotion",
               "normalised scores: 100·(R − R_random)/(R_expert − R_random) with the suite's own references",
-              "(`hybridrl.envs.REFERENCE_SCORES`: the uniform-random policy and the shipped expert policy)."]
+              "(`hybridrl.envs.make.SUITE_REFERENCE_SCORES`: the uniform-random policy and the shipped expert policy)."]
     path.write_text("\n".join(lines) + "\n")
 
 
