@@ -17,6 +17,20 @@ class ConfigError(ValueError):
     """A bad config key or value; the message lists what is valid."""
 
 
+def check_learner(cfg: Any, positive: tuple[str, ...]) -> None:
+    """The checks every agent config shares: counts >= 1, τ in (0, 1], γ in [0, 1], rates > 0."""
+    for name in ("utd", "batch_size", "num_critics"):
+        if getattr(cfg, name) < 1:
+            raise ConfigError(f"agent.{name} must be >= 1, got {getattr(cfg, name)}")
+    if not 0.0 < cfg.tau <= 1.0:
+        raise ConfigError(f"agent.tau must be in (0, 1], got {cfg.tau}")
+    if not 0.0 <= cfg.discount <= 1.0:
+        raise ConfigError(f"agent.discount must be in [0, 1], got {cfg.discount}")
+    for name in positive:
+        if getattr(cfg, name) <= 0:
+            raise ConfigError(f"agent.{name} must be > 0, got {getattr(cfg, name)}")
+
+
 @dataclass(frozen=True)
 class SACConfig:
     """SAC with a critic ensemble: covers SAC, RLPD and their variants by value alone."""
@@ -47,16 +61,7 @@ class SACConfig:
                 f"agent.num_target_critics must be in [1, num_critics={self.num_critics}], "
                 f"got {self.num_target_critics}"
             )
-        for name in ("utd", "batch_size", "num_critics"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"agent.{name} must be >= 1, got {getattr(self, name)}")
-        if not 0.0 < self.tau <= 1.0:
-            raise ConfigError(f"agent.tau must be in (0, 1], got {self.tau}")
-        if not 0.0 <= self.discount <= 1.0:
-            raise ConfigError(f"agent.discount must be in [0, 1], got {self.discount}")
-        for name in ("actor_lr", "critic_lr", "temp_lr", "init_temperature"):
-            if getattr(self, name) <= 0:
-                raise ConfigError(f"agent.{name} must be > 0, got {getattr(self, name)}")
+        check_learner(self, positive=("actor_lr", "critic_lr", "temp_lr", "init_temperature"))
 
 
 @dataclass(frozen=True)
@@ -105,12 +110,7 @@ class IQLConfig:
     def validate(self) -> None:
         if not 0.0 < self.expectile < 1.0:
             raise ConfigError(f"agent.expectile must be in (0, 1), got {self.expectile}")
-        for name in ("utd", "batch_size", "num_critics"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"agent.{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("actor_lr", "critic_lr", "value_lr", "awr_temperature", "awr_max_weight"):
-            if getattr(self, name) <= 0:
-                raise ConfigError(f"agent.{name} must be > 0, got {getattr(self, name)}")
+        check_learner(self, positive=("actor_lr", "critic_lr", "value_lr", "awr_temperature", "awr_max_weight"))
 
 
 AGENT_CONFIGS: dict[str, type] = {"sac": SACConfig, "cql": CQLConfig, "iql": IQLConfig}

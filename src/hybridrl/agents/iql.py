@@ -19,6 +19,7 @@ import jax.numpy as jnp
 import optax
 from flax.training.train_state import TrainState
 
+from hybridrl.agents.base import AgentAPI
 from hybridrl.agents.sac import Batch, polyak
 from hybridrl.config import IQLConfig
 from hybridrl.nn import Critic, GaussianActor, ValueNet, ensemble_apply, ensemble_init
@@ -34,7 +35,7 @@ def awr_weights(advantages: jnp.ndarray, temperature: float, max_weight: float) 
     return jnp.minimum(jnp.exp(temperature * advantages), max_weight)
 
 
-class IQLAgent(flax.struct.PyTreeNode):
+class IQLAgent(AgentAPI, flax.struct.PyTreeNode):
     actor: TrainState
     critic: TrainState
     target_critic_params: Any
@@ -82,20 +83,6 @@ class IQLAgent(flax.struct.PyTreeNode):
         """One full IQL step per stacked minibatch (`utd` of them), fused with `lax.scan`."""
         agent, info = jax.lax.scan(lambda a, b: a.update_step(b), self, batches)
         return agent, jax.tree_util.tree_map(jnp.mean, info)
-
-    # ---- phases and acting --------------------------------------------------------------------
-    @property
-    def batch_fields(self) -> tuple[str, ...]:
-        return ()
-
-    def to_online(self) -> IQLAgent:
-        return self
-
-    def sample_actions(self, observations: jnp.ndarray, key: jax.Array) -> jnp.ndarray:
-        return self.actor.apply_fn(self.actor.params, observations).sample(key)
-
-    def eval_actions(self, observations: jnp.ndarray) -> jnp.ndarray:
-        return self.actor.apply_fn(self.actor.params, observations).mode()
 
     # ---- construction -------------------------------------------------------------------------
     @classmethod

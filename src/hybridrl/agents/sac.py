@@ -19,6 +19,7 @@ import jax.numpy as jnp
 import optax
 from flax.training.train_state import TrainState
 
+from hybridrl.agents.base import AgentAPI
 from hybridrl.config import SACConfig
 from hybridrl.nn import Critic, TanhGaussianActor, ensemble_apply, ensemble_init, subset
 
@@ -46,7 +47,7 @@ def polyak(params: Any, target_params: Any, tau: float) -> Any:
     return jax.tree_util.tree_map(lambda p, t: tau * p + (1.0 - tau) * t, params, target_params)
 
 
-class SACAgent(flax.struct.PyTreeNode):
+class SACAgent(AgentAPI, flax.struct.PyTreeNode):
     actor: TrainState
     critic: TrainState
     target_critic_params: Any
@@ -111,23 +112,6 @@ class SACAgent(flax.struct.PyTreeNode):
             actor_batch = jax.tree_util.tree_map(lambda x: x[-1], batches)
         agent, actor_info = agent.update_actor(actor_batch, key_actor)
         return agent, {**jax.tree_util.tree_map(jnp.mean, critic_info), **actor_info}
-
-    # ---- phases -------------------------------------------------------------------------------
-    @property
-    def batch_fields(self) -> tuple[str, ...]:
-        """Per-transition fields beyond (s, a, r, s', m) that the losses read (Cal-QL: "mc_returns")."""
-        return ()
-
-    def to_online(self) -> SACAgent:
-        """The agent as used after the offline→online switch (SAC has no phase-specific behaviour)."""
-        return self
-
-    # ---- acting -------------------------------------------------------------------------------
-    def sample_actions(self, observations: jnp.ndarray, key: jax.Array) -> jnp.ndarray:
-        return self.actor.apply_fn(self.actor.params, observations).sample(key)
-
-    def eval_actions(self, observations: jnp.ndarray) -> jnp.ndarray:
-        return self.actor.apply_fn(self.actor.params, observations).mode()
 
     # ---- construction -------------------------------------------------------------------------
     @classmethod
