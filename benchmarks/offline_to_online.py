@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent
-RECIPES = ["iql", "cql", "cal-ql", "wsrl", "rlpd"]
+RECIPES = ["iql", "cql", "cal-ql", "wsrl", "balanced-replay", "rlpd"]
 
 
 def scaled(args: argparse.Namespace, recipe: str) -> dict:
@@ -32,6 +32,8 @@ def scaled(args: argparse.Namespace, recipe: str) -> dict:
          "train.progress": False, "train.tensorboard": False}
     if recipe == "wsrl":  # warm-up scaled with the online budget (paper: 5k of 1M... here 5% of the budget)
         o["train.start_steps"] = max(args.online_steps // 20, 1)
+    if recipe == "balanced-replay":  # the density-ratio network sized like the others
+        o["train.ratio_hidden_dims"] = [args.hidden] * 2
     if recipe == "rlpd":
         o["train.start_steps"] = max(args.online_steps // 20, 1)
         o["agent.utd"] = args.rlpd_utd

@@ -149,3 +149,101 @@ def test_pretrain_once_then_fine_tune_from_the_checkpoint(tmp_path, toy_npz, rec
     rows = read_rows(tmp_path / "ft")
     assert {r["phase"] for r in rows} == {"online"}  # no second pre-training
     assert ft.host.offline_step == ft.cfg.train.offline_steps and ft.host.online_step == 100
+
+
+# ---- Balanced Replay --------------------------------------------------------------------------------
+def test_density_ratio_loss_by_hand_and_minimised_at_the_true_ratio():
+    from hybridrl.replay.mixing import density_ratio_loss
+
+    # w = 1 everywhere: −log(2/2) − log(2/2) = 0; w = 3 on one online sample: −log(2·3/4) = −log 1.5.
+    assert float(density_ratio_loss(jnp.ones(4), jnp.ones(4))) == pytest.approx(0.0, abs=1e-6)
+    assert float(density_ratio_loss(jnp.ones(2), jnp.array([3.0]))) == pytest.approx(-np.log(1.5), rel=1e-5)
+    # Two states: offline data 80% a / 20% b, online 20% a / 80% b. The loss over per-state weights is
+    # minimised at w = d_on / d_off = (0.25, 4).
+    off = jnp.array([0] * 8 + [1] * 2)
+    on = jnp.array([0] * 2 + [1] * 8)
+
+    def loss(w):
+        return density_ratio_loss(w[off], w[on])
+
+    grad = jax.grad(loss)(jnp.array([0.25, 4.0]))
+    np.testing.assert_allclose(grad, 0.0, atol=1e-6)
+    for other in ([0.3, 4.0], [0.25, 3.5], [1.0, 1.0]):
+        assert float(loss(jnp.array(other))) > float(loss(jnp.array([0.25, 4.0])))
+
+
+def test_ratio_priorities_are_tempered_normalised_by_offline_and_clipped():
+    from hybridrl.replay.mixing import ratio_priorities
+
+    w = jnp.array([1.0, 32.0, 0.0, 1e30])
+    p = ratio_priorities(w, w_offline=jnp.array([1.0, 1.0]), temperature=5.0)
+    np.testing.assert_allclose(p, [1.0, 2.0, 1e-3, 1e3], rtol=1e-5)  # 32^(1/5) = 2
+    p = ratio_priorities(jnp.array([32.0]), w_offline=jnp.array([32.0, 0.0]), temperature=5.0)  # offline mean 1
+    np.testing.assert_allclose(p, [2.0], rtol=1e-5)
+
+
+def test_density_ratio_mixing_samples_by_priority_and_updates_drawn_rows():
+    from hybridrl.replay.mixing import DensityRatio, ratio_priorities
+
+    mixer = DensityRatio(hidden_dims=(8,), ratio_batch_size=64)
+    off = ReplayBuffer.from_arrays({"observations": np.ones((300, 2), np.float32),
+                                    "actions": np.zeros((300, 1), np.float32), "rewards": np.ones(300, np.float32)})
+    on = ReplayBuffer.create({"observations": np.zeros(2, np.float32), "actions": np.zeros(1, np.float32),
+                              "rewards": np.float32(0), **mixer.fields()}, 500)
+    state = mixer.init_state(jax.random.PRNGKey(0), 2, 1, 300)
+    state = state.replace(max_priority=jnp.float32(3.0))
+    for _ in range(100):  # new rows enter at the highest priority so far
+        row = mixer.on_insert({"observations": jnp.zeros(2), "actions": jnp.zeros(1), "rewards": jnp.float32(0)},
+                              state)
+        on = on.insert(row)
+    np.testing.assert_array_equal(on.data["priority"][:100], 3.0)
+    # 300 offline rows at priority 1 and 100 online rows at 3: half of every draw is online.
+    step = jax.jit(lambda k, on_, st: mixer.step(k, on_, off, 256, 40, st))
+    batch, on2, state2, info = step(jax.random.PRNGKey(1), on, state)
+    assert abs(float(info["ratio_online_share"]) - 0.5) < 0.02
+    assert abs(float(1.0 - batch["rewards"].mean()) - 0.5) < 0.02 and "priority" not in batch
+    # The drawn rows now carry the priorities of the updated ratio network; the others are unchanged.
+    changed_off = np.asarray(state2.offline_priority) != 1.0
+    assert 0 < changed_off.sum() <= 300
+    w = jax.nn.relu(state2.ratio.apply_fn(state2.ratio.params, jnp.ones((1, 2)), jnp.zeros((1, 1))))
+    np.testing.assert_allclose(np.asarray(state2.offline_priority)[changed_off],
+                               float(ratio_priorities(w, w, mixer.temperature)[0]), rtol=1e-5)
+    assert np.all(np.asarray(on2.data["priority"][100:]) == 0.0)  # unfilled rows are never drawn
+
+
+def test_moment_matched_merge_of_member_gaussians():
+    from hybridrl.agents.balanced import merge_gaussians
+
+    d = merge_gaussians(jnp.array([[0.0], [2.0]]), jnp.array([[1.0], [1.0]]))
+    np.testing.assert_allclose(d.loc, [1.0])  # mean of means
+    np.testing.assert_allclose(d.scale, [np.sqrt(2.0)], rtol=1e-6)  # E[σ² + μ²] − μ̄² = 3 − 1
+
+
+def test_balanced_replay_trains_members_apart_then_prioritises_online_samples(tmp_path, toy_npz):
+    cfg = _cfg("balanced-replay", toy_npz, 200, 300, **{"agent.ensemble_size": 3, "train.ratio_hidden_dims": [16],
+                                                        "train.log_interval": 50, "train.eval_interval": 300})
+    trainer = Trainer(cfg, tmp_path / "br")
+    pre = trainer.carry.agent
+    assert pre.batch_multiplier == 3
+    pre_kernel = np.asarray(pre.members.critic.params["params"]["MLP_0"]["Dense_0"]["kernel"])  # donated by run()
+    trainer.run()
+    agent = trainer.carry.agent
+    assert agent.online and agent.batch_multiplier == 1
+    kernels = np.asarray(agent.members.actor.params["params"]["Dense_0"]["kernel"])
+    assert kernels.shape[0] == 3 and not np.allclose(kernels[0], kernels[1])
+    tree, _, _ = checkpoint.load(tmp_path / "br" / OFFLINE_CKPT_NAME, {"state": trainer._state_tree()})
+    offline_agent = tree["state"]["agent"]
+    # Offline the members trained (each on its own minibatch); online the shared temperature started
+    # from the members' mean and learned.
+    assert not np.allclose(offline_agent.members.critic.params["params"]["MLP_0"]["Dense_0"]["kernel"], pre_kernel)
+    assert int(agent.temp.step) == 300
+    rows = read_rows(tmp_path / "br")
+    online = [r for r in rows if r["phase"] == "online"]
+    assert {"ratio_loss", "ratio_online_share", "cql_penalty"} <= set(rows[0])
+    assert online[0]["cql_penalty"] == ""  # the conservative term is gone online
+    # 300 online rows beside 2000 offline ones: uniform replay would draw 13% online; the density ratio
+    # rates online (near-on-policy) samples higher, so the prioritised share is larger.
+    p_off = np.asarray(trainer.carry.mix.offline_priority)
+    p_on = np.asarray(trainer.carry.buffer.data["priority"][:300])
+    assert p_on.sum() / (p_on.sum() + p_off.sum()) > 1.2 * 300 / 2300, (p_on.mean(), p_off.mean())
+    assert np.mean([float(r["ratio_w_online"]) > float(r["ratio_w_offline"]) for r in online]) > 0.5

@@ -89,6 +89,24 @@ class CQLConfig(SACConfig):
 
 
 @dataclass(frozen=True)
+class BalancedConfig(CQLConfig):
+    """Balanced Replay's learner: `ensemble_size` CQL agents offline (each with `num_critics` critics),
+    merged into one pessimistic-ensemble SAC learner online (the conservative term dropped)."""
+
+    ensemble_size: int = 5  # N
+    online_conservative: bool = False
+    online_backup_entropy: bool = True  # the online SAC's soft backup (CQL pre-training keeps backup_entropy)
+
+    def validate(self) -> None:
+        super().validate()
+        if self.ensemble_size < 1:
+            raise ConfigError(f"agent.ensemble_size must be >= 1, got {self.ensemble_size}")
+        if self.online_conservative:
+            raise ConfigError("agent.online_conservative is not supported by balanced-replay: its online phase is "
+                              "SAC on the merged ensemble (use recipe cql to keep the conservative term)")
+
+
+@dataclass(frozen=True)
 class IQLConfig:
     """Implicit Q-learning: expectile value, twin critics trained toward V(s'), advantage-weighted actor."""
 
@@ -113,7 +131,7 @@ class IQLConfig:
         check_learner(self, positive=("actor_lr", "critic_lr", "value_lr", "awr_temperature", "awr_max_weight"))
 
 
-AGENT_CONFIGS: dict[str, type] = {"sac": SACConfig, "cql": CQLConfig, "iql": IQLConfig}
+AGENT_CONFIGS: dict[str, type] = {"sac": SACConfig, "cql": CQLConfig, "iql": IQLConfig, "balanced": BalancedConfig}
 
 
 def agent_config_class(recipe: str) -> type:
@@ -122,6 +140,9 @@ def agent_config_class(recipe: str) -> type:
     if recipe not in RECIPES:
         raise ConfigError(f"unknown recipe {recipe!r}; valid recipes: {', '.join(sorted(RECIPES))}")
     return AGENT_CONFIGS[RECIPES[recipe].agent]
+
+
+MIXINGS = ("symmetric", "append", "online-only", "density-ratio")
 
 
 @dataclass(frozen=True)
@@ -136,6 +157,9 @@ class TrainConfig:
     seed: int = 0
     mixing: str = "symmetric"
     offline_ratio: float = 0.5  # fraction of every online minibatch drawn from the offline data
+    ratio_temperature: float = 5.0  # density-ratio mixing: priorities ∝ w^(1/T) (Balanced Replay)
+    ratio_hidden_dims: tuple[int, ...] = (256, 256)  # density-ratio network w(s, a)
+    ratio_lr: float = 3e-4
     start_steps: int = 5_000  # warm-up: no updates before this many env steps
     warmup_policy: str = "random"  # warm-up actions: "random" (uniform) or "agent" (the pre-trained policy, WSRL)
     buffer_capacity: int = 1_000_000
@@ -163,8 +187,11 @@ class TrainConfig:
                 raise ConfigError(f"train.{name} must be >= 1, got {getattr(self, name)}")
         if not 0.0 <= self.offline_ratio <= 1.0:
             raise ConfigError(f"train.offline_ratio must be in [0, 1], got {self.offline_ratio}")
-        if self.mixing not in ("symmetric", "append", "online-only"):
-            raise ConfigError(f"train.mixing must be one of symmetric, append, online-only; got {self.mixing!r}")
+        if self.mixing not in MIXINGS:
+            raise ConfigError(f"train.mixing must be one of {', '.join(MIXINGS)}; got {self.mixing!r}")
+        if self.ratio_temperature <= 0 or self.ratio_lr <= 0:
+            raise ConfigError("train.ratio_temperature and train.ratio_lr must be > 0, got "
+                              f"{self.ratio_temperature} and {self.ratio_lr}")
         if self.warmup_policy not in ("random", "agent"):
             raise ConfigError(f"train.warmup_policy must be 'random' or 'agent', got {self.warmup_policy!r}")
 
@@ -181,11 +208,13 @@ class RunConfig:
         if not isinstance(self.agent, agent_config_class(self.recipe)):
             raise ConfigError(f"recipe {self.recipe!r} needs a {agent_config_class(self.recipe).__name__}, "
                               f"got {type(self.agent).__name__}")
-        uses_data = self.train.offline_ratio > 0 and self.train.mixing == "symmetric"
+        uses_data = ((self.train.offline_ratio > 0 and self.train.mixing == "symmetric")
+                     or self.train.mixing == "density-ratio")
         if uses_data and self.train.dataset is None and self.train.online_steps > 0:
             raise ConfigError(
-                f"recipe {self.recipe!r} mixes offline data (train.offline_ratio={self.train.offline_ratio}) "
-                "but no dataset was given: pass --dataset PATH_OR_NAME or --set train.offline_ratio=0"
+                f"recipe {self.recipe!r} mixes offline data (train.mixing={self.train.mixing}, "
+                f"train.offline_ratio={self.train.offline_ratio}) but no dataset was given: pass --dataset "
+                "PATH_OR_NAME or --set train.offline_ratio=0"
             )
         return self
 

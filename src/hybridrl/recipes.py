@@ -94,6 +94,14 @@ RECIPES: dict[str, Recipe] = {
                   "train.warmup_policy": "agent", "train.start_steps": 5_000},
             domains={"maze": {**_CQL_MAZE, "agent.calibrated": True}},
         ),
+        Recipe(
+            name="balanced-replay",
+            agent="balanced",
+            summary="Balanced Replay (Lee et al. 2022): 5 CQL agents pre-trained, merged into one pessimistic "
+                    "Q-ensemble SAC online; density-ratio prioritised replay over offline + online data",
+            base={**_CQL_BASE, "agent.ensemble_size": 5, "train.mixing": "density-ratio"},
+            domains={"maze": _CQL_MAZE},
+        ),
     ]
 }
 

@@ -3,11 +3,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from hybridrl.agents.balanced import BalancedReplayAgent
 from hybridrl.agents.cql import CQLAgent
 from hybridrl.agents.iql import IQLAgent
 from hybridrl.agents.sac import SACAgent
 
-AGENTS = {"sac": SACAgent, "cql": CQLAgent, "iql": IQLAgent}
+AGENTS = {"sac": SACAgent, "cql": CQLAgent, "iql": IQLAgent, "balanced": BalancedReplayAgent}
 
 
 def make_agent(name: str, key: Any, obs_dim: int, action_dim: int, config: Any) -> Any:
@@ -16,4 +17,4 @@ def make_agent(name: str, key: Any, obs_dim: int, action_dim: int, config: Any) 
     return AGENTS[name].create(key, obs_dim, action_dim, config)
 
 
-__all__ = ["AGENTS", "CQLAgent", "IQLAgent", "SACAgent", "make_agent"]
+__all__ = ["AGENTS", "BalancedReplayAgent", "CQLAgent", "IQLAgent", "SACAgent", "make_agent"]

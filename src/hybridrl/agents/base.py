@@ -14,6 +14,12 @@ class AgentAPI:
     actor: Any  # a TrainState whose apply_fn returns a distribution with sample() and mode()
 
     @property
+    def batch_multiplier(self) -> int:
+        """Minibatch rows per update as a multiple of `batch_size` (an ensemble of independent learners
+        takes one minibatch per member)."""
+        return 1
+
+    @property
     def batch_fields(self) -> tuple[str, ...]:
         """Per-transition fields beyond (s, a, r, s', m) that the losses read (Cal-QL: "mc_returns")."""
         return ()

@@ -47,6 +47,37 @@ def polyak(params: Any, target_params: Any, tau: float) -> Any:
     return jax.tree_util.tree_map(lambda p, t: tau * p + (1.0 - tau) * t, params, target_params)
 
 
+def temperature_step(temp: TrainState, entropy: jnp.ndarray, target_entropy: float) -> tuple[TrainState, dict]:
+    """One step of L_α = α (H − H̄): α falls while the policy is more random than the target."""
+
+    def loss_fn(params: Any) -> tuple[jnp.ndarray, dict]:
+        temperature = temp.apply_fn(params)
+        loss = temperature * (jax.lax.stop_gradient(entropy) - target_entropy)
+        return loss, {"temperature": temperature, "temperature_loss": loss}
+
+    grads, info = jax.grad(loss_fn, has_aux=True)(temp.params)
+    return temp.apply_gradients(grads=grads), info
+
+
+def critic_steps_then_actor(agent: Any, batches: Batch, key: jax.Array) -> tuple[Any, dict]:
+    """SAC's update schedule: one critic step (and target update) per stacked minibatch inside
+    `lax.scan`, then one actor/temperature step on the last minibatch (or on all of them joined,
+    `actor_full_batch`). `agent` provides update_critic(batch, key) and update_actor(batch, key)."""
+    num = jax.tree_util.tree_leaves(batches)[0].shape[0]
+    key_critic, key_actor = jax.random.split(key)
+
+    def critic_step(a: Any, xs: tuple[Batch, jax.Array]) -> tuple[Any, dict]:
+        return a.update_critic(*xs)
+
+    agent, critic_info = jax.lax.scan(critic_step, agent, (batches, jax.random.split(key_critic, num)))
+    if agent.config.actor_full_batch:  # WSRL: the critic's minibatches joined into one actor batch
+        actor_batch = jax.tree_util.tree_map(lambda x: x.reshape(-1, *x.shape[2:]), batches)
+    else:
+        actor_batch = jax.tree_util.tree_map(lambda x: x[-1], batches)
+    agent, actor_info = agent.update_actor(actor_batch, key_actor)
+    return agent, {**jax.tree_util.tree_map(jnp.mean, critic_info), **actor_info}
+
+
 class SACAgent(AgentAPI, flax.struct.PyTreeNode):
     actor: TrainState
     critic: TrainState
@@ -79,11 +110,6 @@ class SACAgent(AgentAPI, flax.struct.PyTreeNode):
         loss = (temperature * log_probs - q).mean()
         return loss, {"actor_loss": loss, "entropy": -log_probs.mean()}
 
-    def temperature_loss(self, temp_params: Any, entropy: jnp.ndarray) -> tuple[jnp.ndarray, dict]:
-        temperature = self.temp.apply_fn(temp_params)
-        loss = temperature * (entropy - self.target_entropy)
-        return loss, {"temperature": temperature, "temperature_loss": loss}
-
     # ---- updates ------------------------------------------------------------------------------
     def update_critic(self, batch: Batch, key: jax.Array) -> tuple[SACAgent, dict]:
         grads, info = jax.grad(self.critic_loss, has_aux=True)(self.critic.params, batch, key)
@@ -93,25 +119,12 @@ class SACAgent(AgentAPI, flax.struct.PyTreeNode):
 
     def update_actor(self, batch: Batch, key: jax.Array) -> tuple[SACAgent, dict]:
         grads, info = jax.grad(self.actor_loss, has_aux=True)(self.actor.params, batch, key)
-        agent = self.replace(actor=self.actor.apply_gradients(grads=grads))
-        temp_grads, temp_info = jax.grad(agent.temperature_loss, has_aux=True)(agent.temp.params, info["entropy"])
-        return agent.replace(temp=agent.temp.apply_gradients(grads=temp_grads)), {**info, **temp_info}
+        temp, temp_info = temperature_step(self.temp, info["entropy"], self.target_entropy)
+        return self.replace(actor=self.actor.apply_gradients(grads=grads), temp=temp), {**info, **temp_info}
 
     def update(self, batches: Batch, key: jax.Array) -> tuple[SACAgent, dict]:
         """All critic steps for one env step (one per stacked minibatch), then actor and temperature."""
-        num = jax.tree_util.tree_leaves(batches)[0].shape[0]
-        key_critic, key_actor = jax.random.split(key)
-
-        def critic_step(agent: SACAgent, xs: tuple[Batch, jax.Array]) -> tuple[SACAgent, dict]:
-            return agent.update_critic(*xs)
-
-        agent, critic_info = jax.lax.scan(critic_step, self, (batches, jax.random.split(key_critic, num)))
-        if self.config.actor_full_batch:  # WSRL: the critic's minibatches joined into one actor batch
-            actor_batch = jax.tree_util.tree_map(lambda x: x.reshape(-1, *x.shape[2:]), batches)
-        else:
-            actor_batch = jax.tree_util.tree_map(lambda x: x[-1], batches)
-        agent, actor_info = agent.update_actor(actor_batch, key_actor)
-        return agent, {**jax.tree_util.tree_map(jnp.mean, critic_info), **actor_info}
+        return critic_steps_then_actor(self, batches, key)
 
     # ---- construction -------------------------------------------------------------------------
     @classmethod

@@ -1,15 +1,23 @@
 """Data-mixing strategies: how offline and online transitions form each minibatch.
 
-One concept, several implementations, shared by every recipe. Each `sample` runs inside jit and
-returns `num` minibatches stacked on a leading axis (one per critic step).
+One concept, several implementations, shared by every recipe. Each runs inside jit and returns `num`
+minibatches stacked on a leading axis (one per critic step). The loop calls `step`, which also threads
+a strategy's own state (the density-ratio strategy's network and priorities) through the carry;
+stateless strategies only implement `sample`.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
+import flax.struct
 import jax
 import jax.numpy as jnp
+import numpy as np
+import optax
+from flax.training.train_state import TrainState
 
+from hybridrl.nn import Critic
 from hybridrl.replay.buffer import Batch, ReplayBuffer
 
 
@@ -19,6 +27,23 @@ class Mixer:
     def sample(self, key: jax.Array, online: ReplayBuffer, offline: ReplayBuffer | None,
                batch_size: int, num: int) -> Batch:
         raise NotImplementedError
+
+    # ---- stateful strategies override these; the defaults are for stateless ones -----------------
+    def fields(self) -> dict[str, Any]:
+        """Extra per-row columns the online buffer must hold for this strategy (name: initial value)."""
+        return {}
+
+    def init_state(self, key: jax.Array, obs_dim: int, action_dim: int, offline_size: int) -> Any:
+        return None
+
+    def on_insert(self, transition: dict[str, jax.Array], state: Any) -> dict[str, jax.Array]:
+        """Fill this strategy's columns of a transition about to enter the online buffer."""
+        return transition
+
+    def step(self, key: jax.Array, online: ReplayBuffer, offline: ReplayBuffer | None, batch_size: int,
+             num: int, state: Any) -> tuple[Batch, ReplayBuffer, Any, dict[str, jax.Array]]:
+        """Minibatches for one env step's updates, and the strategy's (and buffer's) new state."""
+        return self.sample(key, online, offline, batch_size, num), online, state, {}
 
 
 @dataclass(frozen=True)
@@ -60,11 +85,15 @@ class Append(Mixer):
         if offline is None:
             return online.gather(online.sample_indices(key, (num, batch_size)))
         idx = jax.random.randint(key, (num, batch_size), 0, offline.size + online.size)
-        from_off = idx < offline.size
-        off = offline.gather(jnp.where(from_off, idx, 0))
-        on = online.gather(jnp.where(from_off, 0, idx - offline.size))
-        return {k: jnp.where(from_off.reshape(from_off.shape + (1,) * (off[k].ndim - 2)), off[k], on[k])
-                for k in off}
+        return gather_union(offline, online, idx)
+
+
+def gather_union(offline: ReplayBuffer, online: ReplayBuffer, idx: jnp.ndarray) -> Batch:
+    """Rows of offline ∪ online by index into their concatenation (offline first), without building it."""
+    from_off = idx < offline.size
+    off = offline.gather(jnp.where(from_off, idx, 0))
+    on = online.gather(jnp.where(from_off, 0, idx - offline.size))
+    return {k: jnp.where(from_off.reshape(from_off.shape + (1,) * (off[k].ndim - 2)), off[k], on[k]) for k in off}
 
 
 @dataclass(frozen=True)
@@ -78,11 +107,113 @@ class OnlineOnly(Mixer):
         return online.gather(online.sample_indices(key, (num, batch_size)))
 
 
-MIXERS = {"symmetric": Symmetric, "append": Append, "online-only": OnlineOnly}
+def density_ratio_loss(w_offline: jnp.ndarray, w_online: jnp.ndarray) -> jnp.ndarray:
+    """Jensen-Shannon variational loss; its minimiser is w(s, a) = d_online(s, a) / d_offline(s, a).
+
+        L = E_off[−log(2 / (w + 1))] − E_on[log(2w / (w + 1))]
+    """
+    eps = 1e-10
+    return -jnp.log(2.0 / (w_offline + 1.0) + eps).mean() - jnp.log(2.0 * w_online / (w_online + 1.0) + eps).mean()
 
 
-def make_mixer(name: str, offline_ratio: float) -> Mixer:
-    """The named strategy; only `symmetric` reads `offline_ratio`."""
+def ratio_priorities(w: jnp.ndarray, w_offline: jnp.ndarray, temperature: float,
+                     bounds: tuple[float, float] = (1e-3, 1e3)) -> jnp.ndarray:
+    """Sampling priorities w^{1/T} normalised by the offline mean of w^{1/T}, clipped: an offline-like
+    sample keeps priority ~1, a near-on-policy one is drawn more often (Lee et al. 2022)."""
+    tempered = w ** (1.0 / temperature)
+    return jnp.clip(tempered / (jnp.mean(w_offline ** (1.0 / temperature)) + 1e-10), *bounds)
+
+
+class DensityRatioState(flax.struct.PyTreeNode):
+    ratio: TrainState  # the network whose ReLU output is w(s, a)
+    offline_priority: jnp.ndarray  # (n_offline,); the online rows keep theirs in the buffer column "priority"
+    max_priority: jnp.ndarray  # new online transitions enter at the highest priority seen
+
+
+@dataclass(frozen=True)
+class DensityRatio(Mixer):
+    """Balanced replay (Lee et al. 2022): prioritised sampling over offline ∪ online by the estimated
+    density ratio d_online/d_offline, so near-on-policy samples, offline or online, are replayed more.
+
+    Each env step: one step of the ratio network on a uniform offline and a uniform online batch; then
+    the minibatches are drawn in proportion to the priorities (an exact inverse-CDF sampler: cumulative
+    sum over all rows, binary search per draw, all on the device), and the drawn rows get new priorities
+    from the updated network."""
+
+    temperature: float = 5.0
+    hidden_dims: tuple[int, ...] = (256, 256)
+    lr: float = 3e-4
+    ratio_batch_size: int = 256
+    name: str = "density-ratio"
+
+    def fields(self) -> dict[str, Any]:
+        return {"priority": np.float32(1.0)}
+
+    def network(self) -> Critic:
+        return Critic(self.hidden_dims)
+
+    def init_state(self, key: jax.Array, obs_dim: int, action_dim: int, offline_size: int) -> DensityRatioState:
+        net = self.network()
+        params = net.init(key, jnp.zeros((1, obs_dim)), jnp.zeros((1, action_dim)))
+        return DensityRatioState(ratio=TrainState.create(apply_fn=net.apply, params=params, tx=optax.adam(self.lr)),
+                                 offline_priority=jnp.ones((offline_size,), jnp.float32),
+                                 max_priority=jnp.ones((), jnp.float32))
+
+    def on_insert(self, transition: dict[str, jax.Array], state: DensityRatioState) -> dict[str, jax.Array]:
+        return {**transition, "priority": state.max_priority}
+
+    def weights(self, params: Any, state: DensityRatioState, batch: Batch) -> jnp.ndarray:
+        return jax.nn.relu(state.ratio.apply_fn(params, batch["observations"], batch["actions"]))
+
+    def step(self, key: jax.Array, online: ReplayBuffer, offline: ReplayBuffer | None, batch_size: int,
+             num: int, state: DensityRatioState) -> tuple[Batch, ReplayBuffer, DensityRatioState, dict]:
+        if offline is None:
+            raise ValueError("density-ratio mixing needs the offline data (pass a dataset)")
+        key_off, key_on, key_draw = jax.random.split(key, 3)
+        off = offline.gather(offline.sample_indices(key_off, (self.ratio_batch_size,)))
+        on = online.gather(online.sample_indices(key_on, (self.ratio_batch_size,)))
+
+        def loss_fn(params: Any) -> jnp.ndarray:
+            return density_ratio_loss(self.weights(params, state, off), self.weights(params, state, on))
+
+        loss, grads = jax.value_and_grad(loss_fn)(state.ratio.params)
+        ratio = state.ratio.apply_gradients(grads=grads)
+
+        n_off = state.offline_priority.shape[0]
+        online_priority = jnp.where(jnp.arange(online.capacity) < online.size, online.data["priority"], 0.0)
+        cdf = jnp.cumsum(jnp.concatenate([state.offline_priority, online_priority]))
+        draws = jax.random.uniform(key_draw, (num, batch_size)) * cdf[-1]
+        idx = jnp.minimum(jnp.searchsorted(cdf, draws, side="right"), n_off + online.size - 1)
+        batch = gather_union(offline, online, idx)
+        batch.pop("priority", None)
+
+        w_off = self.weights(ratio.params, state, off)
+        new = ratio_priorities(self.weights(ratio.params, state, batch), w_off, self.temperature)
+        from_off = idx < n_off
+        offline_priority = state.offline_priority.at[jnp.where(from_off, idx, n_off)].set(new, mode="drop")
+        column = online.data["priority"].at[jnp.where(from_off, online.capacity, idx - n_off)].set(new, mode="drop")
+        online = online.replace(data={**online.data, "priority": column})
+        state = state.replace(ratio=ratio, offline_priority=offline_priority,
+                              max_priority=jnp.maximum(state.max_priority, new.max()))
+        info = {"ratio_loss": loss, "ratio_online_share": 1.0 - from_off.mean(),
+                "ratio_w_online": self.weights(ratio.params, state, on).mean(), "ratio_w_offline": w_off.mean()}
+        return batch, online, state, info
+
+    def sample(self, key: jax.Array, online: ReplayBuffer, offline: ReplayBuffer | None,
+               batch_size: int, num: int) -> Batch:
+        raise TypeError("density-ratio mixing is stateful: call step(..., state)")
+
+
+MIXERS = {"symmetric": Symmetric, "append": Append, "online-only": OnlineOnly, "density-ratio": DensityRatio}
+
+
+def make_mixer(name: str, offline_ratio: float = 0.5, **options: Any) -> Mixer:
+    """The named strategy; `symmetric` reads `offline_ratio`, `density-ratio` its `options`
+    (temperature, hidden_dims, lr)."""
     if name not in MIXERS:
         raise ValueError(f"unknown mixing strategy {name!r}; valid: {', '.join(sorted(MIXERS))}")
-    return Symmetric(offline_ratio=offline_ratio) if name == "symmetric" else MIXERS[name]()
+    if name == "symmetric":
+        return Symmetric(offline_ratio=offline_ratio)
+    if name == "density-ratio":
+        return DensityRatio(**options)
+    return MIXERS[name]()

@@ -48,6 +48,7 @@ class Carry(flax.struct.PyTreeNode):
     agent: Any
     buffer: ReplayBuffer
     rng: jax.Array
+    mix: Any = None  # the data-mixing strategy's own state (density-ratio: network and priorities)
 
 
 def _online_step(carry: Carry, offline: ReplayBuffer | None, transition: dict[str, jax.Array],
@@ -55,11 +56,13 @@ def _online_step(carry: Carry, offline: ReplayBuffer | None, transition: dict[st
                  warmup_policy: str = "random") -> tuple[Carry, jax.Array, dict[str, jax.Array]]:
     """Store one transition; if training, run all of this env step's updates; pick the next action
     (during warm-up: uniform, or the pre-trained agent's policy without updates, as WSRL does)."""
-    buffer = carry.buffer.insert(transition)
+    buffer = carry.buffer.insert(mixer.on_insert(transition, carry.mix))
     rng, key_batch, key_update, key_act = jax.random.split(carry.rng, 4)
+    mix = carry.mix
     if train:
-        batches = mixer.sample(key_batch, buffer, offline, batch_size, utd)
+        batches, buffer, mix, mix_info = mixer.step(key_batch, buffer, offline, batch_size, utd, mix)
         agent, info = carry.agent.update(batches, key_update)
+        info = {**info, **mix_info}
         action = agent.sample_actions(policy_obs, key_act)
     else:
         agent, info = carry.agent, {}
@@ -67,7 +70,7 @@ def _online_step(carry: Carry, offline: ReplayBuffer | None, transition: dict[st
             action = agent.sample_actions(policy_obs, key_act)
         else:
             action = jax.random.uniform(key_act, transition["actions"].shape, minval=-1.0, maxval=1.0)
-    return Carry(agent=agent, buffer=buffer, rng=rng), action, info
+    return Carry(agent=agent, buffer=buffer, rng=rng, mix=mix), action, info
 
 
 def _set_rows(carry: Carry, rows: jax.Array, values: jax.Array, *, name: str) -> Carry:
@@ -77,13 +80,15 @@ def _set_rows(carry: Carry, rows: jax.Array, values: jax.Array, *, name: str) ->
     return carry.replace(buffer=carry.buffer.replace(data=data))
 
 
-def _offline_chunk(carry: Carry, offline: ReplayBuffer, *, mixer: Any, batch_size: int, utd: int,
+def _offline_chunk(carry: Carry, offline: ReplayBuffer, *, batch_size: int, utd: int,
                    num_updates: int) -> tuple[Carry, dict[str, jax.Array]]:
-    """`num_updates` updates on offline data only, fused with `lax.scan`; returns mean metrics."""
+    """`num_updates` updates on minibatches drawn uniformly from the offline data, fused with
+    `lax.scan`; returns mean metrics. An agent that trains several members on separate minibatches
+    (Balanced Replay's ensemble) asks for `batch_multiplier` times the rows."""
 
     def body(c: Carry, _: None) -> tuple[Carry, dict]:
         rng, key_batch, key_update = jax.random.split(c.rng, 3)
-        batches = mixer.sample(key_batch, offline, None, batch_size, utd)
+        batches = offline.gather(offline.sample_indices(key_batch, (utd, batch_size * c.agent.batch_multiplier)))
         agent, info = c.agent.update(batches, key_update)
         return c.replace(agent=agent, rng=rng), info
 
@@ -133,7 +138,8 @@ class Trainer:
         self.dataset = None
         self.dataset_fingerprint: str | None = None  # checked on resume: same data, same run
         self.offline: ReplayBuffer | None = None
-        needs_data = t.offline_steps > 0 or t.mixing == "append" or (t.mixing == "symmetric" and t.offline_ratio > 0)
+        needs_data = (t.offline_steps > 0 or t.mixing in ("append", "density-ratio")
+                      or (t.mixing == "symmetric" and t.offline_ratio > 0))
         agent_name = RECIPES[cfg.recipe].agent
         key_agent, key_run = jax.random.split(jax.random.PRNGKey(t.seed))
         agent = make_agent(agent_name, key_agent, self.obs_dim, self.action_dim, cfg.agent)
@@ -154,10 +160,17 @@ class Trainer:
             self.dataset_fingerprint = self.dataset.fingerprint()
         elif t.offline_steps > 0:
             raise ConfigError(f"train.offline_steps={t.offline_steps} needs a dataset: pass --dataset")
-        self.mixer = make_mixer(t.mixing, t.offline_ratio)
+        self.mixer = make_mixer(t.mixing, t.offline_ratio, **({"temperature": t.ratio_temperature,
+                                                                "hidden_dims": t.ratio_hidden_dims,
+                                                                "lr": t.ratio_lr}
+                                                               if t.mixing == "density-ratio" else {}))
+        mix = None
+        if self.offline is not None:  # a stateful strategy's state (its own key: other streams unchanged)
+            mix = self.mixer.init_state(jax.random.fold_in(key_run, 7), self.obs_dim, self.action_dim,
+                                        int(self.offline.size))
         capacity = max(1, min(t.buffer_capacity, t.online_steps))
         buffer = ReplayBuffer.create(self._example_transition(), capacity)
-        self.carry = _commit(Carry(agent=agent, buffer=buffer, rng=key_run))
+        self.carry = _commit(Carry(agent=agent, buffer=buffer, rng=key_run, mix=mix))
         self.host = HostState()
         self.pending_action: np.ndarray | None = None
         self.obs: np.ndarray | None = None
@@ -169,7 +182,7 @@ class Trainer:
                                         warmup_policy=t.warmup_policy),
                                 static_argnames=("train",), donate_argnums=0)
         # The offline phase takes one critic step per update (UTD 1), as every offline method does.
-        self._chunk_fn = jax.jit(partial(_offline_chunk, mixer=self.mixer, batch_size=a.batch_size, utd=1),
+        self._chunk_fn = jax.jit(partial(_offline_chunk, batch_size=a.batch_size, utd=1),
                                  static_argnames=("num_updates",), donate_argnums=0)
         self._set_rows_fn = jax.jit(partial(_set_rows, name="mc_returns"), donate_argnums=0)
         self._policy = jax.jit(lambda agent, obs: agent.eval_actions(obs))
@@ -183,7 +196,7 @@ class Trainer:
                    "next_observations": np.zeros(self.obs_dim, np.float32), "masks": np.float32(0)}
         if self.mc_returns:  # unknown until the episode ends; -inf leaves Q uncalibrated until then
             example["mc_returns"] = np.float32(-np.inf)
-        return example
+        return {**example, **self.mixer.fields()}
 
     def init_from_checkpoint(self, path: str | Path) -> None:
         """Start this run's online phase from another run's pre-trained agent (its offline phase is
@@ -247,7 +260,7 @@ class Trainer:
         return trainer
 
     def _state_tree(self) -> dict[str, Any]:
-        return {"agent": self.carry.agent, "rng": self.carry.rng}
+        return {"agent": self.carry.agent, "rng": self.carry.rng, "mix": self.carry.mix}
 
     def save_checkpoint(self, path: Path | None = None) -> None:
         tree = {"state": self._state_tree(), "buffer": self.carry.buffer.filled(),
@@ -279,7 +292,7 @@ class Trainer:
         if exact_ptr is not None:  # full ring of the same size: restore rotation exactly
             rows = {k: np.roll(v, ptr, axis=0) for k, v in rows.items()}
         self.carry = _commit(Carry(agent=state["state"]["agent"], buffer=buffer.with_rows(rows, exact_ptr),
-                                   rng=state["state"]["rng"]))
+                                   rng=state["state"]["rng"], mix=state["state"]["mix"]))
         self.host = HostState(**meta["host"])
         self.episode_rewards = list(meta.get("episode_rewards", []))
         if meta["has_env_state"]:
@@ -347,8 +360,14 @@ class Trainer:
                    for k, v in self.carry.buffer.data.items()}
         names: list[str] = []
         for agent in (self.carry.agent, self.carry.agent.to_online()):
-            out = jax.eval_shape(lambda ag, b, k: ag.update(b, k)[1], agent, batches, jax.random.PRNGKey(0))
+            multiplied = {k: jnp.zeros((a.utd, a.batch_size * agent.batch_multiplier, *v.shape[2:]), v.dtype)
+                          for k, v in batches.items()}
+            out = jax.eval_shape(lambda ag, b, k: ag.update(b, k)[1], agent, multiplied, jax.random.PRNGKey(0))
             names += [n for n in out if n not in names]
+        if self.carry.mix is not None:
+            out = jax.eval_shape(lambda c, k: self.mixer.step(k, c.buffer, self.offline, a.batch_size, a.utd, c.mix)[3],
+                                 self.carry, jax.random.PRNGKey(0))
+            names += list(out)
         return names
 
     def _evaluate(self) -> dict[str, Any]:
