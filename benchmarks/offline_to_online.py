@@ -27,11 +27,14 @@ RECIPES = ["iql", "cql", "cal-ql", "wsrl", "balanced-replay", "rlpd"]
 def scaled(args: argparse.Namespace, recipe: str) -> dict:
     """The same network and batch for every method, sized to this machine."""
     o = {"agent.hidden_dims": [args.hidden] * 2, "agent.batch_size": args.batch,
-         "train.eval_interval": max(args.online_steps // 20, 1), "train.eval_episodes": args.eval_episodes,
+         "train.eval_interval": getattr(args, "eval_interval", None) or max(args.online_steps // 20, 1),
+         "train.eval_episodes": args.eval_episodes,
          "train.log_interval": max(args.online_steps // 20, 1), "train.checkpoint_interval": 5_000,
          "train.progress": False, "train.tensorboard": False}
     if recipe == "wsrl":  # warm-up scaled with the online budget (paper: 5k of 1M... here 5% of the budget)
         o["train.start_steps"] = max(args.online_steps // 20, 1)
+    if recipe.startswith("famo2o"):
+        o["agent.balance_hidden_dims"] = [args.hidden] * 2
     if recipe == "balanced-replay":  # the density-ratio network sized like the others
         o["train.ratio_hidden_dims"] = [args.hidden] * 2
     if recipe == "rlpd":
@@ -40,7 +43,8 @@ def scaled(args: argparse.Namespace, recipe: str) -> dict:
     return o
 
 
-def run_one(run_dir: Path, recipe: str, env: str, dataset: str, seed: int, args: argparse.Namespace) -> None:
+def run_one(run_dir: Path, recipe: str, env: str, dataset: str, seed: int, args: argparse.Namespace,
+            extra: dict | None = None) -> None:
     from hybridrl.recipes import resolve
     from hybridrl.training.loop import Trainer
 
@@ -50,7 +54,8 @@ def run_one(run_dir: Path, recipe: str, env: str, dataset: str, seed: int, args:
     if (run_dir / "checkpoints" / "latest.npz").exists():
         trainer = Trainer.resume(run_dir)
     else:
-        cfg = resolve(recipe, env, scaled(args, recipe), dataset=dataset, online_steps=args.online_steps,
+        cfg = resolve(recipe, env, {**scaled(args, recipe), **(extra or {})}, dataset=dataset,
+                      online_steps=args.online_steps,
                       offline_steps=offline, seed=seed)
         trainer = Trainer(cfg, run_dir)
     t = time.time()

@@ -77,6 +77,8 @@ def _parser() -> argparse.ArgumentParser:
     pl = sub.add_parser("plot", help=COMMANDS["plot"], description=COMMANDS["plot"])
     pl.add_argument("runs", nargs="+", help="run directories")
     pl.add_argument("--metric", default="eval_return")
+    pl.add_argument("--beta", action="store_true",
+                    help="FamO2O: draw β(s) along an evaluation episode (and over a 2-D slice on mazes) for one run")
     pl.add_argument("--out", required=True, help="PNG path")
 
     dm = sub.add_parser("demo", help=COMMANDS["demo"], description=COMMANDS["demo"])
@@ -128,9 +130,15 @@ def _dispatch(args: argparse.Namespace) -> int:
         run_throughput(json_path=args.json, seconds=args.seconds)
         return 0
     if args.command == "plot":
-        from hybridrl.bench.plots import plot_runs
+        from hybridrl.bench.plots import plot_beta, plot_runs
+        from hybridrl.config import ConfigError
 
-        plot_runs([Path(r) for r in args.runs], args.metric, Path(args.out))
+        if args.beta:
+            if len(args.runs) != 1:
+                raise ConfigError("hybridrl plot --beta draws one run: pass a single run directory")
+            plot_beta(Path(args.runs[0]), Path(args.out))
+        else:
+            plot_runs([Path(r) for r in args.runs], args.metric, Path(args.out))
         print(f"wrote {args.out}")
         return 0
     if args.command == "demo":

@@ -131,7 +131,55 @@ class IQLConfig:
         check_learner(self, positive=("actor_lr", "critic_lr", "value_lr", "awr_temperature", "awr_max_weight"))
 
 
-AGENT_CONFIGS: dict[str, type] = {"sac": SACConfig, "cql": CQLConfig, "iql": IQLConfig, "balanced": BalancedConfig}
+@dataclass(frozen=True)
+class BalanceOptions:
+    """FamO2O's balance model π_b(β|s) and the range of the balance coefficient β it picks from."""
+
+    beta_min: float = 1.0  # IQL: AWR inverse temperature range (locomotion [1, 5], mazes [8, 14]);
+    beta_max: float = 5.0  # CQL: the weight on Q in the actor ([0.5, 1.5])
+    balance_hidden_dims: tuple[int, ...] = (256, 256)
+    balance_lr: float = 3e-4
+    balance_temp_lr: float = 3e-4
+    balance_init_temperature: float = 1.0
+    balance_target_entropy: float = -0.5
+    balance_every: int = 1  # balance-model update period in updates (locomotion presets: 5)
+    beta_mode: str = "adaptive"  # "adaptive": β(s); "mean": one β for all states, the running mean of β(s)
+
+    def validate_balance(self) -> None:
+        if not self.beta_min < self.beta_max:
+            raise ConfigError(f"agent.beta_min must be < agent.beta_max, got {self.beta_min} and {self.beta_max}")
+        if self.balance_every < 1:
+            raise ConfigError(f"agent.balance_every must be >= 1, got {self.balance_every}")
+        if self.beta_mode not in ("adaptive", "mean"):
+            raise ConfigError(f"agent.beta_mode must be 'adaptive' or 'mean', got {self.beta_mode!r}")
+        for name in ("balance_lr", "balance_temp_lr", "balance_init_temperature"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"agent.{name} must be > 0, got {getattr(self, name)}")
+
+
+@dataclass(frozen=True)
+class FamO2OIQLConfig(BalanceOptions, IQLConfig):
+    """IQL whose AWR inverse temperature is β, chosen per state by the balance model (awr_temperature unused)."""
+
+    def validate(self) -> None:
+        IQLConfig.validate(self)
+        self.validate_balance()
+
+
+@dataclass(frozen=True)
+class FamO2OCQLConfig(BalanceOptions, CQLConfig):
+    """CQL whose actor weighs Q by β, chosen per state by the balance model."""
+
+    beta_min: float = 0.5
+    beta_max: float = 1.5
+
+    def validate(self) -> None:
+        CQLConfig.validate(self)
+        self.validate_balance()
+
+
+AGENT_CONFIGS: dict[str, type] = {"sac": SACConfig, "cql": CQLConfig, "iql": IQLConfig, "balanced": BalancedConfig,
+                                  "famo2o-iql": FamO2OIQLConfig, "famo2o-cql": FamO2OCQLConfig}
 
 
 def agent_config_class(recipe: str) -> type:

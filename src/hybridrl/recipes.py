@@ -30,6 +30,9 @@ _CQL_MAZE: dict[str, Any] = {  # sparse goal reaching: Cal-QL's AntMaze settings
     "train.sparse_reward": True,
 }
 
+_IQL_BASE: dict[str, Any] = {"train.offline_steps": 1_000_000, "train.mixing": "append", "train.start_steps": 0}
+_IQL_MAZE: dict[str, Any] = {"agent.expectile": 0.9, "train.reward_bias": -1.0}
+
 RECIPES: dict[str, Recipe] = {
     r.name: r
     for r in [
@@ -65,8 +68,8 @@ RECIPES: dict[str, Recipe] = {
             agent="iql",
             summary="IQL (Kostrikov et al. 2022): expectile value + AWR actor; offline, then online with the "
                     "offline data kept (append, uniform), UTD 1",
-            base={"train.offline_steps": 1_000_000, "train.mixing": "append", "train.start_steps": 0},
-            domains={"maze": {"agent.expectile": 0.9, "agent.awr_temperature": 10.0, "train.reward_bias": -1.0}},
+            base=_IQL_BASE,
+            domains={"maze": {**_IQL_MAZE, "agent.awr_temperature": 10.0}},
         ),
         Recipe(
             name="cql",
@@ -101,6 +104,21 @@ RECIPES: dict[str, Recipe] = {
                     "Q-ensemble SAC online; density-ratio prioritised replay over offline + online data",
             base={**_CQL_BASE, "agent.ensemble_size": 5, "train.mixing": "density-ratio"},
             domains={"maze": _CQL_MAZE},
+        ),
+        Recipe(
+            name="famo2o-iql",
+            agent="famo2o-iql",
+            summary="FamO2O (Wang et al. 2023) on IQL: a universal policy over AWR temperatures β and a balance "
+                    "model choosing β per state; offline data kept online (append), UTD 1",
+            base={**_IQL_BASE, "agent.beta_min": 1.0, "agent.beta_max": 5.0, "agent.balance_every": 5},
+            domains={"maze": {**_IQL_MAZE, "agent.beta_min": 8.0, "agent.beta_max": 14.0, "agent.balance_every": 1}},
+        ),
+        Recipe(
+            name="famo2o-cql",
+            agent="famo2o-cql",
+            summary="FamO2O on CQL: a universal policy over the actor's weight β on Q, with a balance model",
+            base={**_CQL_BASE, "agent.beta_min": 0.5, "agent.beta_max": 1.5, "agent.balance_every": 5},
+            domains={"maze": {**_CQL_MAZE, "agent.balance_every": 1}},
         ),
     ]
 }

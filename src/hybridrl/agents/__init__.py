@@ -5,10 +5,12 @@ from typing import Any
 
 from hybridrl.agents.balanced import BalancedReplayAgent
 from hybridrl.agents.cql import CQLAgent
+from hybridrl.agents.famo2o import FamO2OCQLAgent, FamO2OIQLAgent
 from hybridrl.agents.iql import IQLAgent
 from hybridrl.agents.sac import SACAgent
 
-AGENTS = {"sac": SACAgent, "cql": CQLAgent, "iql": IQLAgent, "balanced": BalancedReplayAgent}
+AGENTS = {"sac": SACAgent, "cql": CQLAgent, "iql": IQLAgent, "balanced": BalancedReplayAgent,
+          "famo2o-iql": FamO2OIQLAgent, "famo2o-cql": FamO2OCQLAgent}
 
 
 def make_agent(name: str, key: Any, obs_dim: int, action_dim: int, config: Any) -> Any:
@@ -17,4 +19,5 @@ def make_agent(name: str, key: Any, obs_dim: int, action_dim: int, config: Any) 
     return AGENTS[name].create(key, obs_dim, action_dim, config)
 
 
-__all__ = ["AGENTS", "BalancedReplayAgent", "CQLAgent", "IQLAgent", "SACAgent", "make_agent"]
+__all__ = ["AGENTS", "BalancedReplayAgent", "CQLAgent", "FamO2OCQLAgent", "FamO2OIQLAgent", "IQLAgent", "SACAgent",
+           "make_agent"]

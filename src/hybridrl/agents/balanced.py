@@ -67,11 +67,9 @@ class BalancedReplayAgent(AgentAPI, flax.struct.PyTreeNode):
         dists = jax.vmap(lambda p: self.members.actor.apply_fn(p, observations))(actor_params)
         return merge_gaussians(dists.loc, dists.scale)
 
-    def sample_actions(self, observations: jnp.ndarray, key: jax.Array) -> jnp.ndarray:
-        return self.policy(self.members.actor.params, observations).sample(key)
-
-    def eval_actions(self, observations: jnp.ndarray) -> jnp.ndarray:
-        return self.policy(self.members.actor.params, observations).mode()
+    @property
+    def actor_params(self) -> Any:
+        return self.members.actor.params
 
     def member_qs(self, critic_params: Any, observations: jnp.ndarray, actions: jnp.ndarray) -> jnp.ndarray:
         """Q_{n,j}(s, a) for every member n and its critics j: (N, E, B)."""

@@ -28,8 +28,17 @@ class AgentAPI:
         """The agent as used after the offline→online switch (default: no phase-specific behaviour)."""
         return self
 
+    @property
+    def actor_params(self) -> Any:
+        return self.actor.params
+
+    def policy(self, actor_params: Any, observations: jnp.ndarray) -> Any:
+        """π(·|s) as every loss and the acting code read it (an agent whose policy takes more than the
+        state — FamO2O's β, Balanced Replay's merged ensemble — overrides this one method)."""
+        return self.actor.apply_fn(actor_params, observations)
+
     def sample_actions(self, observations: jnp.ndarray, key: jax.Array) -> jnp.ndarray:
-        return self.actor.apply_fn(self.actor.params, observations).sample(key)
+        return self.policy(self.actor_params, observations).sample(key)
 
     def eval_actions(self, observations: jnp.ndarray) -> jnp.ndarray:
-        return self.actor.apply_fn(self.actor.params, observations).mode()
+        return self.policy(self.actor_params, observations).mode()

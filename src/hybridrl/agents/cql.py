@@ -65,7 +65,7 @@ class CQLAgent(SACAgent):
         key_act, key_sub = jax.random.split(key)
         members = jax.random.choice(key_sub, cfg.num_critics, (cfg.num_target_critics,), replace=False)
         target_params = subset(self.target_critic_params, members)
-        dist = self.actor.apply_fn(self.actor.params, batch["next_observations"])
+        dist = self.policy(self.actor.params, batch["next_observations"])
         n = cfg.cql_n_actions if cfg.max_backup else 1
         next_actions, next_log_probs = dist.sample_and_log_prob(key_act, (n,))  # (n, B, A), (n, B)
         next_obs = jnp.broadcast_to(batch["next_observations"], (n, *batch["next_observations"].shape))
@@ -90,8 +90,8 @@ class CQLAgent(SACAgent):
         n, (b, a_dim) = cfg.cql_n_actions, actions.shape
         obs_n = jnp.broadcast_to(obs, (n, *obs.shape))
         uniform = jax.random.uniform(key_u, (n, b, a_dim), minval=-1.0, maxval=1.0)
-        pi, log_pi = self.actor.apply_fn(self.actor.params, obs).sample_and_log_prob(key_pi, (n,))
-        pi_next, log_pi_next = self.actor.apply_fn(self.actor.params, batch["next_observations"]) \
+        pi, log_pi = self.policy(self.actor.params, obs).sample_and_log_prob(key_pi, (n,))
+        pi_next, log_pi_next = self.policy(self.actor.params, batch["next_observations"]) \
             .sample_and_log_prob(key_next, (n,))
         q_all = ensemble_apply(self.critic.apply_fn, critic_params, jnp.concatenate([obs_n] * 3),
                                jax.lax.stop_gradient(jnp.concatenate([uniform, pi, pi_next])))  # (E, 3N, B)
@@ -125,8 +125,9 @@ class CQLAgent(SACAgent):
 
     # ---- construction -------------------------------------------------------------------------
     @classmethod
-    def create(cls, key: jax.Array, obs_dim: int, action_dim: int, config: CQLConfig) -> CQLAgent:
-        agent = super().create(key, obs_dim, action_dim, config)
+    def create(cls, key: jax.Array, obs_dim: int, action_dim: int, config: CQLConfig,
+               actor_extra_inputs: int = 0) -> CQLAgent:
+        agent = super().create(key, obs_dim, action_dim, config, actor_extra_inputs)
         lagrange = None
         if config.lagrange:
             lagrange = TrainState.create(apply_fn=None, params={"log_alpha": jnp.zeros((), jnp.float32)},

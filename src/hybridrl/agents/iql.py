@@ -52,11 +52,11 @@ class IQLAgent(AgentAPI, flax.struct.PyTreeNode):
         loss = expectile_loss(self.target_q(batch) - v, self.config.expectile).mean()
         return loss, {"value_loss": loss, "v_mean": v.mean()}
 
-    def actor_loss(self, actor_params: Any, batch: Batch) -> tuple[jnp.ndarray, dict]:
+    def actor_loss(self, actor_params: Any, batch: Batch, key: jax.Array) -> tuple[jnp.ndarray, dict]:
         cfg = self.config
         advantages = self.target_q(batch) - self.value.apply_fn(self.value.params, batch["observations"])
         weights = awr_weights(advantages, cfg.awr_temperature, cfg.awr_max_weight)
-        log_probs = self.actor.apply_fn(actor_params, batch["observations"]).log_prob(batch["actions"])
+        log_probs = self.policy(actor_params, batch["observations"]).log_prob(batch["actions"])
         loss = -(jax.lax.stop_gradient(weights) * log_probs).mean()
         return loss, {"actor_loss": loss, "adv_mean": advantages.mean(), "awr_weight_mean": weights.mean()}
 
@@ -68,25 +68,38 @@ class IQLAgent(AgentAPI, flax.struct.PyTreeNode):
         return loss, {"critic_loss": loss, "q_mean": qs.mean(), "q_max": qs.max(), "q_min": qs.min()}
 
     # ---- updates ------------------------------------------------------------------------------
-    def update_step(self, batch: Batch) -> tuple[IQLAgent, dict]:
-        v_grads, v_info = jax.grad(self.value_loss, has_aux=True)(self.value.params, batch)
-        agent = self.replace(value=self.value.apply_gradients(grads=v_grads))
-        a_grads, a_info = jax.grad(agent.actor_loss, has_aux=True)(agent.actor.params, batch)
-        agent = agent.replace(actor=agent.actor.apply_gradients(grads=a_grads))
-        c_grads, c_info = jax.grad(agent.critic_loss, has_aux=True)(agent.critic.params, batch)
-        critic = agent.critic.apply_gradients(grads=c_grads)
-        agent = agent.replace(critic=critic, target_critic_params=polyak(critic.params, agent.target_critic_params,
-                                                                          self.config.tau))
+    def value_step(self, batch: Batch) -> tuple[IQLAgent, dict]:
+        grads, info = jax.grad(self.value_loss, has_aux=True)(self.value.params, batch)
+        return self.replace(value=self.value.apply_gradients(grads=grads)), info
+
+    def actor_step(self, batch: Batch, key: jax.Array) -> tuple[IQLAgent, dict]:
+        grads, info = jax.grad(self.actor_loss, has_aux=True)(self.actor.params, batch, key)
+        return self.replace(actor=self.actor.apply_gradients(grads=grads)), info
+
+    def critic_step(self, batch: Batch) -> tuple[IQLAgent, dict]:
+        grads, info = jax.grad(self.critic_loss, has_aux=True)(self.critic.params, batch)
+        critic = self.critic.apply_gradients(grads=grads)
+        return self.replace(critic=critic, target_critic_params=polyak(critic.params, self.target_critic_params,
+                                                                        self.config.tau)), info
+
+    def update_step(self, batch: Batch, key: jax.Array) -> tuple[IQLAgent, dict]:
+        """V, then π, then Q and the targets (the order of the paper's pseudo-code)."""
+        agent, v_info = self.value_step(batch)
+        agent, a_info = agent.actor_step(batch, key)
+        agent, c_info = agent.critic_step(batch)
         return agent, {**v_info, **a_info, **c_info}
 
     def update(self, batches: Batch, key: jax.Array) -> tuple[IQLAgent, dict]:
-        """One full IQL step per stacked minibatch (`utd` of them), fused with `lax.scan`."""
-        agent, info = jax.lax.scan(lambda a, b: a.update_step(b), self, batches)
+        """One full step per stacked minibatch (`utd` of them), fused with `lax.scan`."""
+        num = jax.tree_util.tree_leaves(batches)[0].shape[0]
+        agent, info = jax.lax.scan(lambda a, xs: a.update_step(*xs), self, (batches, jax.random.split(key, num)))
         return agent, jax.tree_util.tree_map(jnp.mean, info)
 
     # ---- construction -------------------------------------------------------------------------
     @classmethod
-    def create(cls, key: jax.Array, obs_dim: int, action_dim: int, config: IQLConfig) -> IQLAgent:
+    def create(cls, key: jax.Array, obs_dim: int, action_dim: int, config: IQLConfig,
+               actor_extra_inputs: int = 0) -> IQLAgent:
+        """`actor_extra_inputs`: features appended to the state for the actor only (FamO2O's enc(β))."""
         key_actor, key_critic, key_value = jax.random.split(key, 3)
         obs = jnp.zeros((1, obs_dim), jnp.float32)
         act = jnp.zeros((1, action_dim), jnp.float32)
@@ -94,7 +107,8 @@ class IQLAgent(AgentAPI, flax.struct.PyTreeNode):
         critic_def, value_def = Critic(config.hidden_dims), ValueNet(config.hidden_dims)
         actor_lr = (optax.cosine_decay_schedule(config.actor_lr, config.actor_decay_steps)
                     if config.actor_decay_steps else config.actor_lr)
-        actor = TrainState.create(apply_fn=actor_def.apply, params=actor_def.init(key_actor, obs),
+        actor_obs = jnp.zeros((1, obs_dim + actor_extra_inputs), jnp.float32)
+        actor = TrainState.create(apply_fn=actor_def.apply, params=actor_def.init(key_actor, actor_obs),
                                   tx=optax.adam(actor_lr))
         critic_params = ensemble_init(critic_def, key_critic, config.num_critics, obs, act)
         critic = TrainState.create(apply_fn=critic_def.apply, params=critic_params, tx=optax.adam(config.critic_lr))

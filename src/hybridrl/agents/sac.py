@@ -90,7 +90,7 @@ class SACAgent(AgentAPI, flax.struct.PyTreeNode):
     def critic_loss(self, critic_params: Any, batch: Batch, key: jax.Array) -> tuple[jnp.ndarray, dict]:
         cfg = self.config
         key_act, key_sub = jax.random.split(key)
-        next_actions, next_log_probs = self.actor.apply_fn(self.actor.params, batch["next_observations"]) \
+        next_actions, next_log_probs = self.policy(self.actor.params, batch["next_observations"]) \
             .sample_and_log_prob(key_act)
         members = jax.random.choice(key_sub, cfg.num_critics, (cfg.num_target_critics,), replace=False)
         next_qs = ensemble_apply(self.critic.apply_fn, subset(self.target_critic_params, members),
@@ -103,7 +103,7 @@ class SACAgent(AgentAPI, flax.struct.PyTreeNode):
                       "target_mean": target.mean()}
 
     def actor_loss(self, actor_params: Any, batch: Batch, key: jax.Array) -> tuple[jnp.ndarray, dict]:
-        actions, log_probs = self.actor.apply_fn(actor_params, batch["observations"]).sample_and_log_prob(key)
+        actions, log_probs = self.policy(actor_params, batch["observations"]).sample_and_log_prob(key)
         qs = ensemble_apply(self.critic.apply_fn, self.critic.params, batch["observations"], actions)
         q = qs.mean(axis=0) if self.config.actor_aggregation == "mean" else qs.min(axis=0)
         temperature = self.temp.apply_fn(self.temp.params)
@@ -128,14 +128,17 @@ class SACAgent(AgentAPI, flax.struct.PyTreeNode):
 
     # ---- construction -------------------------------------------------------------------------
     @classmethod
-    def create(cls, key: jax.Array, obs_dim: int, action_dim: int, config: SACConfig) -> SACAgent:
+    def create(cls, key: jax.Array, obs_dim: int, action_dim: int, config: SACConfig,
+               actor_extra_inputs: int = 0) -> SACAgent:
+        """`actor_extra_inputs`: features appended to the state for the actor only (FamO2O's enc(β))."""
         key_actor, key_critic, key_temp = jax.random.split(key, 3)
         obs = jnp.zeros((1, obs_dim), jnp.float32)
         act = jnp.zeros((1, action_dim), jnp.float32)
         actor_def = TanhGaussianActor(config.hidden_dims, action_dim)
         critic_def = Critic(config.hidden_dims, layer_norm=config.critic_layer_norm)
         temp_def = Temperature(config.init_temperature)
-        actor = TrainState.create(apply_fn=actor_def.apply, params=actor_def.init(key_actor, obs),
+        actor_obs = jnp.zeros((1, obs_dim + actor_extra_inputs), jnp.float32)
+        actor = TrainState.create(apply_fn=actor_def.apply, params=actor_def.init(key_actor, actor_obs),
                                   tx=optax.adam(config.actor_lr))
         critic_params = ensemble_init(critic_def, key_critic, config.num_critics, obs, act)
         critic = TrainState.create(apply_fn=critic_def.apply, params=critic_params, tx=optax.adam(config.critic_lr))

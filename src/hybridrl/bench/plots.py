@@ -59,3 +59,57 @@ def plot_runs(runs: list[Path], metric: str, out: Path, labels: list[str] | None
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=120)
     plt.close(fig)
+
+
+def plot_beta(run_dir: Path, out: Path, seed: int = 777) -> dict:
+    """FamO2O's β(s) along one evaluation episode of a run's latest agent; on a maze also over a 2-D slice of
+    the state space (the position dims, the rest held at the episode's first state) with the path drawn on it."""
+    import jax
+    import jax.numpy as jnp
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from hybridrl.training.evaluate import evaluate
+    from hybridrl.training.loop import load_run_agent
+
+    cfg, agent, _ = load_run_agent(run_dir)
+    if not hasattr(agent, "beta"):
+        raise ValueError(f"{run_dir} is a {cfg.recipe} run; β(s) exists only for FamO2O recipes")
+    lo, hi = cfg.agent.beta_min, cfg.agent.beta_max
+    beta = jax.jit(agent.beta)
+    policy = jax.jit(agent.eval_actions)
+    states: list[np.ndarray] = []
+    result = evaluate(lambda _, obs: policy(obs), None, cfg.train.env, 1, seed, observer=states.append)
+    path = np.concatenate(states)
+    along = np.asarray(beta(jnp.asarray(path)))
+    maze = "maze" in cfg.train.env.lower() and path.shape[1] >= 2
+    fig, axes = plt.subplots(1, 2 if maze else 1, figsize=(11 if maze else 6.5, 4), squeeze=False)
+    ax = axes[0][0]
+    ax.plot(np.arange(len(along)), along)
+    ax.set_ylim(lo - 0.05 * (hi - lo), hi + 0.05 * (hi - lo))
+    ax.axhline(lo, color="grey", lw=0.5)
+    ax.axhline(hi, color="grey", lw=0.5)
+    ax.set_xlabel("step of the episode")
+    ax.set_ylabel("β(s)")
+    ax.set_title(f"{cfg.recipe} on {cfg.train.env}: β along an episode (return {result['eval_return']:.1f})")
+    ax.grid(alpha=0.3)
+    if maze:
+        ax = axes[0][1]
+        (x0, y0), (x1, y1) = path[:, :2].min(0) - 1.0, path[:, :2].max(0) + 1.0
+        xs, ys = np.meshgrid(np.linspace(x0, x1, 60), np.linspace(y0, y1, 60))
+        grid = np.repeat(path[:1], xs.size, axis=0)
+        grid[:, 0], grid[:, 1] = xs.ravel(), ys.ravel()
+        img = ax.imshow(np.asarray(beta(jnp.asarray(grid))).reshape(xs.shape), origin="lower", extent=(x0, x1, y0, y1),
+                        vmin=lo, vmax=hi, cmap="viridis", aspect="auto")
+        ax.plot(path[:, 0], path[:, 1], color="white", lw=1.2)
+        ax.set_xlabel("x")
+        ax.set_ylabel("y")
+        ax.set_title("β(x, y), other state dims as at the start")
+        fig.colorbar(img, ax=ax, label="β")
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return {"states": len(along), "beta_mean": float(along.mean()), "beta_std": float(along.std())}

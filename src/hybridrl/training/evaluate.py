@@ -17,10 +17,12 @@ def make_eval_envs(env_id: str, num: int) -> gym.vector.VectorEnv:
 
 
 def evaluate(policy: Callable[[Any, np.ndarray], Any], params: Any, env_id: str, episodes: int, seed: int,
-             envs: gym.vector.VectorEnv | None = None) -> dict[str, float | None]:
+             envs: gym.vector.VectorEnv | None = None,
+             observer: Callable[[np.ndarray], None] | None = None) -> dict[str, float | None]:
     """Run `episodes` episodes (one per sub-env, `num_envs` at a time), fixed reset seeds, no exploration.
 
     `policy(params, obs_batch) -> actions` should be jitted; it sees the whole batch at once.
+    `observer`, if given, receives the states the policy acted in (of episodes still counted).
     """
     own = envs is None
     envs = envs or make_eval_envs(env_id, min(episodes, 10))
@@ -37,6 +39,9 @@ def evaluate(policy: Callable[[Any, np.ndarray], Any], params: Any, env_id: str,
             ep_success = np.zeros(n)
             while active.any():
                 actions = np.asarray(policy(params, obs))
+                if observer is not None:
+                    counted = active & (np.cumsum(active) + len(returns) <= episodes)
+                    observer(np.asarray(obs)[counted])
                 obs, rew, term, trunc, info = envs.step(actions)
                 ep_ret += rew * active
                 for key in ("success", "is_success"):

@@ -537,9 +537,29 @@ def load_run_agent(run_dir: str | Path) -> tuple[RunConfig, Any, dict[str, Any]]
 
 
 def evaluate_run(run_dir: str | Path, episodes: int = 10, seed: int = 12345) -> dict[str, Any]:
+    """Evaluate a run's latest agent; for an agent that picks a balance coefficient per state (FamO2O),
+    also the distribution of β(s) over the states the evaluation visited."""
     cfg, agent, meta = load_run_agent(run_dir)
     policy = jax.jit(lambda obs: agent.eval_actions(obs))
-    result = evaluate(lambda _, obs: policy(obs), None, cfg.train.env, episodes, seed)
+    visited: list[np.ndarray] = []
+    has_beta = hasattr(agent, "beta")
+    result = evaluate(lambda _, obs: policy(obs), None, cfg.train.env, episodes, seed,
+                      observer=visited.append if has_beta else None)
     host = meta["host"]
-    return {"env": cfg.train.env, "recipe": cfg.recipe, "online_step": host["online_step"],
-            "offline_step": host["offline_step"], "episodes": episodes, **result}
+    out = {"env": cfg.train.env, "recipe": cfg.recipe, "online_step": host["online_step"],
+           "offline_step": host["offline_step"], "episodes": episodes, **result}
+    if has_beta:
+        betas = np.asarray(jax.jit(agent.beta)(jnp.asarray(np.concatenate(visited), jnp.float32)))
+        out["beta"] = beta_report(betas, cfg.agent.beta_min, cfg.agent.beta_max)
+    return out
+
+
+def beta_report(betas: np.ndarray, lo: float, hi: float) -> dict[str, float]:
+    """Summary of β(s) over states, with the collapse checks: spread relative to the range, and the
+    fraction of states within 2% of the range's ends."""
+    span = hi - lo
+    saturated = (betas <= lo + 0.02 * span) | (betas >= hi - 0.02 * span)
+    return {"states": int(betas.size), "mean": float(betas.mean()), "std": float(betas.std()),
+            "min": float(betas.min()), "max": float(betas.max()),
+            **{f"p{q}": float(np.percentile(betas, q)) for q in (10, 50, 90)},
+            "std_over_range": float(betas.std() / span), "saturated_fraction": float(saturated.mean())}
