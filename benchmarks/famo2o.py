@@ -11,6 +11,7 @@ along an episode. Writes benchmarks/results/famo2o.md and PNGs.
 from __future__ import annotations
 
 import argparse
+import json
 import platform
 import subprocess
 import sys
@@ -73,7 +74,9 @@ def main() -> None:
         runs = {k: [d for d in ds if (d / "done").exists()] for k, ds in runs.items()}
         runs = {k: ds for k, ds in runs.items() if ds}
         metric = "success_rate" if "maze" in env.lower() else "normalized_score"
-        budgets = [args.online_steps // 2, args.online_steps]
+        first = next(iter(runs.values()))[0]  # the runs' own evaluation interval (report-only may differ)
+        every = json.loads((first / "config.json").read_text())["config"]["train"]["eval_interval"]
+        budgets = [args.online_steps // 2 // every * every, args.online_steps]  # steps that have an evaluation
         png = f"famo2o-{dataset}.png"
         plot(runs, metric, ROOT / "results" / png, f"{dataset} ({env})")
         betas = []
@@ -87,9 +90,10 @@ def main() -> None:
                          key=lambda k: np.mean([curve(d, metric)[1][-1] for d in runs[k]]), default=None)
         lines = [f"## {dataset} ({env}) — {metric.replace('_', ' ')}", "",
                  *summarise(runs, metric, args.online_steps, budgets), "",
+                 f"Evaluation every {every:,} online steps.", "",
                  f"Best fixed β (by final mean): **{best_fixed}**.", ""]
         if betas:
-            lines += ["β(s) of the final FamO2O agents over the states of 5 evaluation episodes "
+            lines += [f"β(s) of the final FamO2O agents over the states of {args.eval_episodes} evaluation episodes "
                       "(collapse check: std/range > 0.02 and < 90% of states within 2% of an end):", "",
                       "| seed | mean | std | p10 | p50 | p90 | std / range | saturated |",
                       "|---|---:|---:|---:|---:|---:|---:|---:|"]

@@ -4,6 +4,7 @@ import subprocess
 import sys
 import time
 
+import jax
 import numpy as np
 import pytest
 from conftest import TINY, TOY, read_rows
@@ -129,3 +130,35 @@ def test_resume_refuses_different_data(tmp_path, toy_npz):
     cfg_path.write_text(json.dumps(info))
     with pytest.raises(CheckpointError, match="different data"):
         Trainer.resume(tmp_path / "run", online_steps=200)
+
+
+def test_diverging_learner_stops_with_a_diagnostic_and_keeps_the_last_good_checkpoint(tmp_path):
+    from hybridrl.training import checkpoint
+    from hybridrl.training.loop import DivergenceError, load_run_agent
+
+    wild = {"agent.critic_lr": 10.0, "agent.actor_lr": 10.0, "train.divergence_bound": 1e4,
+            "train.checkpoint_interval": 100}
+    with pytest.raises(DivergenceError, match=r"online update at step 101 diverged: \w+ = .*last good checkpoint"):
+        _run(tmp_path, "stop", 400, **wild)
+    meta = checkpoint.read_meta(tmp_path / "stop" / "checkpoints" / "latest.npz")
+    assert meta["host"]["online_step"] == 100  # written before the first (diverging) update
+    _, agent, _ = load_run_agent(tmp_path / "stop")
+    assert all(np.isfinite(x).all() for x in jax.tree_util.tree_leaves(agent.critic.params))
+
+
+def test_diverging_updates_can_be_skipped_and_counted(tmp_path, toy_npz):
+    wild = {"agent.critic_lr": 10.0, "agent.actor_lr": 10.0, "train.divergence_bound": 1e4,
+            "train.on_divergence": "skip"}
+    trainer, result = _run(tmp_path, "skip", 300, **wild)
+    rows = read_rows(tmp_path / "skip")
+    skipped = int(rows[-1]["skipped_updates"])
+    assert 0 < skipped <= 200 and trainer.host.skipped_updates == skipped
+    assert all(np.isfinite(x).all() for x in jax.tree_util.tree_leaves(trainer.carry.agent))
+    assert np.isfinite(result["eval_return"])
+    # Offline: the chunk names the first diverged update within it.
+    from hybridrl.training.loop import DivergenceError
+
+    with pytest.raises(DivergenceError, match=r"offline update at step 1 diverged"):
+        _run(tmp_path, "offline", 0, recipe="iql", dataset=str(toy_npz), offline_steps=200,
+             **{"agent.critic_lr": 1e3, "agent.value_lr": 1e3, "train.divergence_bound": 1.0,
+                "train.offline_chunk": 100})

@@ -247,3 +247,19 @@ def test_balanced_replay_trains_members_apart_then_prioritises_online_samples(tm
     p_on = np.asarray(trainer.carry.buffer.data["priority"][:300])
     assert p_on.sum() / (p_on.sum() + p_off.sum()) > 1.2 * 300 / 2300, (p_on.mean(), p_off.mean())
     assert np.mean([float(r["ratio_w_online"]) > float(r["ratio_w_offline"]) for r in online]) > 0.5
+
+
+def test_proportional_sampler_keeps_small_priorities_over_many_rows():
+    from hybridrl.replay.mixing import sample_proportional
+
+    # 300k rows: 100 "hot" rows at 1000, 1000 "cold" rows at 1e-3·1000 = 1, the rest at 0.01, zeros at the end.
+    p = np.full(300_000, 0.01, np.float32)
+    p[5_000:5_100] = 1000.0
+    p[200_000:201_000] = 1.0
+    p[-777:] = 0.0
+    idx = np.asarray(jax.jit(lambda k: sample_proportional(k, jnp.asarray(p), (40_000,)))(jax.random.PRNGKey(0)))
+    total = p.sum()
+    for lo, hi in ((5_000, 5_100), (200_000, 201_000)):
+        expected = p[lo:hi].sum() / total
+        assert abs(np.mean((idx >= lo) & (idx < hi)) - expected) < 4 * np.sqrt(expected / 40_000) + 1e-4
+    assert idx.max() < 300_000 - 777  # zero-priority rows are never drawn

@@ -97,10 +97,11 @@ def main(argv: list[str] | None = None) -> int:
     from hybridrl.data import DataError
     from hybridrl.envs import EnvError
     from hybridrl.training.checkpoint import CheckpointError
+    from hybridrl.training.loop import DivergenceError
 
     try:
         return _dispatch(args)
-    except (ConfigError, DataError, EnvError, CheckpointError) as exc:
+    except (ConfigError, DataError, EnvError, CheckpointError, DivergenceError) as exc:
         print(f"hybridrl {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

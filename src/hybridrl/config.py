@@ -220,6 +220,9 @@ class TrainConfig:
     log_interval: int = 1_000
     checkpoint_interval: int = 10_000
     policy_snapshots: bool = False  # also save the actor at every evaluation (policies/step_N.npz)
+    divergence_bound: float = 1e8  # a metric (loss, Q-value, ...) past ±this, or NaN/Inf, is a divergence
+    on_divergence: str = "stop"  # "stop": end the run with a diagnostic, keep the last good checkpoint;
+    # "skip": drop that update (the agent stays as before it) and count it (metric skipped_updates)
     progress: bool = True
     tensorboard: bool = True
     wandb: bool = False
@@ -240,6 +243,10 @@ class TrainConfig:
         if self.ratio_temperature <= 0 or self.ratio_lr <= 0:
             raise ConfigError("train.ratio_temperature and train.ratio_lr must be > 0, got "
                               f"{self.ratio_temperature} and {self.ratio_lr}")
+        if self.on_divergence not in ("stop", "skip"):
+            raise ConfigError(f"train.on_divergence must be 'stop' or 'skip', got {self.on_divergence!r}")
+        if not self.divergence_bound > 0:
+            raise ConfigError(f"train.divergence_bound must be > 0, got {self.divergence_bound}")
         if self.warmup_policy not in ("random", "agent"):
             raise ConfigError(f"train.warmup_policy must be 'random' or 'agent', got {self.warmup_policy!r}")
 

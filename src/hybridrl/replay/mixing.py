@@ -124,6 +124,34 @@ def ratio_priorities(w: jnp.ndarray, w_offline: jnp.ndarray, temperature: float,
     return jnp.clip(tempered / (jnp.mean(w_offline ** (1.0 / temperature)) + 1e-10), *bounds)
 
 
+def sample_proportional(key: jax.Array, priorities: jnp.ndarray, shape: tuple[int, ...],
+                        block: int = 1024) -> jnp.ndarray:
+    """Row indices drawn with probability ∝ `priorities` (≥ 0, not all 0), inside jit.
+
+    Inverse-CDF sampling in two levels — a cumulative sum over block totals picks a block, one over that
+    block's rows picks the row — so float32 keeps its precision over millions of rows (one cumulative sum
+    over 2M rows would round every partial sum to ~0.1 and lose the small priorities)."""
+    n = priorities.shape[0]
+    blocks = jnp.pad(priorities, (0, (-n) % block)).reshape(-1, block)
+    key_block, key_row = jax.random.split(key)
+
+    def pick(cdf: jnp.ndarray, u: jnp.ndarray, mass: jnp.ndarray) -> jnp.ndarray:
+        # First entry whose cumulative sum exceeds u, never past the last entry with positive mass
+        # (u can round up to the total).
+        last = cdf.shape[-1] - 1 - jnp.argmax(jnp.flip(mass > 0, -1), axis=-1)
+        first_above = (jnp.searchsorted(cdf, u, side="right") if cdf.ndim == 1  # shared CDF: binary search
+                       else (cdf <= u[..., None]).sum(-1))  # one CDF per draw (the drawn block's rows)
+        return jnp.minimum(first_above, last)
+
+    totals = blocks.sum(axis=1)
+    block_cdf = jnp.cumsum(totals)
+    b = pick(block_cdf, jax.random.uniform(key_block, shape) * block_cdf[-1], totals)
+    rows = blocks[b]  # shape + (block,)
+    row_cdf = jnp.cumsum(rows, axis=-1)
+    r = pick(row_cdf, jax.random.uniform(key_row, shape) * row_cdf[..., -1], rows)
+    return b * block + r
+
+
 class DensityRatioState(flax.struct.PyTreeNode):
     ratio: TrainState  # the network whose ReLU output is w(s, a)
     offline_priority: jnp.ndarray  # (n_offline,); the online rows keep theirs in the buffer column "priority"
@@ -136,9 +164,8 @@ class DensityRatio(Mixer):
     density ratio d_online/d_offline, so near-on-policy samples, offline or online, are replayed more.
 
     Each env step: one step of the ratio network on a uniform offline and a uniform online batch; then
-    the minibatches are drawn in proportion to the priorities (an exact inverse-CDF sampler: cumulative
-    sum over all rows, binary search per draw, all on the device), and the drawn rows get new priorities
-    from the updated network."""
+    the minibatches are drawn in proportion to the priorities (exact inverse-CDF sampling on the device,
+    `sample_proportional`), and the drawn rows get new priorities from the updated network."""
 
     temperature: float = 5.0
     hidden_dims: tuple[int, ...] = (256, 256)
@@ -181,9 +208,8 @@ class DensityRatio(Mixer):
 
         n_off = state.offline_priority.shape[0]
         online_priority = jnp.where(jnp.arange(online.capacity) < online.size, online.data["priority"], 0.0)
-        cdf = jnp.cumsum(jnp.concatenate([state.offline_priority, online_priority]))
-        draws = jax.random.uniform(key_draw, (num, batch_size)) * cdf[-1]
-        idx = jnp.minimum(jnp.searchsorted(cdf, draws, side="right"), n_off + online.size - 1)
+        idx = sample_proportional(key_draw, jnp.concatenate([state.offline_priority, online_priority]),
+                                  (num, batch_size))
         batch = gather_union(offline, online, idx)
         batch.pop("priority", None)
 

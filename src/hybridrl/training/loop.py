@@ -44,6 +44,27 @@ CKPT_NAME = "checkpoints/latest.npz"
 OFFLINE_CKPT_NAME = "checkpoints/offline.npz"  # the agent at the offline→online switch (--from-checkpoint)
 
 
+class DivergenceError(RuntimeError):
+    """The learner produced NaN/Inf or a metric past `train.divergence_bound`; the run stopped."""
+
+
+def _guard(new: Any, old: Any, info: dict[str, jax.Array], bound: float, skip: bool
+           ) -> tuple[Any, jax.Array, jax.Array]:
+    """Inside jit: whether this update diverged (any metric non-finite or past ±bound) and the index
+    (in sorted metric order) of the first such metric, -1 if none. With `skip`, a diverged update is
+    undone (the state before it is kept). A handful of scalar tests: no measurable cost."""
+    names = sorted(info)
+    if not names:
+        return new, jnp.zeros((), bool), jnp.full((), -1, jnp.int32)
+    vals = jnp.stack([jnp.asarray(info[n], jnp.float32) for n in names])
+    bad_each = ~jnp.isfinite(vals) | (jnp.abs(vals) > bound)
+    bad = bad_each.any()
+    which = jnp.where(bad, jnp.argmax(bad_each), -1).astype(jnp.int32)
+    if skip:
+        new = jax.tree_util.tree_map(lambda n, o: jnp.where(bad, o, n), new, old)
+    return new, bad, which
+
+
 class Carry(flax.struct.PyTreeNode):
     agent: Any
     buffer: ReplayBuffer
@@ -53,16 +74,20 @@ class Carry(flax.struct.PyTreeNode):
 
 def _online_step(carry: Carry, offline: ReplayBuffer | None, transition: dict[str, jax.Array],
                  policy_obs: jax.Array, *, mixer: Any, batch_size: int, utd: int, train: bool,
-                 warmup_policy: str = "random") -> tuple[Carry, jax.Array, dict[str, jax.Array]]:
+                 warmup_policy: str = "random", bound: float = 1e8,
+                 skip_diverged: bool = False) -> tuple[Carry, jax.Array, dict[str, jax.Array]]:
     """Store one transition; if training, run all of this env step's updates; pick the next action
-    (during warm-up: uniform, or the pre-trained agent's policy without updates, as WSRL does)."""
+    (during warm-up: uniform, or the pre-trained agent's policy without updates, as WSRL does).
+    When training, info carries `diverged` / `diverged_metric` (see `_guard`)."""
     buffer = carry.buffer.insert(mixer.on_insert(transition, carry.mix))
     rng, key_batch, key_update, key_act = jax.random.split(carry.rng, 4)
     mix = carry.mix
     if train:
-        batches, buffer, mix, mix_info = mixer.step(key_batch, buffer, offline, batch_size, utd, mix)
+        batches, buffer, new_mix, mix_info = mixer.step(key_batch, buffer, offline, batch_size, utd, mix)
         agent, info = carry.agent.update(batches, key_update)
         info = {**info, **mix_info}
+        (agent, mix), bad, which = _guard((agent, new_mix), (carry.agent, mix), info, bound, skip_diverged)
+        info = {**info, "diverged": bad, "diverged_metric": which}
         action = agent.sample_actions(policy_obs, key_act)
     else:
         agent, info = carry.agent, {}
@@ -80,8 +105,8 @@ def _set_rows(carry: Carry, rows: jax.Array, values: jax.Array, *, name: str) ->
     return carry.replace(buffer=carry.buffer.replace(data=data))
 
 
-def _offline_chunk(carry: Carry, offline: ReplayBuffer, *, batch_size: int, utd: int,
-                   num_updates: int) -> tuple[Carry, dict[str, jax.Array]]:
+def _offline_chunk(carry: Carry, offline: ReplayBuffer, *, batch_size: int, utd: int, num_updates: int,
+                   bound: float = 1e8, skip_diverged: bool = False) -> tuple[Carry, dict[str, jax.Array]]:
     """`num_updates` updates on minibatches drawn uniformly from the offline data, fused with
     `lax.scan`; returns mean metrics. An agent that trains several members on separate minibatches
     (Balanced Replay's ensemble) asks for `batch_multiplier` times the rows."""
@@ -90,10 +115,17 @@ def _offline_chunk(carry: Carry, offline: ReplayBuffer, *, batch_size: int, utd:
         rng, key_batch, key_update = jax.random.split(c.rng, 3)
         batches = offline.gather(offline.sample_indices(key_batch, (utd, batch_size * c.agent.batch_multiplier)))
         agent, info = c.agent.update(batches, key_update)
-        return c.replace(agent=agent, rng=rng), info
+        agent, bad, which = _guard(agent, c.agent, info, bound, skip_diverged)
+        return c.replace(agent=agent, rng=rng), {**info, "diverged": bad, "diverged_metric": which}
 
     carry, infos = jax.lax.scan(body, carry, None, length=num_updates)
-    return carry, jax.tree_util.tree_map(jnp.mean, infos)
+    bad = infos.pop("diverged")
+    which = infos.pop("diverged_metric")
+    first = jnp.argmax(bad)  # the chunk's first diverged update (0 if none)
+    summary = jax.tree_util.tree_map(jnp.mean, infos)
+    return carry, {**summary, "diverged": bad.sum(), "diverged_metric": which[first],
+                   "diverged_at": first, "diverged_value": jnp.stack([infos[n][first] for n in sorted(infos)])
+                   if infos else jnp.zeros(0)}
 
 
 def _commit(tree: Any) -> Any:
@@ -123,6 +155,7 @@ class HostState:
     episode_length: int = 0
     last_episode_return: float | None = None
     last_eval: dict[str, Any] = dataclasses.field(default_factory=dict)
+    skipped_updates: int = 0  # updates dropped by the divergence guard (train.on_divergence=skip)
 
 
 class Trainer:
@@ -178,11 +211,12 @@ class Trainer:
         self.episode_rewards: list[float] = []  # transformed, for online returns-to-go (Cal-QL)
         self.init_from: dict[str, Any] | None = None
         a = cfg.agent
+        guard = {"bound": t.divergence_bound, "skip_diverged": t.on_divergence == "skip"}
         self._step_fn = jax.jit(partial(_online_step, mixer=self.mixer, batch_size=a.batch_size, utd=a.utd,
-                                        warmup_policy=t.warmup_policy),
+                                        warmup_policy=t.warmup_policy, **guard),
                                 static_argnames=("train",), donate_argnums=0)
         # The offline phase takes one critic step per update (UTD 1), as every offline method does.
-        self._chunk_fn = jax.jit(partial(_offline_chunk, batch_size=a.batch_size, utd=1),
+        self._chunk_fn = jax.jit(partial(_offline_chunk, batch_size=a.batch_size, utd=1, **guard),
                                  static_argnames=("num_updates",), donate_argnums=0)
         self._set_rows_fn = jax.jit(partial(_set_rows, name="mc_returns"), donate_argnums=0)
         self._policy = jax.jit(lambda agent, obs: agent.eval_actions(obs))
@@ -368,7 +402,7 @@ class Trainer:
             out = jax.eval_shape(lambda c, k: self.mixer.step(k, c.buffer, self.offline, a.batch_size, a.utd, c.mix)[3],
                                  self.carry, jax.random.PRNGKey(0))
             names += list(out)
-        return names
+        return names + ["skipped_updates"]
 
     def _evaluate(self) -> dict[str, Any]:
         t = self.cfg.train
@@ -387,7 +421,8 @@ class Trainer:
 
     def _log(self, phase: str, step: int, info: dict[str, Any], evaluated: bool, sps: float) -> None:
         row: dict[str, Any] = {"step": step, "phase": phase, "wall_time": time.time() - self._t0,
-                               "steps_per_sec": sps, "episode_return": self.host.last_episode_return}
+                               "steps_per_sec": sps, "episode_return": self.host.last_episode_return,
+                               "skipped_updates": self.host.skipped_updates}
         row.update({k: float(v) for k, v in jax.device_get(info).items()})
         if evaluated:
             row.update(self.host.last_eval)
@@ -405,6 +440,12 @@ class Trainer:
         while self.host.offline_step < t.offline_steps:
             n = min(t.offline_chunk, t.offline_steps - self.host.offline_step)
             self.carry, info = self._chunk_fn(self.carry, self.offline, num_updates=n)
+            info = dict(info)
+            diverged, which, at, values = (info.pop(k) for k in ("diverged", "diverged_metric", "diverged_at",
+                                                                 "diverged_value"))
+            if int(diverged):
+                self._diverged("offline", self.host.offline_step + int(at) + 1, sorted(info)[int(which)],
+                               float(values[int(which)]), int(diverged))
             self.host.offline_step += n
             self._after_steps("offline", self.host.offline_step - n, self.host.offline_step, t.offline_steps, info)
             self.progress.update(self.host.offline_step)
@@ -424,6 +465,20 @@ class Trainer:
             self._log(phase, step, info, evaluated, sps)
         if crossed(before, step, t.checkpoint_interval) or final:
             self.save_checkpoint()
+
+    def _diverged(self, phase: str, step: int, metric: str, value: float, count: int) -> None:
+        """Count dropped updates (skip mode), or stop the run before anything diverged is saved."""
+        t = self.cfg.train
+        if t.on_divergence == "skip":
+            self.host.skipped_updates += count
+            return
+        kept = checkpoint.read_meta(self.ckpt_path)["host"] if self.ckpt_path.exists() else None
+        where = (f"the last good checkpoint {self.ckpt_path} (offline step {kept['offline_step']}, online step "
+                 f"{kept['online_step']}) is kept: resume it with --resume after changing what diverged (e.g. a "
+                 "lower learning rate)") if kept else "no checkpoint had been written yet"
+        raise DivergenceError(f"{phase} update at step {step} diverged: {metric} = {value:.6g} (non-finite or beyond "
+                              f"±{t.divergence_bound:g}, train.divergence_bound). The run stopped; {where}; or set "
+                              "train.on_divergence=skip to drop such updates and count them.")
 
     def _reset_env(self, env: Any) -> np.ndarray:
         obs, _ = env.reset(seed=episode_seed(self.cfg.train.seed, self.host.episode))
@@ -486,6 +541,12 @@ class Trainer:
                 transition["mc_returns"] = np.float32(-np.inf)
             self.carry, action_dev, step_info = self._step_fn(self.carry, offline, transition, policy_obs,
                                                               train=h.online_step >= t.start_steps)
+            if step_info:
+                step_info = dict(step_info)
+                diverged, which = step_info.pop("diverged"), step_info.pop("diverged_metric")
+                if bool(diverged):
+                    name = sorted(step_info)[int(which)]
+                    self._diverged("online", h.online_step + 1, name, float(step_info[name]), 1)
             if done:
                 self._finish_episode_returns()
             if step_info:
