@@ -83,7 +83,8 @@ def curve(run_dir: Path, metric: str) -> tuple[np.ndarray, np.ndarray, float | N
 def summarise(runs: dict[str, list[Path]], metric: str, online_steps: int, budgets: list[int]) -> list[str]:
     def fmt(v: list[float]) -> str:
         v = [x for x in v if x is not None and np.isfinite(x)]
-        return f"{np.mean(v):.1f} ± {np.std(v):.1f}" if v else "—"
+        digits = 2 if metric == "success_rate" else 1
+        return f"{np.mean(v):.{digits}f} ± {np.std(v):.{digits}f}" if v else "—"
 
     lines = ["| method | end of offline | dip (min, first 10% online) | "
              + " | ".join(f"{b:,} online steps" for b in budgets) + " |",
