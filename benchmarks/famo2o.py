@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -22,7 +20,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
-from offline_to_online import curve, plot, run_one, summarise  # noqa: E402
+from offline_to_online import common_arguments, curve, dataset_env, plot, run_grid, summarise, write_report  # noqa: E402
 
 
 def variants(env: str) -> dict[str, tuple[str, dict]]:
@@ -39,41 +37,18 @@ def variants(env: str) -> dict[str, tuple[str, dict]]:
 
 def main() -> None:
     p = argparse.ArgumentParser()
-    p.add_argument("--datasets", nargs="+", default=["hopper-medium-replay-small"])
-    p.add_argument("--seeds", type=int, default=3)
-    p.add_argument("--offline-steps", type=int, default=5_000)
-    p.add_argument("--online-steps", type=int, default=5_000)
-    p.add_argument("--hidden", type=int, default=64)
-    p.add_argument("--batch", type=int, default=128)
-    p.add_argument("--eval-episodes", type=int, default=5)
-    p.add_argument("--eval-interval", type=int, default=None, help="default: every 5%% of the online budget")
-    p.add_argument("--runs", default=str(ROOT / "runs" / "famo2o"))
-    p.add_argument("--report-only", action="store_true")
+    common_arguments(p, "famo2o", ["hopper-medium-replay-small"], 5_000, 5_000, 64, 128)
     args = p.parse_args()
     args.rlpd_utd = 1
 
-    import jax
-
     from hybridrl.bench.plots import plot_beta
-    from hybridrl.data.suite import SUITE
     from hybridrl.training.loop import evaluate_run
 
     t0 = time.time()
     sections = []
     for dataset in args.datasets:
-        env = SUITE[dataset].env if dataset in SUITE else dataset.split(":")[0]
-        table = variants(env)
-        slug = {label: label.replace(" ", "-").replace("β=", "beta") for label in table}
-        runs = {label: [Path(args.runs) / dataset / f"{slug[label]}-seed{s}" for s in range(args.seeds)]
-                for label in table}
-        if not args.report_only:
-            for seed in range(args.seeds):
-                for label, (recipe, extra) in table.items():
-                    print(f"[{time.strftime('%H:%M:%S')}] {dataset} {label} seed {seed}", flush=True)
-                    run_one(runs[label][seed], recipe, env, dataset, seed, args, extra)
-        runs = {k: [d for d in ds if (d / "done").exists()] for k, ds in runs.items()}
-        runs = {k: ds for k, ds in runs.items() if ds}
-        metric = "success_rate" if "maze" in env.lower() else "normalized_score"
+        env, metric = dataset_env(dataset)
+        runs = run_grid(args, dataset, env, variants(env))
         first = next(iter(runs.values()))[0]  # the runs' own evaluation interval (report-only may differ)
         every = json.loads((first / "config.json").read_text())["config"]["train"]["eval_interval"]
         budgets = [args.online_steps // 2 // every * every, args.online_steps]  # steps that have an evaluation
@@ -101,25 +76,11 @@ def main() -> None:
                       f"{b['std_over_range']:.3f} | {b['saturated_fraction']:.0%} |" for i, b in enumerate(betas)]
             lines += ["", f"![curves]({png})", "", f"![beta]({beta_png})", ""]
         sections += lines
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                            cwd=ROOT).stdout.strip()
-    cmd = " ".join(["python", "benchmarks/famo2o.py", *sys.argv[1:]])
-    header = [
-        "# FamO2O vs IQL at fixed β vs FamO2O with β frozen at its mean", "",
-        f"Command: `{cmd}`  ",
-        f"Commit `{commit}` · {platform.machine()} VM (2 cores), {jax.devices()[0].platform}, jax {jax.__version__}"
-        f" · seeds 0..{args.seeds - 1} · report written after {(time.time() - t0) / 60:.1f} min (finished runs "
-        "reused).", "",
-        f"Scaled to this machine: {args.offline_steps:,} offline updates (paper: 1M), {args.online_steps:,} online "
-        f"steps (paper: 1M), {args.hidden}x{args.hidden} networks (balance model too), batch {args.batch}, "
-        f"evaluation every {args.eval_interval or max(args.online_steps // 20, 1):,} steps with {args.eval_episodes} "
-        "episodes. "
-        "Every variant keeps the offline data online (append, uniform), UTD 1. `famo2o β=mean` is the same "
-        "universal policy and balance model but acts and fine-tunes with one state-independent β, the running "
-        "mean of β(s) over training states.", "",
-    ]
-    (ROOT / "results" / "famo2o.md").write_text("\n".join(header + sections) + "\n")
-    print("\n".join(header + sections))
+    write_report("famo2o", "FamO2O vs IQL at fixed β vs FamO2O with β frozen at its mean", args, t0,
+                 "The balance model has the same width. Every variant keeps the offline data online (append, "
+                 "uniform), UTD 1. `famo2o β=mean` is the same universal policy and balance model but acts and "
+                 "fine-tunes with one state-independent β, the running mean of β(s) over training states.",
+                 sections)
 
 
 if __name__ == "__main__":

@@ -131,38 +131,80 @@ def plot(runs: dict[str, list[Path]], metric: str, out: Path, title: str) -> Non
     plt.close(fig)
 
 
-def main() -> None:
-    p = argparse.ArgumentParser()
-    p.add_argument("--datasets", nargs="+", default=["hopper-medium-small"])
-    p.add_argument("--recipes", nargs="+", default=RECIPES)
+def common_arguments(p: argparse.ArgumentParser, runs: str, datasets: list[str], offline: int, online: int,
+                     hidden: int, batch: int) -> None:
+    """The arguments every suite benchmark shares (scale, seeds, where runs live)."""
+    p.add_argument("--datasets", nargs="+", default=datasets)
     p.add_argument("--seeds", type=int, default=3)
-    p.add_argument("--offline-steps", type=int, default=10_000)
-    p.add_argument("--online-steps", type=int, default=10_000)
-    p.add_argument("--hidden", type=int, default=256)
-    p.add_argument("--batch", type=int, default=256)
-    p.add_argument("--rlpd-utd", type=int, default=20)
+    p.add_argument("--offline-steps", type=int, default=offline)
+    p.add_argument("--online-steps", type=int, default=online)
+    p.add_argument("--hidden", type=int, default=hidden)
+    p.add_argument("--batch", type=int, default=batch)
     p.add_argument("--eval-episodes", type=int, default=5)
-    p.add_argument("--runs", default=str(ROOT / "runs" / "o2o"))
+    p.add_argument("--eval-interval", type=int, default=None, help="default: every 5%% of the online budget")
+    p.add_argument("--runs", default=str(ROOT / "runs" / runs))
     p.add_argument("--report-only", action="store_true")
-    args = p.parse_args()
 
+
+def dataset_env(dataset: str) -> tuple[str, str]:
+    """The env a suite dataset (or `ENV:path`) belongs to, and the metric reported for it."""
+    from hybridrl.data.suite import SUITE
+
+    env = SUITE[dataset].env if dataset in SUITE else dataset.split(":")[0]
+    return env, "success_rate" if "maze" in env.lower() else "normalized_score"
+
+
+def run_grid(args: argparse.Namespace, dataset: str, env: str, table: dict[str, tuple[str, dict]]
+             ) -> dict[str, list[Path]]:
+    """Run (or reuse) every variant x seed — `table` maps a label to (recipe, config overrides) — and
+    return the finished run directories per label. Seeds outermost: an early stop still has n ≥ 1 each."""
+    slug = {label: label.replace(" ", "-").replace("β=", "beta") for label in table}
+    runs = {label: [Path(args.runs) / dataset / f"{slug[label]}-seed{s}" for s in range(args.seeds)]
+            for label in table}
+    if not args.report_only:
+        for seed in range(args.seeds):
+            for label, (recipe, extra) in table.items():
+                print(f"[{time.strftime('%H:%M:%S')}] {dataset} {label} seed {seed}", flush=True)
+                run_one(runs[label][seed], recipe, env, dataset, seed, args, extra)
+    runs = {k: [d for d in ds if (d / "done").exists()] for k, ds in runs.items()}
+    return {k: ds for k, ds in runs.items() if ds}
+
+
+def write_report(name: str, title: str, args: argparse.Namespace, t0: float, scale: str,
+                 sections: list[str]) -> None:
+    """benchmarks/results/NAME.md: title, the exact command, commit and machine, the scale, the sections."""
     import jax
 
-    from hybridrl.data.suite import SUITE
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                            cwd=ROOT).stdout.strip()
+    cmd = " ".join(["python", f"benchmarks/{Path(sys.argv[0]).name}", *sys.argv[1:]])
+    header = [
+        f"# {title}", "",
+        f"Command: `{cmd}`  ",
+        f"Commit `{commit}` · {platform.machine()} VM (2 cores), {jax.devices()[0].platform}, jax {jax.__version__}"
+        f" · seeds 0..{args.seeds - 1} · this report written after {(time.time() - t0) / 60:.1f} min "
+        "(finished runs reused).", "",
+        f"Scaled to this machine: {args.offline_steps:,} offline updates (papers: 1M), {args.online_steps:,} online "
+        f"steps, {args.hidden}x{args.hidden} networks and batch {args.batch} for every method, evaluation every "
+        f"{args.eval_interval or max(args.online_steps // 20, 1):,} steps with {args.eval_episodes} episodes. "
+        + scale, "",
+    ]
+    (ROOT / "results" / f"{name}.md").write_text("\n".join(header + sections) + "\n")
+    print("\n".join(header + sections))
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    common_arguments(p, "o2o", ["hopper-medium-small"], 10_000, 10_000, 256, 256)
+    p.add_argument("--recipes", nargs="+", default=RECIPES)
+    p.add_argument("--rlpd-utd", type=int, default=20)
+    args = p.parse_args()
 
     t0 = time.time()
     sections = []
     for dataset in args.datasets:
-        env = SUITE[dataset].env if dataset in SUITE else dataset.split(":")[0]
-        runs = {r: [Path(args.runs) / dataset / f"{r}-seed{s}" for s in range(args.seeds)] for r in args.recipes}
-        if not args.report_only:
-            for seed in range(args.seeds):  # seeds outermost: an early stop still has every method at n ≥ 1
-                for recipe in args.recipes:
-                    print(f"[{time.strftime('%H:%M:%S')}] {dataset} {recipe} seed {seed}", flush=True)
-                    run_one(runs[recipe][seed], recipe, env, dataset, seed, args)
-        runs = {r: [d for d in ds if (d / "done").exists()] for r, ds in runs.items()}
-        runs = {r: ds for r, ds in runs.items() if ds}
-        metric = "success_rate" if "maze" in env.lower() else "normalized_score"
+        env, metric = dataset_env(dataset)
+        runs = run_grid(args, dataset, env, {r: (r, {}) for r in args.recipes})
         budgets = [args.online_steps // 4, args.online_steps // 2, args.online_steps]
         png = f"offline-to-online-{dataset}.png"
         plot(runs, metric, ROOT / "results" / png, f"{dataset} ({env})")
@@ -171,23 +213,10 @@ def main() -> None:
                      *summarise(runs, metric, args.online_steps, budgets), "",
                      "Mean wall time per run: " + ", ".join(f"{r} {s / 60:.1f} min" for r, s in seconds.items()),
                      "", f"![curves]({png})", ""]
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                            cwd=ROOT).stdout.strip()
-    cmd = " ".join(["python", "benchmarks/offline_to_online.py", *sys.argv[1:]])
-    header = [
-        "# Offline→online methods on the built-in suite", "",
-        f"Command: `{cmd}`  ",
-        f"Commit `{commit}` · {platform.machine()} VM (2 cores), {jax.devices()[0].platform}, jax {jax.__version__}"
-        f" · seeds 0..{args.seeds - 1} · this report written after {(time.time() - t0) / 60:.1f} min "
-        "(finished runs reused).", "",
-        f"Scaled to this machine: {args.offline_steps:,} offline updates (papers: 1M), {args.online_steps:,} online "
-        f"steps (papers: 250k–1M), {args.hidden}x{args.hidden} networks and batch {args.batch} for every method, "
-        f"evaluation every {max(args.online_steps // 20, 1):,} steps with {args.eval_episodes} episodes. WSRL's and "
-        f"RLPD's warm-up is 5% of the online budget; RLPD runs UTD {args.rlpd_utd} with no pre-training.", "",
-        "Scores are normalised with the suite's references (`benchmarks/results/reference-scores.md`).", "",
-    ]
-    (ROOT / "results" / "offline-to-online.md").write_text("\n".join(header + sections) + "\n")
-    print("\n".join(header + sections))
+    write_report("offline-to-online", "Offline→online methods on the built-in suite", args, t0,
+                 f"WSRL's and RLPD's warm-up is 5% of the online budget; RLPD runs UTD {args.rlpd_utd} with no "
+                 "pre-training. Scores are normalised with the suite's references "
+                 "(`benchmarks/results/reference-scores.md`).", sections)
 
 
 if __name__ == "__main__":
