@@ -25,7 +25,8 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
     t = sub.add_parser("train", help=COMMANDS["train"], description=COMMANDS["train"])
-    t.add_argument("--recipe", default="rlpd", help="algorithm recipe (see `hybridrl recipes`); default rlpd")
+    t.add_argument("--recipe", default=None, help="algorithm recipe (see `hybridrl recipes`); default rlpd (with "
+                   "--from-checkpoint: the pre-training run's, or another recipe of the same agent)")
     t.add_argument("--env", default=None, help="gymnasium env id, e.g. Hopper-v5")
     t.add_argument("--dataset", default=None, help="prior data: a .npz/.hdf5 file or a built-in dataset name")
     t.add_argument("--online-steps", type=int, default=None, help="environment steps in the online phase")
@@ -79,6 +80,9 @@ def _parser() -> argparse.ArgumentParser:
     pl.add_argument("--metric", default="eval_return")
     pl.add_argument("--beta", action="store_true",
                     help="FamO2O: draw β(s) along an evaluation episode (and over a 2-D slice on mazes) for one run")
+    pl.add_argument("--subgoals", action="store_true",
+                    help="MSCP/HIQL: draw the slow planner's subgoals along an evaluation episode over the maze "
+                         "(one run)")
     pl.add_argument("--out", required=True, help="PNG path")
 
     dm = sub.add_parser("demo", help=COMMANDS["demo"], description=COMMANDS["demo"])
@@ -131,13 +135,14 @@ def _dispatch(args: argparse.Namespace) -> int:
         run_throughput(json_path=args.json, seconds=args.seconds)
         return 0
     if args.command == "plot":
-        from hybridrl.bench.plots import plot_beta, plot_runs
+        from hybridrl.bench.plots import plot_beta, plot_runs, plot_subgoals
         from hybridrl.config import ConfigError
 
-        if args.beta:
+        if args.beta or args.subgoals:
             if len(args.runs) != 1:
-                raise ConfigError("hybridrl plot --beta draws one run: pass a single run directory")
-            plot_beta(Path(args.runs[0]), Path(args.out))
+                raise ConfigError("hybridrl plot --beta/--subgoals draws one run: pass a single run directory")
+            info = (plot_beta if args.beta else plot_subgoals)(Path(args.runs[0]), Path(args.out))
+            print(json.dumps(info))
         else:
             plot_runs([Path(r) for r in args.runs], args.metric, Path(args.out))
         print(f"wrote {args.out}")
@@ -164,12 +169,13 @@ def _train(args: argparse.Namespace) -> int:
     if args.resume:
         trainer = Trainer.resume(args.out, online_steps=args.online_steps, offline_steps=args.offline_steps)
     elif args.from_checkpoint:
-        trainer = Trainer.from_pretrained(args.from_checkpoint, args.out, overrides, online_steps=args.online_steps,
-                                          seed=args.seed, **({"dataset": args.dataset} if args.dataset else {}))
+        trainer = Trainer.from_pretrained(args.from_checkpoint, args.out, overrides, recipe=args.recipe,
+                                          online_steps=args.online_steps, seed=args.seed,
+                                          **({"dataset": args.dataset} if args.dataset else {}))
     else:
         if args.env is None:
             raise ConfigError("--env is required, e.g. --env Hopper-v5")
-        cfg = resolve(args.recipe, args.env, overrides, dataset=args.dataset, online_steps=args.online_steps,
+        cfg = resolve(args.recipe or "rlpd", args.env, overrides, dataset=args.dataset, online_steps=args.online_steps,
                       offline_steps=args.offline_steps, seed=args.seed)
         trainer = Trainer(cfg, args.out)
     result = trainer.run()

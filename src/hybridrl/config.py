@@ -178,8 +178,57 @@ class FamO2OCQLConfig(BalanceOptions, CQLConfig):
         self.validate_balance()
 
 
+@dataclass(frozen=True)
+class MSCPConfig:
+    """MSCP (Wu et al. 2024): goal-conditioned value and slow/fast state planners pre-trained on
+    action-free data, a low-level policy learned online toward the slow planner's subgoals.
+    `guidance_weight=0, online_expectile=0.7` is the HIQL ablation."""
+
+    hidden_dims: tuple[int, ...] = (256, 256)  # paper: 512x3 (scaled down for CPU)
+    layer_norm: bool = True  # value and planner MLPs: LayerNorm + GELU, as the paper
+    activation: str = "gelu"
+    goal_dim: int = 0  # a goal fixes the state's first goal_dim entries; 0: the env's desired_goal size
+    subgoal_steps: int = 25  # k: the slow planner's horizon (about one maze cell of travel)
+    discount: float = 0.99
+    tau: float = 0.005
+    expectile: float = 0.7  # τ_e on offline batches
+    online_expectile: float = 0.5  # τ_e on online batches (HIQL ablation: 0.7)
+    planner_temperature: float = 1.0  # β of the planners' AWR
+    low_temperature: float = 1.0  # of the low-level policy's AWR: weights min(exp(this · A), awr_max_weight)
+    awr_max_weight: float = 100.0
+    guidance_weight: float = 7.0  # λ (mazes); 0 = HIQL
+    finetune_planners: bool = False  # online: keep training the planners (AWR on both batches)
+    p_cur: float = 0.2  # relabelling: value goal = s_t
+    p_traj: float = 0.5  # value goal = a future state of the trajectory (else a random state)
+    p_rand_high: float = 0.3  # high-level goal = a random state (else a future one)
+    lr: float = 3e-4
+    batch_size: int = 256  # each of the online and offline batches (paper 1024)
+    utd: int = 1  # updates per training env step (see train.update_every for fewer than one)
+
+    def validate(self) -> None:
+        for name in ("expectile", "online_expectile"):
+            if not 0.0 < getattr(self, name) < 1.0:
+                raise ConfigError(f"agent.{name} must be in (0, 1), got {getattr(self, name)}")
+        for name in ("utd", "batch_size", "subgoal_steps"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"agent.{name} must be >= 1, got {getattr(self, name)}")
+        if not (self.p_cur >= 0 and self.p_traj >= 0 and self.p_cur + self.p_traj <= 1 and 0 <= self.p_rand_high <= 1):
+            raise ConfigError("agent.p_cur, agent.p_traj must be >= 0 with sum <= 1 and agent.p_rand_high in [0, 1]; "
+                              f"got {self.p_cur}, {self.p_traj}, {self.p_rand_high}")
+        if self.guidance_weight < 0 or self.goal_dim < 0:
+            raise ConfigError("agent.guidance_weight and agent.goal_dim must be >= 0")
+        if self.activation not in ("relu", "gelu"):
+            raise ConfigError(f"agent.activation must be 'relu' or 'gelu', got {self.activation!r}")
+        check_learner(self, positive=("lr", "planner_temperature", "low_temperature", "awr_max_weight"))
+
+    @property
+    def num_critics(self) -> int:  # the twin goal-conditioned value (for the shared checks)
+        return 2
+
+
 AGENT_CONFIGS: dict[str, type] = {"sac": SACConfig, "cql": CQLConfig, "iql": IQLConfig, "balanced": BalancedConfig,
-                                  "famo2o-iql": FamO2OIQLConfig, "famo2o-cql": FamO2OCQLConfig}
+                                  "famo2o-iql": FamO2OIQLConfig, "famo2o-cql": FamO2OCQLConfig,
+                                  "mscp": MSCPConfig}
 
 
 def agent_config_class(recipe: str) -> type:
@@ -190,7 +239,7 @@ def agent_config_class(recipe: str) -> type:
     return AGENT_CONFIGS[RECIPES[recipe].agent]
 
 
-MIXINGS = ("symmetric", "append", "online-only", "density-ratio")
+MIXINGS = ("symmetric", "append", "online-only", "density-ratio", "goal-relabel")
 
 
 @dataclass(frozen=True)
@@ -209,6 +258,11 @@ class TrainConfig:
     ratio_hidden_dims: tuple[int, ...] = (256, 256)  # density-ratio network w(s, a)
     ratio_lr: float = 3e-4
     start_steps: int = 5_000  # warm-up: no updates before this many env steps
+    update_every: int = 1  # train on every N-th env step after warm-up (MSCP: 4, i.e. 0.25 updates per step)
+    label_actions: str = "none"  # "idm": label an action-free dataset by inverse dynamics fitted on the
+    # warm-up's online data, then mix it in (SS-ORL style); rewards from the goal env's compute_reward
+    idm_steps: int = 5_000
+    idm_hidden_dims: tuple[int, ...] = (256, 256)
     warmup_policy: str = "random"  # warm-up actions: "random" (uniform) or "agent" (the pre-trained policy, WSRL)
     buffer_capacity: int = 1_000_000
     reward_scale: float = 1.0
@@ -233,7 +287,7 @@ class TrainConfig:
             if getattr(self, name) < 0:
                 raise ConfigError(f"train.{name} must be >= 0, got {getattr(self, name)}")
         for name in ("eval_interval", "eval_episodes", "log_interval", "checkpoint_interval",
-                     "offline_chunk", "buffer_capacity"):
+                     "offline_chunk", "buffer_capacity", "update_every", "idm_steps"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"train.{name} must be >= 1, got {getattr(self, name)}")
         if not 0.0 <= self.offline_ratio <= 1.0:
@@ -247,6 +301,8 @@ class TrainConfig:
             raise ConfigError(f"train.on_divergence must be 'stop' or 'skip', got {self.on_divergence!r}")
         if not self.divergence_bound > 0:
             raise ConfigError(f"train.divergence_bound must be > 0, got {self.divergence_bound}")
+        if self.label_actions not in ("none", "idm"):
+            raise ConfigError(f"train.label_actions must be 'none' or 'idm', got {self.label_actions!r}")
         if self.warmup_policy not in ("random", "agent"):
             raise ConfigError(f"train.warmup_policy must be 'random' or 'agent', got {self.warmup_policy!r}")
 
@@ -263,6 +319,19 @@ class RunConfig:
         if not isinstance(self.agent, agent_config_class(self.recipe)):
             raise ConfigError(f"recipe {self.recipe!r} needs a {agent_config_class(self.recipe).__name__}, "
                               f"got {type(self.agent).__name__}")
+        goal_agent = isinstance(self.agent, MSCPConfig)
+        if goal_agent != (self.train.mixing == "goal-relabel"):
+            raise ConfigError(f"train.mixing=goal-relabel and recipe mscp/hiql go together (recipe {self.recipe!r}, "
+                              f"mixing {self.train.mixing!r})")
+        if goal_agent and self.train.dataset is None:
+            raise ConfigError(f"recipe {self.recipe!r} learns its planners from a dataset: pass --dataset")
+        if goal_agent and self.train.buffer_capacity < self.train.online_steps:
+            raise ConfigError(f"recipe {self.recipe!r} relabels goals within online episodes, so the online buffer "
+                              f"must keep every step: train.buffer_capacity ({self.train.buffer_capacity}) must be >= "
+                              f"train.online_steps ({self.train.online_steps})")
+        if self.train.label_actions == "idm" and (self.train.dataset is None or self.train.start_steps < 1):
+            raise ConfigError("train.label_actions=idm fits inverse dynamics on the warm-up's online data and labels "
+                              "a dataset: it needs --dataset and train.start_steps >= 1")
         uses_data = ((self.train.offline_ratio > 0 and self.train.mixing == "symmetric")
                      or self.train.mixing == "density-ratio")
         if uses_data and self.train.dataset is None and self.train.online_steps > 0:

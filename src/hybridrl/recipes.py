@@ -33,6 +33,21 @@ _CQL_MAZE: dict[str, Any] = {  # sparse goal reaching: Cal-QL's AntMaze settings
 _IQL_BASE: dict[str, Any] = {"train.offline_steps": 1_000_000, "train.mixing": "append", "train.start_steps": 0}
 _IQL_MAZE: dict[str, Any] = {"agent.expectile": 0.9, "train.reward_bias": -1.0}
 
+_RLPD_BASE: dict[str, Any] = {
+    "train.offline_ratio": 0.5, "train.offline_steps": 0, "agent.num_critics": 10, "agent.num_target_critics": 2,
+    "agent.critic_layer_norm": True, "agent.actor_aggregation": "mean", "agent.utd": 20, "agent.backup_entropy": True,
+    "agent.target_entropy_scale": 0.5,
+}
+_RLPD_DOMAINS: dict[str, dict[str, Any]] = {
+    "maze": {"agent.num_target_critics": 1, "agent.backup_entropy": False, "agent.hidden_dims": [256, 256, 256],
+             "train.reward_bias": -1.0},
+    "sparse": {"agent.backup_entropy": False, "agent.hidden_dims": [256, 256, 256]},
+}
+# MSCP: pre-training on action-free data, then 0.25 updates per env step (update_every 4) after a short
+# random warm-up, each on one online and one offline relabelled batch.
+_MSCP_BASE: dict[str, Any] = {"train.mixing": "goal-relabel", "train.offline_steps": 1_000_000,
+                              "train.start_steps": 2_000, "train.update_every": 4, "train.offline_ratio": 0.5}
+
 RECIPES: dict[str, Recipe] = {
     r.name: r
     for r in [
@@ -48,20 +63,8 @@ RECIPES: dict[str, Recipe] = {
             name="rlpd",
             agent="sac",
             summary="RLPD (Ball et al. 2023): SAC, 50/50 prior data, LayerNorm ensemble E=10 Z=2, UTD 20",
-            base={
-                "train.offline_ratio": 0.5,
-                "train.offline_steps": 0,
-                "agent.num_critics": 10,
-                "agent.num_target_critics": 2,
-                "agent.critic_layer_norm": True,
-                "agent.actor_aggregation": "mean",
-                "agent.utd": 20,
-                "agent.backup_entropy": True,
-                "agent.target_entropy_scale": 0.5,
-            },
-            domains={"maze": {"agent.num_target_critics": 1, "agent.backup_entropy": False,
-                              "agent.hidden_dims": [256, 256, 256], "train.reward_bias": -1.0},
-                     "sparse": {"agent.backup_entropy": False, "agent.hidden_dims": [256, 256, 256]}},
+            base=_RLPD_BASE,
+            domains=_RLPD_DOMAINS,
         ),
         Recipe(
             name="iql",
@@ -120,6 +123,28 @@ RECIPES: dict[str, Recipe] = {
             base={**_CQL_BASE, "agent.beta_min": 0.5, "agent.beta_max": 1.5, "agent.balance_every": 5},
             domains={"maze": {**_CQL_MAZE, "agent.balance_every": 1}},
         ),
+        Recipe(
+            name="mscp",
+            agent="mscp",
+            summary="MSCP (Wu et al. 2024): goal-conditioned value + slow/fast state planners pre-trained on "
+                    "action-free data; a low-level policy learned online toward subgoals, guided by the fast "
+                    "planner (λ = 7)",
+            base=_MSCP_BASE,
+        ),
+        Recipe(
+            name="hiql",
+            agent="mscp",
+            summary="HIQL-style ablation of MSCP: no fast-planner guidance (λ = 0), expectile 0.7 online",
+            base={**_MSCP_BASE, "agent.guidance_weight": 0.0, "agent.online_expectile": 0.7},
+        ),
+        Recipe(
+            name="idm-label",
+            agent="sac",
+            summary="Inverse-dynamics labelling (SS-ORL style): fit p(a|s,s') on the warm-up's online data, label "
+                    "the action-free dataset (rewards from the goal env), then RLPD on it",
+            base={**_RLPD_BASE, "train.label_actions": "idm", "train.start_steps": 5_000},
+            domains=_RLPD_DOMAINS,
+        ),
     ]
 }
 
@@ -149,6 +174,14 @@ def resolve(recipe: str, env: str, overrides: list[str] | dict[str, Any] | None 
     cfg = apply_overrides(cfg, explicit)
     if overrides:
         cfg = apply_overrides(cfg, overrides)
+    if getattr(cfg.agent, "goal_dim", None) == 0:  # MSCP: goals are the env's desired_goal
+        from hybridrl.envs.make import goal_dim
+
+        dim = goal_dim(cfg.train.env)
+        if dim == 0:
+            raise ConfigError(f"recipe {recipe!r} needs a goal env (observation + desired_goal); {cfg.train.env!r} is "
+                              "not one (or set agent.goal_dim to the number of leading state entries a goal fixes)")
+        cfg = apply_overrides(cfg, {"agent.goal_dim": dim})
     if getattr(cfg.agent, "actor_decay_steps", 0) is None:  # IQL: decay over the whole run
         cfg = apply_overrides(cfg, {"agent.actor_decay_steps": cfg.train.offline_steps + cfg.train.online_steps})
     return cfg.validate()

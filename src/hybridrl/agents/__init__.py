@@ -7,10 +7,11 @@ from hybridrl.agents.balanced import BalancedReplayAgent
 from hybridrl.agents.cql import CQLAgent
 from hybridrl.agents.famo2o import FamO2OCQLAgent, FamO2OIQLAgent
 from hybridrl.agents.iql import IQLAgent
+from hybridrl.agents.mscp import MSCPAgent
 from hybridrl.agents.sac import SACAgent
 
 AGENTS = {"sac": SACAgent, "cql": CQLAgent, "iql": IQLAgent, "balanced": BalancedReplayAgent,
-          "famo2o-iql": FamO2OIQLAgent, "famo2o-cql": FamO2OCQLAgent}
+          "famo2o-iql": FamO2OIQLAgent, "famo2o-cql": FamO2OCQLAgent, "mscp": MSCPAgent}
 
 
 def make_agent(name: str, key: Any, obs_dim: int, action_dim: int, config: Any) -> Any:
@@ -19,5 +20,5 @@ def make_agent(name: str, key: Any, obs_dim: int, action_dim: int, config: Any) 
     return AGENTS[name].create(key, obs_dim, action_dim, config)
 
 
-__all__ = ["AGENTS", "BalancedReplayAgent", "CQLAgent", "FamO2OCQLAgent", "FamO2OIQLAgent", "IQLAgent", "SACAgent",
-           "make_agent"]
+__all__ = ["AGENTS", "BalancedReplayAgent", "CQLAgent", "FamO2OCQLAgent", "FamO2OIQLAgent", "IQLAgent", "MSCPAgent",
+           "SACAgent", "make_agent"]

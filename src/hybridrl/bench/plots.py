@@ -113,3 +113,61 @@ def plot_beta(run_dir: Path, out: Path, seed: int = 777) -> dict:
     fig.savefig(out, dpi=120)
     plt.close(fig)
     return {"states": len(along), "beta_mean": float(along.mean()), "beta_std": float(along.std())}
+
+
+def plot_subgoals(run_dir: Path, out: Path, seed: int = 777, every: int = 10) -> dict:
+    """MSCP/HIQL: one evaluation episode of a run's latest agent drawn over the maze layout, with the slow
+    planner's subgoal (its mean, as when evaluating) every `every` steps joined to the state proposing it."""
+    import jax
+    import jax.numpy as jnp
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from hybridrl.envs import make_env
+    from hybridrl.training.loop import load_run_agent
+
+    cfg, agent, _ = load_run_agent(run_dir)
+    if not hasattr(agent, "subgoal"):
+        raise ValueError(f"{run_dir} is a {cfg.recipe} run; subgoals exist only for the mscp and hiql recipes")
+    env = make_env(cfg.train.env)
+    policy, subgoal = jax.jit(agent.eval_actions), jax.jit(agent.subgoal)
+    obs, _ = env.reset(seed=seed)
+    states, goals, success = [obs], [], False
+    done = False
+    while not done:
+        goals.append(np.asarray(subgoal(jnp.asarray(obs[None])))[0])
+        obs, _, terminated, truncated, info = env.step(np.asarray(policy(jnp.asarray(obs[None])))[0])
+        success = success or bool(info.get("success", False))
+        states.append(obs)
+        done = terminated or truncated
+    states, goals = np.asarray(states), np.asarray(goals)
+    fig, ax = plt.subplots(figsize=(7, 5.5))
+    maze = getattr(env.unwrapped, "maze", None)
+    if maze is not None:  # walls: the maze map's blocked cells
+        size = maze.maze_size_scaling
+        for r, row in enumerate(maze.maze_map):
+            for c, cell in enumerate(row):
+                if cell == 1:
+                    x, y = maze.cell_rowcol_to_xy(np.array([r, c]))
+                    ax.add_patch(plt.Rectangle((x - size / 2, y - size / 2), size, size, color="0.35"))
+    ax.plot(states[:, 0], states[:, 1], color="tab:blue", lw=1.2, label="path")
+    for i in range(0, len(goals), every):
+        ax.plot([states[i, 0], goals[i, 0]], [states[i, 1], goals[i, 1]], color="tab:orange", lw=0.6, alpha=0.7)
+    ax.scatter(goals[::every, 0], goals[::every, 1], s=12, color="tab:orange", label=f"subgoal (every {every} steps)",
+               zorder=3)
+    goal = states[0, agent.state_dim:agent.state_dim + 2]
+    ax.scatter(*states[0, :2], marker="s", s=60, color="tab:green", label="start", zorder=4)
+    ax.scatter(*goal, marker="*", s=160, color="tab:red", label="goal", zorder=4)
+    ax.set_aspect("equal")
+    ax.autoscale()
+    ax.legend(fontsize=8, loc="best")
+    ax.set_title(f"{cfg.recipe} on {cfg.train.env}: {len(goals)} steps, {'success' if success else 'no success'}")
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    env.close()
+    return {"steps": len(goals), "success": success,
+            "mean_subgoal_distance": float(np.linalg.norm(goals[:, :2] - states[:-1, :2], axis=1).mean())}

@@ -41,36 +41,45 @@ class GoalRelabeler(flax.struct.PyTreeNode):
 
     def sample_indices(self, key: jax.Array, idx: jnp.ndarray) -> dict[str, jnp.ndarray]:
         """All relabelled goal/target indices and the reward/mask for transitions `idx`."""
-        n = self.observations.shape[0]
-        k_src, k_geo, k_rand, k_hsrc, k_hrand, k_hfut = jax.random.split(key, 6)
-        shape = idx.shape
-        last = self.last_index[idx]
-        # value goal
-        u = jax.random.uniform(k_src, shape)
-        offset = jax.random.geometric(k_geo, 1.0 - self.discount, shape)
-        future = jnp.minimum(idx + offset, last)
-        random = jax.random.randint(k_rand, shape, 0, n)
-        value_goal = jnp.where(u < self.p_cur, idx, jnp.where(u < self.p_cur + self.p_traj, future, random))
-        success = value_goal == idx
-        # high-level goal
-        high_random = jax.random.uniform(k_hsrc, shape) < self.p_rand_high
-        lo = jnp.minimum(idx + 1, last)
-        high_future = jax.random.randint(k_hfut, shape, lo, last + 1)
-        high_goal = jnp.where(high_random, jax.random.randint(k_hrand, shape, 0, n), high_future)
-        cap = jnp.where(high_random, last, high_goal)
-        return {
-            "value_goal": value_goal,
-            "rewards": jnp.where(success, 0.0, -1.0),
-            "masks": jnp.where(success, 0.0, 1.0),
-            "high_goal": high_goal,
-            "high_goal_is_random": high_random,
-            "slow_target": jnp.minimum(jnp.minimum(idx + self.subgoal_steps, last), cap),
-            "fast_target": jnp.minimum(jnp.minimum(idx + 1, last), cap),
-            "low_goal": jnp.minimum(idx + self.subgoal_steps, last),
-        }
+        return relabel_indices(key, idx, self.last_index[idx], self.observations.shape[0], discount=self.discount,
+                               p_cur=self.p_cur, p_traj=self.p_traj, p_rand_high=self.p_rand_high,
+                               subgoal_steps=self.subgoal_steps)
 
     def sample(self, key: jax.Array, idx: jnp.ndarray) -> dict[str, jnp.ndarray]:
         """Like `sample_indices`, plus the goal and target states themselves (keys ending in `_obs`)."""
         out = self.sample_indices(key, idx)
         names = ("value_goal", "high_goal", "slow_target", "fast_target", "low_goal")
         return {**out, **{f"{k}_obs": self.observations[out[k]] for k in names}}
+
+
+def relabel_indices(key: jax.Array, idx: jnp.ndarray, last: jnp.ndarray, num_rows: jnp.ndarray | int, *,
+                    discount: float = 0.99, p_cur: float = 0.2, p_traj: float = 0.5, p_rand_high: float = 0.3,
+                    subgoal_steps: int = 25) -> dict[str, jnp.ndarray]:
+    """The rules above for rows `idx` whose episodes end at rows `last`; random goals are drawn from
+    rows [0, num_rows). A function of indices only, so the same rules serve a fixed dataset and a growing
+    online buffer (whose episode ends are known only once each episode has finished)."""
+    k_src, k_geo, k_rand, k_hsrc, k_hrand, k_hfut = jax.random.split(key, 6)
+    shape = idx.shape
+    # value goal
+    u = jax.random.uniform(k_src, shape)
+    offset = jax.random.geometric(k_geo, 1.0 - discount, shape)
+    future = jnp.minimum(idx + offset, last)
+    random = jax.random.randint(k_rand, shape, 0, num_rows)
+    value_goal = jnp.where(u < p_cur, idx, jnp.where(u < p_cur + p_traj, future, random))
+    success = value_goal == idx
+    # high-level goal
+    high_random = jax.random.uniform(k_hsrc, shape) < p_rand_high
+    lo = jnp.minimum(idx + 1, last)
+    high_future = jax.random.randint(k_hfut, shape, lo, last + 1)
+    high_goal = jnp.where(high_random, jax.random.randint(k_hrand, shape, 0, num_rows), high_future)
+    cap = jnp.where(high_random, last, high_goal)
+    return {
+        "value_goal": value_goal,
+        "rewards": jnp.where(success, 0.0, -1.0),
+        "masks": jnp.where(success, 0.0, 1.0),
+        "high_goal": high_goal,
+        "high_goal_is_random": high_random,
+        "slow_target": jnp.minimum(jnp.minimum(idx + subgoal_steps, last), cap),
+        "fast_target": jnp.minimum(jnp.minimum(idx + 1, last), cap),
+        "low_goal": jnp.minimum(idx + subgoal_steps, last),
+    }

@@ -40,11 +40,28 @@ class GoalObservation(gym.ObservationWrapper):
     def __init__(self, env: gym.Env) -> None:
         super().__init__(env)
         spaces = env.observation_space.spaces
-        dim = spaces["observation"].shape[0] + spaces["desired_goal"].shape[0]
+        self.goal_dim = spaces["desired_goal"].shape[0]
+        dim = spaces["observation"].shape[0] + self.goal_dim
         self.observation_space = gym.spaces.Box(-np.inf, np.inf, (dim,), np.float32)
 
     def observation(self, obs: dict) -> np.ndarray:
         return np.concatenate([obs["observation"], obs["desired_goal"]]).astype(np.float32)
+
+
+# PointMaze with one fixed task: start and goal cells at opposite corners (data.maze.EVAL_TASKS, D4RL's
+# maze2d layout), sparse reward, the episode ends on reaching the goal (within 0.45) or at the time limit.
+FIXED_GOAL_MAZES = {"hybridrl/PointMaze_Medium_FixedGoal-v3": ("PointMaze_Medium-v3", 600),
+                    "hybridrl/PointMaze_Large_FixedGoal-v3": ("PointMaze_Large-v3", 800)}
+
+
+def fixed_goal_maze(base: str, **kwargs: object) -> gym.Env:
+    """`base`'s maze with its reset cell and goal cell fixed (plus gymnasium-robotics' ±0.25 noise)."""
+    from hybridrl.data.maze import EVAL_TASKS
+
+    (r0, c0), (r1, c1) = EVAL_TASKS[base]
+    maze_map = [list(row) for row in gym.spec(base).kwargs["maze_map"]]
+    maze_map[r0][c0], maze_map[r1][c1] = "r", "g"
+    return gym.make(base, maze_map=maze_map, continuing_task=False, **kwargs).unwrapped
 
 
 def _register_robotics(env_id: str) -> None:
@@ -54,6 +71,10 @@ def _register_robotics(env_id: str) -> None:
         except ImportError:
             return
         gym.register_envs(gymnasium_robotics)
+        for name, (base, steps) in FIXED_GOAL_MAZES.items():
+            if name not in gym.registry:
+                gym.register(name, entry_point="hybridrl.envs.make:fixed_goal_maze", max_episode_steps=steps,
+                             kwargs={"base": base})
 
 
 def make_env(env_id: str, **kwargs: object) -> gym.Env:
@@ -84,6 +105,15 @@ def env_spaces(env_id: str) -> tuple[int, int]:
     env = make_env(env_id)
     try:
         return int(np.prod(env.observation_space.shape)), int(np.prod(env.action_space.shape))
+    finally:
+        env.close()
+
+
+def goal_dim(env_id: str) -> int:
+    """Size of a goal env's desired_goal (the tail of make_env's flat observation); 0 for other envs."""
+    env = make_env(env_id)
+    try:
+        return int(env.goal_dim) if isinstance(env, GoalObservation) else 0
     finally:
         env.close()
 

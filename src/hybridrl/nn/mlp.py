@@ -11,12 +11,17 @@ from hybridrl.nn.distributions import Gaussian, TanhNormal
 default_init = nn.initializers.xavier_uniform
 
 
+ACTIVATIONS = {"relu": nn.relu, "gelu": nn.gelu}
+
+
 class MLP(nn.Module):
-    """Dense -> [LayerNorm] -> ReLU blocks; LayerNorm is what keeps RLPD's critics from over-estimating."""
+    """Dense -> [LayerNorm] -> ReLU (or GELU) blocks; LayerNorm is what keeps RLPD's critics from
+    over-estimating."""
 
     hidden_dims: Sequence[int]
     layer_norm: bool = False
     activate_final: bool = False
+    activation: str = "relu"
 
     @nn.compact
     def __call__(self, x: jnp.ndarray) -> jnp.ndarray:
@@ -25,7 +30,7 @@ class MLP(nn.Module):
             if i + 1 < len(self.hidden_dims) or self.activate_final:
                 if self.layer_norm:
                     x = nn.LayerNorm()(x)
-                x = nn.relu(x)
+                x = ACTIVATIONS[self.activation](x)
         return x
 
 
@@ -43,14 +48,16 @@ class Critic(nn.Module):
 
 
 class ValueNet(nn.Module):
-    """V(s) -> scalar (for IQL-style agents)."""
+    """V(s) -> scalar (IQL-style agents; goal-conditioned ones pass [s, g])."""
 
     hidden_dims: Sequence[int]
     layer_norm: bool = False
+    activation: str = "relu"
 
     @nn.compact
     def __call__(self, obs: jnp.ndarray) -> jnp.ndarray:
-        x = MLP(tuple(self.hidden_dims), layer_norm=self.layer_norm, activate_final=True)(obs)
+        x = MLP(tuple(self.hidden_dims), layer_norm=self.layer_norm, activate_final=True,
+                activation=self.activation)(obs)
         return nn.Dense(1, kernel_init=default_init())(x).squeeze(-1)
 
 
@@ -72,17 +79,23 @@ class TanhGaussianActor(nn.Module):
 
 
 class GaussianActor(nn.Module):
-    """Gaussian with a tanh-bounded mean and a learned state-independent log-std (IQL's policy)."""
+    """Gaussian with a tanh-bounded mean and a learned state-independent log-std (IQL's policy);
+    `tanh_mean=False` for an unbounded output (MSCP's planners predict state displacements)."""
 
     hidden_dims: Sequence[int]
     action_dim: int
     log_std_min: float = -5.0
     log_std_max: float = 2.0
+    tanh_mean: bool = True
+    layer_norm: bool = False
+    activation: str = "relu"
 
     @nn.compact
     def __call__(self, obs: jnp.ndarray, temperature: float = 1.0) -> Gaussian:
-        x = MLP(tuple(self.hidden_dims), activate_final=True)(obs)
-        mean = jnp.tanh(nn.Dense(self.action_dim, kernel_init=default_init())(x))
+        x = MLP(tuple(self.hidden_dims), activate_final=True, layer_norm=self.layer_norm,
+                activation=self.activation)(obs)
+        mean = nn.Dense(self.action_dim, kernel_init=default_init())(x)
+        mean = jnp.tanh(mean) if self.tanh_mean else mean
         log_std = self.param("log_std", nn.initializers.zeros, (self.action_dim,))
         scale = jnp.exp(jnp.clip(log_std, self.log_std_min, self.log_std_max)) * temperature
         return Gaussian(mean, jnp.broadcast_to(scale, mean.shape))

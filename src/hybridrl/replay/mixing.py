@@ -45,6 +45,14 @@ class Mixer:
         """Minibatches for one env step's updates, and the strategy's (and buffer's) new state."""
         return self.sample(key, online, offline, batch_size, num), online, state, {}
 
+    def offline_batches(self, key: jax.Array, offline: ReplayBuffer, batch_size: int, num: int) -> Batch:
+        """Minibatches for the offline phase: uniform over the dataset (every action-based recipe)."""
+        return offline.gather(offline.sample_indices(key, (num, batch_size)))
+
+    def can_train(self, finished_episodes: int) -> bool:
+        """Whether the online data is ready to sample (goal relabelling needs a finished episode)."""
+        return True
+
 
 @dataclass(frozen=True)
 class Symmetric(Mixer):
@@ -230,7 +238,88 @@ class DensityRatio(Mixer):
         raise TypeError("density-ratio mixing is stateful: call step(..., state)")
 
 
-MIXERS = {"symmetric": Symmetric, "append": Append, "online-only": OnlineOnly, "density-ratio": DensityRatio}
+def online_episode_ends(ends: jnp.ndarray, size: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
+    """For an online buffer filled in order (never wrapped) with an `episode_end` column: each row's
+    episode's last row, and how many leading rows belong to finished episodes (the unfinished episode's
+    rows are not sampled: an episode enters the relabelling pool when it ends)."""
+    rows = jnp.arange(ends.shape[0])
+    marked = jnp.where((ends > 0) & (rows < size), rows, ends.shape[0])
+    last = jax.lax.cummin(marked, reverse=True)
+    finished = jnp.max(jnp.where(marked < ends.shape[0], marked + 1, 0))
+    return jnp.minimum(last, ends.shape[0] - 1), finished
+
+
+@dataclass(frozen=True)
+class GoalRelabel(Mixer):
+    """Goal-conditioned minibatches (MSCP, HIQL): one online and one offline minibatch of equal size per
+    update, each relabelled within its own trajectories by `data.relabel.relabel_indices`.
+
+    The offline side holds states and episode ends only (no actions or rewards are read); the online
+    buffer holds env observations [state, desired_goal] and an `episode_end` column, and only finished
+    episodes are sampled. Goals are the first `goal_dim` state entries."""
+
+    state_dim: int = 0
+    goal_dim: int = 0
+    discount: float = 0.99
+    p_cur: float = 0.2
+    p_traj: float = 0.5
+    p_rand_high: float = 0.3
+    subgoal_steps: int = 25
+    name: str = "goal-relabel"
+
+    def fields(self) -> dict[str, Any]:
+        return {"episode_end": np.float32(0.0)}
+
+    def can_train(self, finished_episodes: int) -> bool:
+        return finished_episodes > 0
+
+    def offline_arrays(self, observations: np.ndarray, next_observations: np.ndarray,
+                       episode_ends: np.ndarray) -> dict[str, np.ndarray]:
+        from hybridrl.data.relabel import episode_last_index
+
+        return {"observations": np.asarray(observations, np.float32),
+                "next_observations": np.asarray(next_observations, np.float32),
+                "last_index": episode_last_index(np.asarray(episode_ends, bool)).astype(np.int32)}
+
+    def relabelled(self, key: jax.Array, states: jnp.ndarray, next_states: jnp.ndarray, last_index: jnp.ndarray,
+                   num_rows: jnp.ndarray, shape: tuple[int, ...]) -> Batch:
+        """Rows drawn uniformly from [0, num_rows) and relabelled: the agent's goal-conditioned batch."""
+        from hybridrl.data.relabel import relabel_indices
+
+        key_idx, key_goals = jax.random.split(key)
+        idx = jax.random.randint(key_idx, shape, 0, jnp.maximum(num_rows, 1))
+        r = relabel_indices(key_goals, idx, last_index[idx], jnp.maximum(num_rows, 1), discount=self.discount,
+                            p_cur=self.p_cur, p_traj=self.p_traj, p_rand_high=self.p_rand_high,
+                            subgoal_steps=self.subgoal_steps)
+        sd, gd = self.state_dim, self.goal_dim  # rows are gathered first, then cut (online rows hold the goal too)
+        return {"observations": states[idx][..., :sd], "next_observations": next_states[idx][..., :sd],
+                "rewards": r["rewards"], "masks": r["masks"], "value_goals": states[r["value_goal"]][..., :gd],
+                "high_goals": states[r["high_goal"]][..., :gd], "slow_targets": states[r["slow_target"]][..., :sd],
+                "fast_targets": states[r["fast_target"]][..., :sd], "low_goals": states[r["low_goal"]][..., :gd],
+                "rows": idx}
+
+    def offline_batches(self, key: jax.Array, offline: ReplayBuffer, batch_size: int, num: int) -> Batch:
+        d = offline.data
+        batch = self.relabelled(key, d["observations"], d["next_observations"], d["last_index"], offline.size,
+                                (num, batch_size))
+        batch.pop("rows")
+        return {"offline": batch}
+
+    def step(self, key: jax.Array, online: ReplayBuffer, offline: ReplayBuffer | None, batch_size: int,
+             num: int, state: Any) -> tuple[Batch, ReplayBuffer, Any, dict[str, jax.Array]]:
+        if offline is None:
+            raise ValueError("goal-relabel mixing needs the offline data (pass a dataset)")
+        key_on, key_off = jax.random.split(key)
+        d = online.data
+        last, finished = online_episode_ends(d["episode_end"], online.size)
+        on = self.relabelled(key_on, d["observations"], d["next_observations"], last, finished, (num, batch_size))
+        on["actions"] = d["actions"][on.pop("rows")]
+        batches = {"online": on, **self.offline_batches(key_off, offline, batch_size, num)}
+        return batches, online, state, {"online_finished_rows": finished.astype(jnp.float32)}
+
+
+MIXERS = {"symmetric": Symmetric, "append": Append, "online-only": OnlineOnly, "density-ratio": DensityRatio,
+          "goal-relabel": GoalRelabel}
 
 
 def make_mixer(name: str, offline_ratio: float = 0.5, **options: Any) -> Mixer:
@@ -240,6 +329,6 @@ def make_mixer(name: str, offline_ratio: float = 0.5, **options: Any) -> Mixer:
         raise ValueError(f"unknown mixing strategy {name!r}; valid: {', '.join(sorted(MIXERS))}")
     if name == "symmetric":
         return Symmetric(offline_ratio=offline_ratio)
-    if name == "density-ratio":
-        return DensityRatio(**options)
+    if name in ("density-ratio", "goal-relabel"):
+        return MIXERS[name](**options)
     return MIXERS[name]()

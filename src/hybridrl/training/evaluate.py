@@ -44,10 +44,10 @@ def evaluate(policy: Callable[[Any, np.ndarray], Any], params: Any, env_id: str,
                     observer(np.asarray(obs)[counted])
                 obs, rew, term, trunc, info = envs.step(actions)
                 ep_ret += rew * active
-                for key in ("success", "is_success"):
-                    if key in info:
-                        reports_success = True
-                        ep_success = np.maximum(ep_success, np.asarray(info[key], float) * active)
+                flags = step_success(info, n)
+                if flags is not None:
+                    reports_success = True
+                    ep_success = np.maximum(ep_success, flags * active)
                 done = (term | trunc) & active
                 for i in np.flatnonzero(done):
                     if len(returns) < episodes:
@@ -65,6 +65,24 @@ def evaluate(policy: Callable[[Any, np.ndarray], Any], params: Any, env_id: str,
         "normalized_score": normalized_score(env_id, mean),
         "success_rate": float(np.mean(successes)) if reports_success else None,
     }
+
+
+def step_success(info: dict[str, Any], n: int) -> np.ndarray | None:
+    """Per sub-env success flags of one vector step (None if the env reports none). A sub-env whose
+    episode ended this step was reset at once: its step's info is under `final_info`, and the top-level
+    entry belongs to the new episode (reading only that missed every success that ends an episode)."""
+    flags = None
+    final = info.get("final_info", {})
+    for key in ("success", "is_success"):
+        if key in info:
+            present = np.asarray(info.get(f"_{key}", np.ones(n, bool)), bool)
+            flags = np.asarray(info[key], float) * present
+        if key in final:
+            ended = np.asarray(info["_final_info"], bool) & np.asarray(final.get(f"_{key}", np.ones(n, bool)), bool)
+            flags = np.where(ended, np.asarray(final[key], float), 0.0 if flags is None else flags)
+        if flags is not None:
+            return flags
+    return None
 
 
 def jit_policy(eval_actions: Callable[[Any, Any], Any]) -> Callable[[Any, np.ndarray], Any]:

@@ -74,10 +74,11 @@ class Carry(flax.struct.PyTreeNode):
 
 def _online_step(carry: Carry, offline: ReplayBuffer | None, transition: dict[str, jax.Array],
                  policy_obs: jax.Array, *, mixer: Any, batch_size: int, utd: int, train: bool,
-                 warmup_policy: str = "random", bound: float = 1e8,
+                 act: str = "random", bound: float = 1e8,
                  skip_diverged: bool = False) -> tuple[Carry, jax.Array, dict[str, jax.Array]]:
     """Store one transition; if training, run all of this env step's updates; pick the next action
-    (during warm-up: uniform, or the pre-trained agent's policy without updates, as WSRL does).
+    (without updates, `act`: uniform during warm-up, or the agent's policy — WSRL's warm-up with the
+    pre-trained policy, or a step between updates when training every few steps).
     When training, info carries `diverged` / `diverged_metric` (see `_guard`)."""
     buffer = carry.buffer.insert(mixer.on_insert(transition, carry.mix))
     rng, key_batch, key_update, key_act = jax.random.split(carry.rng, 4)
@@ -91,7 +92,7 @@ def _online_step(carry: Carry, offline: ReplayBuffer | None, transition: dict[st
         action = agent.sample_actions(policy_obs, key_act)
     else:
         agent, info = carry.agent, {}
-        if warmup_policy == "agent":
+        if act == "agent":
             action = agent.sample_actions(policy_obs, key_act)
         else:
             action = jax.random.uniform(key_act, transition["actions"].shape, minval=-1.0, maxval=1.0)
@@ -105,15 +106,16 @@ def _set_rows(carry: Carry, rows: jax.Array, values: jax.Array, *, name: str) ->
     return carry.replace(buffer=carry.buffer.replace(data=data))
 
 
-def _offline_chunk(carry: Carry, offline: ReplayBuffer, *, batch_size: int, utd: int, num_updates: int,
+def _offline_chunk(carry: Carry, offline: ReplayBuffer, *, mixer: Any, batch_size: int, utd: int, num_updates: int,
                    bound: float = 1e8, skip_diverged: bool = False) -> tuple[Carry, dict[str, jax.Array]]:
-    """`num_updates` updates on minibatches drawn uniformly from the offline data, fused with
-    `lax.scan`; returns mean metrics. An agent that trains several members on separate minibatches
-    (Balanced Replay's ensemble) asks for `batch_multiplier` times the rows."""
+    """`num_updates` updates on minibatches drawn from the offline data (uniformly, or relabelled for a
+    goal-conditioned agent: the mixer's `offline_batches`), fused with `lax.scan`; returns mean metrics.
+    An agent that trains several members on separate minibatches (Balanced Replay's ensemble) asks for
+    `batch_multiplier` times the rows."""
 
     def body(c: Carry, _: None) -> tuple[Carry, dict]:
         rng, key_batch, key_update = jax.random.split(c.rng, 3)
-        batches = offline.gather(offline.sample_indices(key_batch, (utd, batch_size * c.agent.batch_multiplier)))
+        batches = mixer.offline_batches(key_batch, offline, batch_size * c.agent.batch_multiplier, utd)
         agent, info = c.agent.update(batches, key_update)
         agent, bad, which = _guard(agent, c.agent, info, bound, skip_diverged)
         return c.replace(agent=agent, rng=rng), {**info, "diverged": bad, "diverged_metric": which}
@@ -171,32 +173,26 @@ class Trainer:
         self.dataset = None
         self.dataset_fingerprint: str | None = None  # checked on resume: same data, same run
         self.offline: ReplayBuffer | None = None
-        needs_data = (t.offline_steps > 0 or t.mixing in ("append", "density-ratio")
+        needs_data = (t.offline_steps > 0 or t.mixing in ("append", "density-ratio", "goal-relabel")
                       or (t.mixing == "symmetric" and t.offline_ratio > 0))
         agent_name = RECIPES[cfg.recipe].agent
         key_agent, key_run = jax.random.split(jax.random.PRNGKey(t.seed))
         agent = make_agent(agent_name, key_agent, self.obs_dim, self.action_dim, cfg.agent)
         self.mc_returns = "mc_returns" in agent.batch_fields  # Cal-QL: returns-to-go for data and online episodes
+        self.mixer = make_mixer(t.mixing, t.offline_ratio, **self._mixer_options(agent))
+        self.label_info: dict[str, Any] | None = None
         if t.dataset is not None and needs_data:
             self.dataset = load_dataset(t.dataset, drop_invalid=t.drop_invalid)
             if self.dataset.metadata.get("repairs"):
                 print(f"hybridrl: repaired {t.dataset}: {self.dataset.metadata['repairs']}", file=sys.stderr)
-            arrays = self.dataset.transitions(t.reward_scale, t.reward_bias)
-            if self.mc_returns:
-                arrays["mc_returns"] = self.dataset.returns_to_go(
-                    cfg.agent.discount, t.reward_bias if t.sparse_reward else None, t.reward_scale, t.reward_bias)
-            if arrays["observations"].shape[1] != self.obs_dim or arrays["actions"].shape[1] != self.action_dim:
-                raise ConfigError(
-                    f"dataset {t.dataset} has obs_dim {arrays['observations'].shape[1]} and action_dim "
-                    f"{arrays['actions'].shape[1]}; env {t.env} has {self.obs_dim} and {self.action_dim}")
-            self.offline = ReplayBuffer.from_arrays(arrays)
             self.dataset_fingerprint = self.dataset.fingerprint()
-        elif t.offline_steps > 0:
+        if self.dataset is not None and t.label_actions == "none":
+            self.offline = self._offline_buffer(self.dataset, agent)
+        elif t.offline_steps > 0 and self.dataset is None:
             raise ConfigError(f"train.offline_steps={t.offline_steps} needs a dataset: pass --dataset")
-        self.mixer = make_mixer(t.mixing, t.offline_ratio, **({"temperature": t.ratio_temperature,
-                                                                "hidden_dims": t.ratio_hidden_dims,
-                                                                "lr": t.ratio_lr}
-                                                               if t.mixing == "density-ratio" else {}))
+        elif t.offline_steps > 0:
+            raise ConfigError("train.label_actions=idm labels the dataset from online data: it cannot pre-train on it "
+                              f"first (set train.offline_steps=0, got {t.offline_steps})")
         mix = None
         if self.offline is not None:  # a stateful strategy's state (its own key: other streams unchanged)
             mix = self.mixer.init_state(jax.random.fold_in(key_run, 7), self.obs_dim, self.action_dim,
@@ -212,16 +208,75 @@ class Trainer:
         self.init_from: dict[str, Any] | None = None
         a = cfg.agent
         guard = {"bound": t.divergence_bound, "skip_diverged": t.on_divergence == "skip"}
-        self._step_fn = jax.jit(partial(_online_step, mixer=self.mixer, batch_size=a.batch_size, utd=a.utd,
-                                        warmup_policy=t.warmup_policy, **guard),
-                                static_argnames=("train",), donate_argnums=0)
+        self._step_fn = jax.jit(partial(_online_step, mixer=self.mixer, batch_size=a.batch_size, utd=a.utd, **guard),
+                                static_argnames=("train", "act"), donate_argnums=0)
         # The offline phase takes one critic step per update (UTD 1), as every offline method does.
-        self._chunk_fn = jax.jit(partial(_offline_chunk, batch_size=a.batch_size, utd=1, **guard),
+        self._chunk_fn = jax.jit(partial(_offline_chunk, mixer=self.mixer, batch_size=a.batch_size, utd=1, **guard),
                                  static_argnames=("num_updates",), donate_argnums=0)
         self._set_rows_fn = jax.jit(partial(_set_rows, name="mc_returns"), donate_argnums=0)
         self._policy = jax.jit(lambda agent, obs: agent.eval_actions(obs))
         self._sample_fn = jax.jit(lambda agent, obs, key: agent.sample_actions(obs, key))
         self._eval_envs = None
+
+    def _mixer_options(self, agent: Any) -> dict[str, Any]:
+        t, a = self.cfg.train, self.cfg.agent
+        if t.mixing == "density-ratio":
+            return {"temperature": t.ratio_temperature, "hidden_dims": t.ratio_hidden_dims, "lr": t.ratio_lr}
+        if t.mixing == "goal-relabel":
+            return {"state_dim": agent.state_dim, "goal_dim": a.goal_dim, "discount": a.discount, "p_cur": a.p_cur,
+                    "p_traj": a.p_traj, "p_rand_high": a.p_rand_high, "subgoal_steps": a.subgoal_steps}
+        return {}
+
+    def _offline_buffer(self, dataset: Any, agent: Any) -> ReplayBuffer:
+        """The dataset as the offline side of mixing: transitions for action-based agents; states and
+        episode ends only for goal-conditioned ones (which never read actions or rewards)."""
+        t = self.cfg.train
+        if t.mixing == "goal-relabel":
+            if dataset.observations.shape[1] != agent.state_dim:
+                raise ConfigError(f"dataset {t.dataset} has observations of size {dataset.observations.shape[1]}; env "
+                                  f"{t.env}'s state (its observation without the {self.cfg.agent.goal_dim}-entry goal) "
+                                  f"has {agent.state_dim}")
+            return ReplayBuffer.from_arrays(self.mixer.offline_arrays(dataset.observations, dataset.next_observations,
+                                                                      dataset.episode_ends))
+        arrays = dataset.transitions(t.reward_scale, t.reward_bias)
+        if self.mc_returns:
+            arrays["mc_returns"] = dataset.returns_to_go(
+                self.cfg.agent.discount, t.reward_bias if t.sparse_reward else None, t.reward_scale, t.reward_bias)
+        if arrays["observations"].shape[1] != self.obs_dim or arrays["actions"].shape[1] != self.action_dim:
+            raise ConfigError(
+                f"dataset {t.dataset} has obs_dim {arrays['observations'].shape[1]} and action_dim "
+                f"{arrays['actions'].shape[1]}; env {t.env} has {self.obs_dim} and {self.action_dim}")
+        return ReplayBuffer.from_arrays(arrays)
+
+    def _label_offline(self) -> None:
+        """idm-label: fit inverse dynamics on the warm-up's online transitions (the buffer's first
+        start_steps rows, so a resumed run refits the same model), label the action-free dataset with
+        actions and the task's rewards, and make it the offline side of mixing."""
+        from hybridrl.data import idm
+
+        t = self.cfg.train
+        ds = self.dataset
+        sd = ds.observations.shape[1]
+        rows = {k: v[:t.start_steps] for k, v in self.carry.buffer.filled().items()}
+        model, params, info = idm.fit_inverse_dynamics(
+            jax.random.fold_in(jax.random.PRNGKey(t.seed), 11), rows["observations"][:, :sd], rows["actions"],
+            rows["next_observations"][:, :sd], t.idm_hidden_dims, t.idm_steps)
+        actions = idm.predict_actions(model, params, ds.observations, ds.next_observations)
+        env = make_env(t.env)
+        try:
+            goal = np.asarray(env.reset(seed=episode_seed(t.seed, 0))[0], np.float32)[sd:]
+            rewards, terminals = idm.task_rewards(env, ds.next_observations, goal)
+        finally:
+            env.close()
+        labelled = idm.label_dataset(ds, actions, rewards, terminals, goal)
+        self.offline = _commit(self._offline_buffer(labelled, self.carry.agent))
+        info.update({"labelled_rows": len(ds), "labelled_reward_rate": float((rewards > 0).mean())})
+        if ds.actions is not None:  # a dataset that kept its actions: how good the labels are
+            info["label_mse"] = float(((actions - np.clip(ds.actions, -1, 1)) ** 2).mean())
+        self.label_info = info
+        tmp = self.run_dir / "labels.json.tmp"
+        tmp.write_text(json.dumps(info, indent=2))
+        tmp.replace(self.run_dir / "labels.json")
 
     # ---- construction -------------------------------------------------------------------------
     def _example_transition(self) -> dict[str, np.ndarray]:
@@ -239,7 +294,8 @@ class Trainer:
         if path.is_dir():
             path = path / OFFLINE_CKPT_NAME
         meta = checkpoint.read_meta(path)
-        if meta.get("recipe") != self.cfg.recipe:
+        if RECIPES.get(meta.get("recipe"), RECIPES[self.cfg.recipe]).agent != RECIPES[self.cfg.recipe].agent or \
+                meta.get("recipe") not in RECIPES:
             raise checkpoint.CheckpointError(f"{path} was written by recipe {meta.get('recipe')!r}; this run is "
                                              f"{self.cfg.recipe!r} (the agents must match)")
         state, meta, _ = checkpoint.load(path, {"state": self._state_tree()})
@@ -269,12 +325,15 @@ class Trainer:
 
     @classmethod
     def from_pretrained(cls, checkpoint_path: str | Path, run_dir: str | Path,
-                        overrides: list[str] | dict[str, Any] | None = None, **train_fields: Any) -> Trainer:
+                        overrides: list[str] | dict[str, Any] | None = None, recipe: str | None = None,
+                        **train_fields: Any) -> Trainer:
         """A new run whose online phase starts from another run's agent at its offline→online switch.
 
         The recipe, env, dataset and agent config come from the pre-training run's config.json (so the
-        parameters fit); `overrides` and `train_fields` (online_steps, seed, ...) may change the rest."""
-        from hybridrl.recipes import resolve
+        parameters fit); `overrides` and `train_fields` (online_steps, seed, ...) may change the rest.
+        `recipe` may name another recipe of the same agent (hiql fine-tuned from an mscp pre-training):
+        its own presets then win over the pre-training run's agent values."""
+        from hybridrl.recipes import domain_of, resolve
 
         path = Path(checkpoint_path)
         if path.is_dir():
@@ -285,10 +344,16 @@ class Trainer:
                               f"{OFFLINE_CKPT_NAME} and config.json (found checkpoint: {path.exists()}, "
                               f"config: {source_cfg.exists()})")
         src = RunConfig.from_dict(json.loads(source_cfg.read_text())["config"])
-        agent = {f"agent.{k}": v for k, v in dataclasses.asdict(src.agent).items()}
+        recipe = recipe or src.recipe
+        if recipe not in RECIPES or RECIPES[recipe].agent != RECIPES[src.recipe].agent:
+            raise ConfigError(f"--from-checkpoint {checkpoint_path} holds a {src.recipe!r} agent; recipe {recipe!r} "
+                              "uses another agent (or is unknown)")
+        r = RECIPES[recipe]
+        presets = {**r.base, **r.domains.get(domain_of(src.train.env), {})} if recipe != src.recipe else {}
+        agent = {f"agent.{k}": v for k, v in dataclasses.asdict(src.agent).items() if f"agent.{k}" not in presets}
         fields = {"dataset": src.train.dataset, "offline_steps": src.train.offline_steps, **train_fields}
         user = overrides if isinstance(overrides, dict) else dict(o.split("=", 1) for o in overrides or [])
-        cfg = resolve(src.recipe, src.train.env, {**agent, **user}, **fields)
+        cfg = resolve(recipe, src.train.env, {**agent, **user}, **fields)
         trainer = cls(cfg, run_dir)
         trainer.init_from_checkpoint(path)
         return trainer
@@ -388,20 +453,24 @@ class Trainer:
         tmp.replace(self.run_dir / "config.json")
 
     def _metric_names(self) -> list[str]:
-        """Every metric either phase's update reports (an agent may report fewer online)."""
-        a = self.cfg.agent
-        batches = {k: jnp.zeros((a.utd, a.batch_size, *v.shape[1:]), v.dtype)
-                   for k, v in self.carry.buffer.data.items()}
+        """Every metric either phase's update reports (an agent may report others online), traced
+        (never run) through the same mixer calls the phases make."""
+        a, key = self.cfg.agent, jax.random.PRNGKey(0)
         names: list[str] = []
-        for agent in (self.carry.agent, self.carry.agent.to_online()):
-            multiplied = {k: jnp.zeros((a.utd, a.batch_size * agent.batch_multiplier, *v.shape[2:]), v.dtype)
-                          for k, v in batches.items()}
-            out = jax.eval_shape(lambda ag, b, k: ag.update(b, k)[1], agent, multiplied, jax.random.PRNGKey(0))
-            names += [n for n in out if n not in names]
-        if self.carry.mix is not None:
-            out = jax.eval_shape(lambda c, k: self.mixer.step(k, c.buffer, self.offline, a.batch_size, a.utd, c.mix)[3],
-                                 self.carry, jax.random.PRNGKey(0))
-            names += list(out)
+        if self.offline is not None:
+            def offline_info(ag: Any, k: jax.Array) -> dict:
+                batches = self.mixer.offline_batches(k, self.offline, a.batch_size * ag.batch_multiplier, 1)
+                return ag.update(batches, k)[1]
+            names += list(jax.eval_shape(offline_info, self.carry.agent, key))
+        offline = self.offline
+        if offline is None and self.cfg.train.label_actions == "idm":  # the labelled data's rows look like these
+            offline = self.carry.buffer.replace(data={k: v for k, v in self.carry.buffer.data.items()
+                                                      if k not in self.mixer.fields()})
+
+        def online_info(c: Carry, k: jax.Array) -> dict:
+            batches, _, _, mix_info = self.mixer.step(k, c.buffer, offline, a.batch_size, a.utd, c.mix)
+            return {**c.agent.to_online().update(batches, k)[1], **mix_info}
+        names += [n for n in jax.eval_shape(online_info, self.carry, key) if n not in names]
         return names + ["skipped_updates"]
 
     def _evaluate(self) -> dict[str, Any]:
@@ -539,8 +608,17 @@ class Trainer:
                 policy_obs = next_obs
             if self.mc_returns:
                 transition["mc_returns"] = np.float32(-np.inf)
+            if "episode_end" in self.carry.buffer.data:  # goal relabelling samples finished episodes only
+                transition["episode_end"] = np.float32(done)
+            warm = h.online_step < t.start_steps
+            if not warm and t.label_actions == "idm" and self.offline is None:
+                self._label_offline()  # once, at the end of the warm-up (again on resume: same rows, same model)
+                offline = self.offline
+            train = (not warm and (h.online_step - t.start_steps) % t.update_every == 0
+                     and self.mixer.can_train(h.episode))
+            act = "random" if warm and t.warmup_policy == "random" else "agent"
             self.carry, action_dev, step_info = self._step_fn(self.carry, offline, transition, policy_obs,
-                                                              train=h.online_step >= t.start_steps)
+                                                              train=train, act=act)
             if step_info:
                 step_info = dict(step_info)
                 diverged, which = step_info.pop("diverged"), step_info.pop("diverged_metric")

@@ -1,0 +1,227 @@
+"""MSCP (Wu et al., ICML 2024): online RL helped by action-free data through slow and fast state planners.
+
+Every minibatch arrives relabelled (`replay.mixing.GoalRelabel`): value goal g with reward r ∈ {0, −1}
+and mask m, high-level goal g_h with the slow target s_{t+k} and fast target s_{t+1} (both capped at
+g_h), and the low-level goal w = s_{min(t+k, T_end)}. Goals are the first `goal_dim` state entries.
+V̄ below is the mean of the two target value heads.
+
+Pre-training (offline batches only; no action or reward of the data is read):
+    y_i = r + γ m V̄_i(s', g),  A = r + γ m min_i V̄_i(s', g) − V̄(s, g)
+    L_V = Σ_i E[ |τ_e − 1(A < 0)| (y_i − V_i(s, g))² ],                     τ_e = 0.7
+    L_h = −E[ min(exp(β (V̄(s_{t+k}, g_h) − V̄(s_t, g_h))), 100) log π_h(s_{t+k} − s_t | s_t, g_h) ]
+    L_f = the same with the fast target (k = 1)
+Online (one online and one offline batch per update):
+    r_g = −‖s' − (s + μ_f(s, g_h))‖                     guidance toward the data's support (both batches)
+    L_ℓ = −E_online[ min(exp(A_ℓ), 100) log π_ℓ(a | s, w) ],
+          A_ℓ = V̄(s', w) − V̄(s, w) + λ (r_g − V_g(s, w))  (online only: the offline data has no actions)
+    L_g = E[(V_g(s, w) − r_g)²] over both batches;  L_V = ½ [L_V(online, τ_e = 0.5) + L_V(offline, 0.7)]
+The low-level step runs first, on the values as they stood, so π_ℓ's update depends on online samples
+only. Planners stay frozen unless `finetune_planners`. Acting: w = s + Δ, Δ ~ π_h(s, g*) (its mean at
+evaluation), a ~ π_ℓ(s, w) (its mean at evaluation).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import flax.struct
+import jax
+import jax.numpy as jnp
+import optax
+from flax.training.train_state import TrainState
+
+from hybridrl.agents.base import AgentAPI
+from hybridrl.agents.iql import awr_weights
+from hybridrl.agents.sac import Batch, polyak
+from hybridrl.config import MSCPConfig
+from hybridrl.nn import GaussianActor, ValueNet, ensemble_apply, ensemble_init
+
+
+def guidance_reward(states: jnp.ndarray, next_states: jnp.ndarray, predicted_step: jnp.ndarray) -> jnp.ndarray:
+    """r_g = −‖s' − (s + μ_f)‖: how far a transition lands from where the fast planner, trained on the
+    offline data, expects the next state to be."""
+    return -jnp.linalg.norm(next_states - (states + predicted_step), axis=-1)
+
+
+class MSCPAgent(AgentAPI, flax.struct.PyTreeNode):
+    value: TrainState  # twin V_i(s, g): stacked parameters, vmapped
+    target_value_params: Any
+    slow: TrainState  # π_h(Δ | s, g_h): k-step displacement
+    fast: TrainState  # π_f(Δ | s, g_h): one-step displacement
+    low: TrainState  # π_ℓ(a | s, w)
+    guide: TrainState  # V_g(s, w)
+    state_dim: int = flax.struct.field(pytree_node=False)
+    config: MSCPConfig = flax.struct.field(pytree_node=False)
+
+    # ---- pieces ---------------------------------------------------------------------------------
+    def goal(self, states: jnp.ndarray) -> jnp.ndarray:
+        return states[..., :self.config.goal_dim]
+
+    def values(self, params: Any, states: jnp.ndarray, goals: jnp.ndarray) -> jnp.ndarray:
+        return ensemble_apply(self.value.apply_fn, params, jnp.concatenate([states, goals], -1))  # (2, B)
+
+    def target_mean(self, states: jnp.ndarray, goals: jnp.ndarray) -> jnp.ndarray:
+        return self.values(self.target_value_params, states, goals).mean(0)
+
+    def planner(self, state: TrainState, params: Any, states: jnp.ndarray, goals: jnp.ndarray) -> Any:
+        return state.apply_fn(params, jnp.concatenate([states, goals], -1))
+
+    def guidance(self, batch: Batch) -> jnp.ndarray:
+        step = self.planner(self.fast, self.fast.params, batch["observations"], batch["high_goals"]).mode()
+        return guidance_reward(batch["observations"], batch["next_observations"], step)
+
+    # ---- losses -----------------------------------------------------------------------------------
+    def value_loss(self, params: Any, batch: Batch, expectile: float) -> tuple[jnp.ndarray, dict]:
+        cfg = self.config
+        s, s2, g = batch["observations"], batch["next_observations"], batch["value_goals"]
+        r, m = batch["rewards"], batch["masks"]
+        next_v = self.values(self.target_value_params, s2, g)
+        adv = r + cfg.discount * m * next_v.min(0) - self.target_mean(s, g)
+        y = r + cfg.discount * m * next_v
+        v = self.values(params, s, g)
+        weight = jnp.where(adv < 0, 1.0 - expectile, expectile)
+        loss = (weight * (jax.lax.stop_gradient(y) - v) ** 2).mean(axis=1).sum()
+        return loss, {"value_loss": loss, "v_mean": v.mean(), "v_min": v.min()}
+
+    def planner_loss(self, params: Any, state: TrainState, batch: Batch, target: str,
+                     v_here: jnp.ndarray) -> tuple[jnp.ndarray, dict]:
+        """AWR toward the observed displacement to `target` (the slow or the fast planner's);
+        `v_here` = V̄(s, g_h), shared by both planners."""
+        s, g_h, s_target = batch["observations"], batch["high_goals"], batch[target]
+        adv = self.target_mean(s_target, g_h) - v_here
+        weights = awr_weights(adv, self.config.planner_temperature, self.config.awr_max_weight)
+        log_prob = self.planner(state, params, s, g_h).log_prob(s_target - s)
+        loss = -(jax.lax.stop_gradient(weights) * log_prob).mean()
+        return loss, {"loss": loss, "adv": adv.mean(), "weight": weights.mean()}
+
+    def low_loss(self, params: Any, batch: Batch, r_guide: jnp.ndarray) -> tuple[jnp.ndarray, dict]:
+        cfg = self.config
+        s, s2, w = batch["observations"], batch["next_observations"], batch["low_goals"]
+        v_guide = self.guide.apply_fn(self.guide.params, jnp.concatenate([s, w], -1))
+        progress = self.target_mean(s2, w) - self.target_mean(s, w)
+        adv = progress + cfg.guidance_weight * (r_guide - v_guide)
+        weights = awr_weights(adv, cfg.low_temperature, cfg.awr_max_weight)
+        log_prob = self.low.apply_fn(params, jnp.concatenate([s, w], -1)).log_prob(batch["actions"])
+        loss = -(jax.lax.stop_gradient(weights) * log_prob).mean()
+        return loss, {"low_loss": loss, "low_adv": adv.mean(), "low_progress": progress.mean(),
+                      "low_weight": weights.mean()}
+
+    def guide_loss(self, params: Any, batches: tuple[Batch, ...], rewards: tuple[jnp.ndarray, ...]
+                   ) -> tuple[jnp.ndarray, dict]:
+        losses = [((self.guide.apply_fn(params, jnp.concatenate([b["observations"], b["low_goals"]], -1)) - r) ** 2)
+                  .mean() for b, r in zip(batches, rewards, strict=True)]
+        loss = sum(losses) / len(losses)
+        return loss, {"guide_loss": loss}
+
+    # ---- steps ------------------------------------------------------------------------------------
+    def value_step(self, parts: tuple[tuple[Batch, float], ...]) -> tuple[MSCPAgent, dict]:
+        """One step on the mean of the value losses of (batch, expectile) parts."""
+
+        def loss_fn(params: Any) -> tuple[jnp.ndarray, dict]:
+            outs = [self.value_loss(params, b, e) for b, e in parts]
+            infos = [o[1] for o in outs]
+            return sum(o[0] for o in outs) / len(outs), {k: sum(i[k] for i in infos) / len(infos) for k in infos[0]}
+
+        grads, info = jax.grad(loss_fn, has_aux=True)(self.value.params)
+        return self.replace(value=self.value.apply_gradients(grads=grads)), info
+
+    def planner_step(self, batch: Batch) -> tuple[MSCPAgent, dict]:
+        out, states = {}, {}
+        v_here = self.target_mean(batch["observations"], batch["high_goals"])
+        for name, target in (("slow", "slow_targets"), ("fast", "fast_targets")):
+            state = getattr(self, name)
+            grads, info = jax.grad(lambda p, st=state, t=target: self.planner_loss(p, st, batch, t, v_here),
+                                   has_aux=True)(state.params)
+            states[name] = state.apply_gradients(grads=grads)
+            out.update({f"{name}_planner_{k}": v for k, v in info.items()})
+        return self.replace(**states), out
+
+    def targets_step(self) -> MSCPAgent:
+        return self.replace(target_value_params=polyak(self.value.params, self.target_value_params, self.config.tau))
+
+    def pretrain_update(self, batch: Batch) -> tuple[MSCPAgent, dict]:
+        agent, v_info = self.value_step(((batch, self.config.expectile),))
+        agent, p_info = agent.planner_step(batch)
+        return agent.targets_step(), {**v_info, **p_info}
+
+    def online_update(self, online: Batch, offline: Batch) -> tuple[MSCPAgent, dict]:
+        cfg = self.config
+        r_on, r_off = self.guidance(online), self.guidance(offline)
+        grads, low_info = jax.grad(self.low_loss, has_aux=True)(self.low.params, online, r_on)
+        agent = self.replace(low=self.low.apply_gradients(grads=grads))
+        grads, g_info = jax.grad(agent.guide_loss, has_aux=True)(agent.guide.params, (online, offline), (r_on, r_off))
+        agent = agent.replace(guide=agent.guide.apply_gradients(grads=grads))
+        agent, v_info = agent.value_step(((online, cfg.online_expectile), (offline, cfg.expectile)))
+        info = {**low_info, **g_info, **v_info, "guidance_reward": r_on.mean(), "guidance_reward_offline": r_off.mean()}
+        if cfg.finetune_planners:
+            joined = {k: jnp.concatenate([online[k], offline[k]]) for k in offline}
+            agent, p_info = agent.planner_step(joined)
+            info.update(p_info)
+        return agent.targets_step(), info
+
+    def update(self, batches: dict[str, Batch], key: jax.Array) -> tuple[MSCPAgent, dict]:
+        """`batches["offline"]` (and online, `batches["online"]`) hold `utd` relabelled minibatches
+        stacked on a leading axis; one update per minibatch inside `lax.scan`."""
+        del key  # every random choice of an update was made when its minibatches were relabelled
+
+        if "online" in batches:
+            def body(a: MSCPAgent, xs: tuple[Batch, Batch]) -> tuple[MSCPAgent, dict]:
+                return a.online_update(*xs)
+            agent, infos = jax.lax.scan(body, self, (batches["online"], batches["offline"]))
+        else:
+            agent, infos = jax.lax.scan(lambda a, b: a.pretrain_update(b), self, batches["offline"])
+        return agent, jax.tree_util.tree_map(jnp.mean, infos)
+
+    # ---- acting -----------------------------------------------------------------------------------
+    def split(self, observations: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
+        """An env observation is [state, desired_goal] (make_env's goal envs)."""
+        return observations[..., :self.state_dim], observations[..., self.state_dim:]
+
+    def subgoal(self, observations: jnp.ndarray, key: jax.Array | None = None) -> jnp.ndarray:
+        """w = s + Δ from the slow planner toward the env's goal: a sample, or the mean without `key`."""
+        s, g = self.split(observations)
+        dist = self.planner(self.slow, self.slow.params, s, g)
+        step = dist.loc if key is None else dist.loc + dist.scale * jax.random.normal(key, dist.loc.shape)
+        return s + step
+
+    @property
+    def actor_params(self) -> Any:
+        return self.low.params
+
+    def policy(self, actor_params: Any, observations: jnp.ndarray) -> Any:
+        """π_ℓ(·|s, w) toward the slow planner's mean subgoal."""
+        s, _ = self.split(observations)
+        w = self.goal(self.subgoal(observations))
+        return self.low.apply_fn(actor_params, jnp.concatenate([s, w], -1))
+
+    def sample_actions(self, observations: jnp.ndarray, key: jax.Array) -> jnp.ndarray:
+        key_goal, key_act = jax.random.split(key)
+        s, _ = self.split(observations)
+        w = self.goal(self.subgoal(observations, key_goal))
+        return self.low.apply_fn(self.low.params, jnp.concatenate([s, w], -1)).sample(key_act)
+
+    # ---- construction -----------------------------------------------------------------------------
+    @classmethod
+    def create(cls, key: jax.Array, obs_dim: int, action_dim: int, config: MSCPConfig) -> MSCPAgent:
+        """`obs_dim` is the env's flat [state, goal] size; the state is its first obs_dim − goal_dim entries."""
+        gd = config.goal_dim
+        if not 0 < gd < obs_dim:
+            raise ValueError(f"mscp needs agent.goal_dim in [1, {obs_dim - 1}] for an env observation of size "
+                             f"{obs_dim} (a goal env's [observation, desired_goal]); got {gd}")
+        state_dim = obs_dim - gd
+        k_v, k_s, k_f, k_l, k_g = jax.random.split(key, 5)
+        net = {"layer_norm": config.layer_norm, "activation": config.activation}
+        value_def = ValueNet(config.hidden_dims, **net)
+        planner_def = GaussianActor(config.hidden_dims, state_dim, tanh_mean=False, **net)
+        low_def = GaussianActor(config.hidden_dims, action_dim)
+        guide_def = ValueNet(config.hidden_dims)
+        sg = jnp.zeros((1, state_dim + gd), jnp.float32)
+        tx = optax.adam(config.lr)
+
+        def state(module: Any, k: jax.Array) -> TrainState:
+            return TrainState.create(apply_fn=module.apply, params=module.init(k, sg), tx=tx)
+
+        value_params = ensemble_init(value_def, k_v, 2, sg)
+        return cls(value=TrainState.create(apply_fn=value_def.apply, params=value_params, tx=tx),
+                   target_value_params=jax.tree_util.tree_map(jnp.copy, value_params),
+                   slow=state(planner_def, k_s), fast=state(planner_def, k_f), low=state(low_def, k_l),
+                   guide=state(guide_def, k_g), state_dim=state_dim, config=config)
