@@ -1,5 +1,6 @@
 """MSCP and its baselines: online goal relabelling, the guidance reward, where the low-level policy's
 gradient comes from, that pre-training reads no action or reward, and the recipes end to end."""
+import dataclasses
 import json
 
 import jax
@@ -80,19 +81,25 @@ def _batch(key, n=16, sd=2, gd=2, actions=True):
 
 def test_low_level_policy_learns_from_online_samples_only():
     agent = MSCPAgent.create(jax.random.PRNGKey(0), 4, 2, MSCPConfig(hidden_dims=(16,), goal_dim=2))
+    update = jax.jit(MSCPAgent.online_update)
     online = _batch(jax.random.PRNGKey(1))
-    a, info = agent.online_update(online, _batch(jax.random.PRNGKey(2), actions=False))
-    b, _ = agent.online_update(online, _batch(jax.random.PRNGKey(3), actions=False))
+    a, info = update(agent, online, _batch(jax.random.PRNGKey(2), actions=False))
+    b, _ = update(agent, online, _batch(jax.random.PRNGKey(3), actions=False))
     same = jax.tree_util.tree_map(lambda x, y: bool(jnp.array_equal(x, y)), a.low.params, b.low.params)
     assert all(jax.tree_util.tree_leaves(same))  # another offline batch: π_ℓ's step is bit-identical
     assert not jnp.array_equal(a.value.params["params"]["MLP_0"]["Dense_0"]["kernel"],
                                b.value.params["params"]["MLP_0"]["Dense_0"]["kernel"])  # ... the value's is not
-    c, _ = agent.online_update({**online, "actions": -online["actions"]}, _batch(jax.random.PRNGKey(2), actions=False))
+    c, _ = update(agent, {**online, "actions": -online["actions"]}, _batch(jax.random.PRNGKey(2), actions=False))
     assert not jnp.array_equal(a.low.params["params"]["Dense_0"]["kernel"], c.low.params["params"]["Dense_0"]["kernel"])
     for frozen in ("slow", "fast"):  # planners frozen online by default
         assert all(jax.tree_util.tree_leaves(jax.tree_util.tree_map(
             lambda x, y: bool(jnp.array_equal(x, y)), getattr(a, frozen).params, getattr(agent, frozen).params)))
     assert np.isfinite(info["guidance_reward"]) and np.isfinite(info["low_loss"])
+    tuned = agent.replace(config=dataclasses.replace(agent.config, finetune_planners=True))
+    d, _ = update(tuned, online, _batch(jax.random.PRNGKey(2), actions=False))
+    kernel = ("params", "Dense_0", "kernel")
+    assert not jnp.array_equal(d.slow.params[kernel[0]][kernel[1]][kernel[2]],
+                               agent.slow.params[kernel[0]][kernel[1]][kernel[2]])  # fine-tuning moves the planner
 
 
 def test_pretraining_reads_no_action_or_reward(tmp_path, maze_npz):
@@ -141,6 +148,16 @@ def test_mscp_then_hiql_from_its_pretraining_and_the_subgoal_plot(tmp_path, maze
     assert png.stat().st_size > 10_000
     info = json.loads(capsys.readouterr().out.splitlines()[0])
     assert info["steps"] > 0 and info["mean_subgoal_distance"] > 0
+
+
+def test_evaluation_counts_a_success_that_ends_the_episode():
+    from conftest import TOY
+
+    from hybridrl.training.evaluate import evaluate
+
+    # PointReach ends its episode on reaching the goal; the vector env resets that sub-env in the same step
+    assert evaluate(lambda _, obs: -obs / 0.2, None, TOY, 6, seed=0)["success_rate"] == 1.0
+    assert evaluate(lambda _, obs: 0.0 * obs, None, TOY, 6, seed=0)["success_rate"] == 0.0
 
 
 def test_inverse_dynamics_recovers_actions_and_goal_rewards():

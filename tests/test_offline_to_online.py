@@ -127,7 +127,7 @@ def test_wsrl_warms_up_with_the_pretrained_policy_without_updates_then_drops_off
     tr = {k: jnp.asarray(v) for k, v in trainer._example_transition().items()}
     obs = jnp.ones((2,), jnp.float32) * 0.3
     new, action, info = _online_step(carry, None, tr, obs, mixer=OnlineOnly(), batch_size=8, utd=4, train=False,
-                                     warmup_policy="agent")
+                                     act="agent")
     assert info == {}
     assert jax.tree_util.tree_all(jax.tree_util.tree_map(lambda a, b: bool(jnp.all(a == b)),
                                                          new.agent.critic.params, agent.critic.params))

@@ -14,6 +14,8 @@ COMMANDS = {
     "bench": "benchmarks: `bench throughput` measures updates/s and the fraction of peak FLOP/s",
     "plot": "plot learning curves of one or more run directories to a PNG",
     "demo": "the offline→online demo: RLPD with prior data vs SAC from scratch on Hopper-v5",
+    "sweep": "run a grid of recipes x tasks x seeds x overrides (local process pool or a Ray cluster)",
+    "report": "aggregate runs across seeds and tasks with rliable: IQM, CIs, profiles, improvement, curves",
 }
 
 
@@ -85,6 +87,22 @@ def _parser() -> argparse.ArgumentParser:
                          "(one run)")
     pl.add_argument("--out", required=True, help="PNG path")
 
+    sw = sub.add_parser("sweep", help=COMMANDS["sweep"], description=COMMANDS["sweep"])
+    sw.add_argument("spec", help="sweep spec (YAML): recipes, tasks, seeds, offline/online steps, set, grid, out")
+    sw.add_argument("--backend", default="local", choices=["local", "ray"])
+    sw.add_argument("--address", default=None, help="Ray cluster address (default: start a local Ray instance)")
+    sw.add_argument("--workers", type=int, default=None, help="runs at once (default: cores // threads)")
+    sw.add_argument("--threads", type=int, default=1, help="CPU threads per run (XLA/BLAS are limited to it)")
+    sw.add_argument("--dry-run", action="store_true", help="list the runs and their status, run nothing")
+
+    rp = sub.add_parser("report", help=COMMANDS["report"], description=COMMANDS["report"])
+    rp.add_argument("runs_dir", help="a directory of run directories (e.g. a sweep's out)")
+    rp.add_argument("--out", default=None, help="report directory (default RUNS_DIR/report)")
+    rp.add_argument("--metric", default=None, help="default: normalized_score, else success_rate, else eval_return")
+    rp.add_argument("--gap-threshold", type=float, default=None,
+                    help="optimality-gap target (default 100 for normalised scores, 1 for success rates)")
+    rp.add_argument("--reps", type=int, default=2000, help="bootstrap resamples")
+
     dm = sub.add_parser("demo", help=COMMANDS["demo"], description=COMMANDS["demo"])
     dm.add_argument("--out", default="demo_out")
     dm.add_argument("--online-steps", type=int, default=None, help="override the demo's online budget")
@@ -146,6 +164,27 @@ def _dispatch(args: argparse.Namespace) -> int:
         else:
             plot_runs([Path(r) for r in args.runs], args.metric, Path(args.out))
         print(f"wrote {args.out}")
+        return 0
+    if args.command == "sweep":
+        from hybridrl.bench.sweep import expand, load_spec, run_status, run_sweep
+
+        spec = load_spec(args.spec)
+        if args.dry_run:
+            for task in expand(spec):
+                print(f"{run_status(task.run_dir):<12} {task.run_dir}")
+            return 0
+        summary = run_sweep(spec, backend=args.backend, workers=args.workers, address=args.address,
+                            threads=args.threads)
+        for row in summary["rows"]:
+            print(f"{row['status']:<8} {row['run_dir']}" + (f"  ({row['error']})" if row.get("error") else ""))
+        print(f"{summary['runs']} runs, {summary['ran']} run now, {summary['failed']} failed; "
+              f"{Path(spec['out']) / 'sweep.json'}")
+        return 1 if summary["failed"] else 0
+    if args.command == "report":
+        from hybridrl.bench.report import write_report
+
+        info = write_report(args.runs_dir, args.out, args.metric, args.gap_threshold, args.reps)
+        print(f"wrote {info['report']}")
         return 0
     if args.command == "demo":
         from hybridrl.demo import run_demo

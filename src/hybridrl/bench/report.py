@@ -1,0 +1,195 @@
+"""`hybridrl report RUNS_DIR`: aggregate runs across seeds and tasks with rliable (Agarwal et al. 2021).
+
+Scores: each run's last evaluation of the chosen metric (normalised score by default; success rate on
+goal tasks). Per method: mean, IQM and optimality gap with stratified-bootstrap 95% intervals, performance
+profiles, the probability of improvement between methods, and learning curves (IQM over runs and tasks
+at each evaluated step, with bootstrap bands). Writes REPORT.md and PNGs.
+
+A run's task and method come from its place in the tree (TASK/METHOD/seedN, as `hybridrl sweep` lays
+runs out), else from its config (env, recipe).
+"""
+from __future__ import annotations
+
+import csv
+import json
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hybridrl.config import ConfigError
+
+
+@dataclass
+class RunScores:
+    task: str
+    method: str
+    run_dir: Path
+    steps: np.ndarray  # evaluated global steps (offline + online)
+    values: np.ndarray
+
+
+def find_runs(root: Path, metric: str) -> list[RunScores]:
+    runs = []
+    for metrics in sorted(root.rglob("metrics.csv")):
+        d = metrics.parent
+        try:
+            cfg = json.loads((d / "config.json").read_text())["config"]
+        except (OSError, KeyError, json.JSONDecodeError):
+            continue
+        steps, values = [], []
+        with open(metrics, newline="") as f:
+            for row in csv.DictReader(f):
+                if row.get(metric) not in (None, "", "nan"):
+                    offset = 0 if row["phase"] == "offline" else cfg["train"]["offline_steps"]
+                    steps.append(int(row["step"]) + offset)
+                    values.append(float(row[metric]))
+        if not values:
+            continue
+        rel = d.relative_to(root).parts
+        if len(rel) >= 3 and rel[-1].startswith("seed"):
+            task, method = rel[-3], rel[-2]
+        else:
+            task, method = cfg["train"]["env"], cfg["recipe"]
+        runs.append(RunScores(task, method, d, np.asarray(steps), np.asarray(values)))
+    return runs
+
+
+def score_matrix(runs: list[RunScores]) -> tuple[dict[str, np.ndarray], list[str]]:
+    """{method: (runs, tasks) final scores}; every method gets the same tasks and the same number of runs
+    per task (the smallest found), as rliable's stratified bootstrap needs."""
+    by = defaultdict(lambda: defaultdict(list))
+    for r in runs:
+        by[r.method][r.task].append(float(r.values[-1]))
+    tasks = sorted({r.task for r in runs})
+    methods = [m for m in sorted(by) if all(by[m][t] for t in tasks)]
+    if not methods:
+        raise ConfigError("no method has runs on every task; report the tasks separately")
+    n = min(len(by[m][t]) for m in methods for t in tasks)
+    return {m: np.array([[by[m][t][i] for t in tasks] for i in range(n)]) for m in methods}, tasks
+
+
+def aggregates(scores: dict[str, np.ndarray], gap_threshold: float, reps: int = 2000,
+               seed: int = 0) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Point estimates and 95% stratified-bootstrap intervals of (mean, IQM, optimality gap)."""
+    from rliable import library as rly
+    from rliable import metrics
+
+    def fn(x: np.ndarray) -> np.ndarray:
+        return np.array([metrics.aggregate_mean(x), metrics.aggregate_iqm(x),
+                         metrics.aggregate_optimality_gap(x, gap_threshold)])
+
+    np.random.seed(seed)  # rliable's stratified bootstrap draws from NumPy's global generator
+    return rly.get_interval_estimates(scores, fn, reps=reps)
+
+
+def improvement(scores: dict[str, np.ndarray], reps: int = 2000, seed: int = 0
+                ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """P(X > Y) for every ordered pair of methods X, Y ("X,Y"), with bootstrap intervals."""
+    from rliable import library as rly
+    from rliable import metrics
+
+    pairs = {f"{a},{b}": (scores[a], scores[b]) for a in scores for b in scores if a != b}
+    if not pairs:
+        return {}, {}
+    np.random.seed(seed)
+    return rly.get_interval_estimates(pairs, metrics.probability_of_improvement, reps=reps)
+
+
+def write_report(root: str | Path, out: str | Path | None = None, metric: str | None = None,
+                 gap_threshold: float | None = None, reps: int = 2000) -> dict[str, Any]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from rliable import library as rly
+    from rliable import metrics, plot_utils
+
+    root = Path(root)
+    out = Path(out) if out else root / "report"
+    out.mkdir(parents=True, exist_ok=True)
+    if metric is None:  # the score a task family reports
+        metric = next((m for m in ("normalized_score", "success_rate") if find_runs(root, m)), "eval_return")
+    runs = find_runs(root, metric)
+    if not runs:
+        raise ConfigError(f"{root}: no run with evaluations of {metric!r} (run directories hold metrics.csv)")
+    gap = gap_threshold if gap_threshold is not None else (1.0 if metric == "success_rate" else 100.0)
+    scores, tasks = score_matrix(runs)
+    point, ci = aggregates(scores, gap, reps)
+    methods = list(scores)
+
+    fig, _ = plot_utils.plot_interval_estimates(point, ci, metric_names=["Mean", "IQM", "Optimality gap"],
+                                                algorithms=methods, xlabel=metric.replace("_", " "))
+    fig.savefig(out / "aggregates.png", dpi=120, bbox_inches="tight")
+    plt.close(fig)
+
+    hi = max(gap, max(float(s.max()) for s in scores.values()))
+    taus = np.linspace(min(0.0, min(float(s.min()) for s in scores.values())), hi, 51)
+    profiles, profile_cis = rly.create_performance_profile(scores, taus)
+    fig, ax = plt.subplots(figsize=(6, 4))
+    colors = dict(zip(methods, plt.rcParams["axes.prop_cycle"].by_key()["color"] * 4, strict=False))
+    plot_utils.plot_performance_profiles(profiles, taus, performance_profile_cis=profile_cis, ax=ax, colors=colors,
+                                         xlabel=f"{metric.replace('_', ' ')} τ")
+    from matplotlib.lines import Line2D
+
+    ax.legend([Line2D([0], [0], color=colors[m]) for m in methods], methods, fontsize=8)
+    fig.savefig(out / "profiles.png", dpi=120, bbox_inches="tight")
+    plt.close(fig)
+
+    p_point, p_ci = improvement(scores, reps)
+    if p_point:
+        fig = plot_utils.plot_probability_of_improvement(p_point, p_ci)
+        fig = fig.figure if hasattr(fig, "figure") else plt.gcf()
+        fig.savefig(out / "improvement.png", dpi=120, bbox_inches="tight")
+        plt.close(fig)
+
+    # learning curves: IQM over runs x tasks at the steps every run evaluated
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    curves = {}
+    for m in methods:
+        mine = [r for r in runs if r.method == m]
+        common = sorted(set.intersection(*(set(r.steps.tolist()) for r in mine)))
+        if not common:
+            continue
+        per_task = defaultdict(list)
+        for r in mine:
+            lookup = dict(zip(r.steps.tolist(), r.values.tolist(), strict=True))
+            per_task[r.task].append([lookup[s] for s in common])
+        n = min(len(v) for v in per_task.values())
+        arr = np.stack([np.array(per_task[t][:n]) for t in tasks if t in per_task], axis=1)  # (runs, tasks, steps)
+        np.random.seed(0)
+        c_point, c_ci = rly.get_interval_estimates(
+            {m: arr}, lambda x: np.array([metrics.aggregate_iqm(x[..., j]) for j in range(x.shape[-1])]),
+            reps=max(reps // 4, 100))
+        curves[m] = (common, c_point[m], c_ci[m])
+        ax.plot(common, c_point[m], label=m)
+        ax.fill_between(common, c_ci[m][0], c_ci[m][1], alpha=0.2)
+    ax.set_xlabel("step (offline updates + online env steps)")
+    ax.set_ylabel(f"IQM {metric.replace('_', ' ')}")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out / "curves.png", dpi=120)
+    plt.close(fig)
+
+    n_runs = {m: scores[m].shape[0] for m in methods}
+    lines = [f"# Report: {root}", "",
+             f"Metric: `{metric}` (each run's last evaluation) on {len(tasks)} task(s): {', '.join(tasks)}. "
+             f"95% stratified-bootstrap intervals ({reps} resamples, rliable); optimality gap below {gap:g}.", "",
+             "| method | runs per task | mean | IQM | optimality gap |", "|---|---:|---:|---:|---:|"]
+    for m in methods:
+        cells = [f"{point[m][i]:.3g} [{ci[m][0][i]:.3g}, {ci[m][1][i]:.3g}]" for i in range(3)]
+        lines.append(f"| {m} | {n_runs[m]} | " + " | ".join(cells) + " |")
+    if p_point:
+        lines += ["", "Probability of improvement P(X > Y):", "", "| X | Y | P | 95% CI |", "|---|---|---:|---:|"]
+        for pair, p in p_point.items():
+            x, y = pair.split(",")
+            lo, hi = np.ravel(p_ci[pair])
+            lines.append(f"| {x} | {y} | {float(np.ravel(p)[0]):.2f} | [{lo:.2f}, {hi:.2f}] |")
+    lines += ["", "![aggregates](aggregates.png)", "", "![profiles](profiles.png)", "",
+              *(["![improvement](improvement.png)", ""] if p_point else []), "![curves](curves.png)", ""]
+    (out / "REPORT.md").write_text("\n".join(lines))
+    return {"metric": metric, "tasks": tasks, "methods": methods, "point": {m: point[m].tolist() for m in methods},
+            "ci": {m: np.asarray(ci[m]).tolist() for m in methods}, "report": str(out / "REPORT.md")}

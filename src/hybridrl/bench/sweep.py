@@ -1,0 +1,241 @@
+"""Sweeps: a grid of recipes x tasks x seeds x config overrides, each an ordinary run directory.
+
+Each run executes in its own worker process (`python -m hybridrl.bench.sweep --worker TASK_JSON`), so a
+crash or a kill takes down that run only; its run directory keeps its last checkpoint. Re-running the
+same sweep skips finished runs (`done.json`), resumes interrupted ones from their checkpoints, and
+retries failed ones (`failed.json` holds the error). Backends: a local pool of worker processes sized to
+the machine (default), or a Ray cluster (`backend="ray"`), one Ray task per run with its CPUs/GPUs
+declared; run directories must then be on storage every node sees (the results are also gathered back).
+
+Spec (YAML, read with `yaml.safe_load`, so a file cannot construct objects):
+
+    out: runs/o2o-sweep
+    recipes: [iql, cql]                 # or {label: ..., recipe: ..., set: {...}} entries
+    tasks: [{dataset: hopper-medium-small}, {env: hybridrl/PointReach-v0, dataset: data/toy.npz}]
+    seeds: 3                            # or a list
+    offline_steps: 10000
+    online_steps: 10000
+    set: {agent.hidden_dims: [64, 64]}  # for every run
+    grid: {agent.utd: [1, 2]}           # cartesian product of overrides
+    resources: {cpus: 1, gpus: 0}       # per run (Ray)
+"""
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import subprocess
+import sys
+import time
+import traceback
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hybridrl.config import ConfigError
+
+
+@dataclass(frozen=True)
+class RunTask:
+    run_dir: str
+    recipe: str
+    env: str
+    dataset: str | None
+    seed: int
+    offline_steps: int | None = None
+    online_steps: int | None = None
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+
+def _slug(value: Any) -> str:
+    text = json.dumps(value) if not isinstance(value, str) else value
+    return "".join(c if c.isalnum() or c in ".-_" else "_" for c in text).strip("_")
+
+
+def load_spec(path: str | Path) -> dict[str, Any]:
+    import yaml
+
+    path = Path(path)
+    try:
+        spec = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{path}: cannot read the sweep spec ({exc})") from None
+    if not isinstance(spec, dict):
+        raise ConfigError(f"{path}: a sweep spec is a mapping with recipes, tasks, seeds, ...; found "
+                          f"{type(spec).__name__}")
+    spec.setdefault("out", str(path.with_suffix("")))
+    return spec
+
+
+def expand(spec: dict[str, Any]) -> list[RunTask]:
+    """Every run of the grid, in order: tasks, then recipes, then override combinations, then seeds."""
+    from hybridrl.data.suite import SUITE
+
+    known = {"out", "recipes", "tasks", "seeds", "offline_steps", "online_steps", "set", "grid", "resources"}
+    unknown = set(spec) - known
+    if unknown:
+        raise ConfigError(f"sweep spec: unknown keys {sorted(unknown)}; valid: {sorted(known)}")
+    for key in ("recipes", "tasks"):
+        if not spec.get(key):
+            raise ConfigError(f"sweep spec: '{key}' must be a non-empty list")
+    seeds = spec.get("seeds", 1)
+    seeds = list(range(seeds)) if isinstance(seeds, int) else [int(s) for s in seeds]
+    common = dict(spec.get("set") or {})
+    grid = spec.get("grid") or {}
+    combos = [dict(zip(grid, values, strict=True)) for values in itertools.product(*grid.values())] or [{}]
+    out = Path(spec["out"])
+    tasks = []
+    for task in spec["tasks"]:
+        task = {"dataset": task} if isinstance(task, str) else dict(task)
+        dataset = task.get("dataset")
+        env = task.get("env") or (SUITE[dataset].env if dataset in SUITE else None)
+        if env is None:
+            raise ConfigError(f"sweep spec: task {task} needs an 'env' (its dataset is not a built-in one)")
+        task_name = task.get("name") or _slug(dataset or env)
+        for entry in spec["recipes"]:
+            entry = {"recipe": entry} if isinstance(entry, str) else dict(entry)
+            label = entry.get("label") or entry["recipe"]
+            for combo in combos:
+                name = label + "".join(f"-{k.split('.')[-1]}{_slug(v)}" for k, v in combo.items())
+                for seed in seeds:
+                    tasks.append(RunTask(
+                        run_dir=str(out / task_name / name / f"seed{seed}"), recipe=entry["recipe"], env=env,
+                        dataset=dataset, seed=seed, offline_steps=spec.get("offline_steps"),
+                        online_steps=spec.get("online_steps"),
+                        overrides={**common, **dict(entry.get("set") or {}), **combo}))
+    return tasks
+
+
+def run_status(run_dir: str | Path) -> str:
+    """done | failed | interrupted (a checkpoint to resume) | new."""
+    d = Path(run_dir)
+    if (d / "done.json").exists():
+        return "done"
+    if (d / "failed.json").exists():
+        return "failed"
+    if (d / "checkpoints" / "latest.npz").exists():
+        return "interrupted"
+    return "new"
+
+
+def _write_json(path: Path, payload: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(payload, indent=2))
+    tmp.replace(path)
+
+
+def execute(task: RunTask) -> dict[str, Any]:
+    """Run (or resume) one task in this process; record done.json or failed.json in its directory."""
+    from hybridrl.recipes import resolve
+    from hybridrl.training.loop import Trainer
+
+    d = Path(task.run_dir)
+    if run_status(d) == "done":
+        return {"run_dir": task.run_dir, "status": "skipped"}
+    t0 = time.time()
+    try:
+        if (d / "checkpoints" / "latest.npz").exists():
+            trainer = Trainer.resume(d, online_steps=task.online_steps, offline_steps=task.offline_steps)
+            how = "resumed"
+        else:
+            cfg = resolve(task.recipe, task.env, {"train.progress": False, **task.overrides}, dataset=task.dataset,
+                          online_steps=task.online_steps, offline_steps=task.offline_steps, seed=task.seed)
+            trainer = Trainer(cfg, d)
+            how = "started"
+        result = trainer.run()
+    except Exception as exc:  # recorded, never fatal to the sweep
+        _write_json(d / "failed.json", {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc(),
+                                        "task": asdict(task)})
+        return {"run_dir": task.run_dir, "status": "failed", "error": f"{type(exc).__name__}: {exc}"}
+    (d / "failed.json").unlink(missing_ok=True)
+    payload = {"status": "done", "how": how, "seconds": time.time() - t0, "result": result, "task": asdict(task)}
+    _write_json(d / "done.json", payload)
+    return {"run_dir": task.run_dir, "status": "done", "how": how, "seconds": payload["seconds"]}
+
+
+def worker_env(threads: int) -> dict[str, str]:
+    """Environment of a worker process: XLA and BLAS limited to `threads` so parallel runs do not
+    oversubscribe the cores."""
+    env = dict(os.environ)
+    flags = env.get("XLA_FLAGS", "")
+    if threads == 1 and "multi_thread_eigen" not in flags:
+        flags += " --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+    env.update({"XLA_FLAGS": flags.strip(), "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads),
+                "OPENBLAS_NUM_THREADS": str(threads)})
+    return env
+
+
+def run_in_subprocess(task: RunTask, threads: int = 1) -> dict[str, Any]:
+    """One task in a fresh worker process; a worker killed by a signal is recorded as failed (its
+    checkpoint stays, so the next sweep resumes it)."""
+    d = Path(task.run_dir)
+    d.mkdir(parents=True, exist_ok=True)
+    with open(d / "worker.log", "a") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "hybridrl.bench.sweep", "--worker", json.dumps(asdict(task))],
+                                stdout=log, stderr=subprocess.STDOUT, env=worker_env(threads))
+        (d / "worker.pid").write_text(str(proc.pid))  # who to signal to stop this run (it resumes later)
+        proc.wait()
+    if proc.returncode == 0:
+        return json.loads((d / "done.json").read_text()) | {"run_dir": task.run_dir} if (d / "done.json").exists() \
+            else {"run_dir": task.run_dir, "status": "failed", "error": "worker exited without a result"}
+    if (d / "failed.json").exists():
+        return {"run_dir": task.run_dir, "status": "failed",
+                "error": json.loads((d / "failed.json").read_text())["error"]}
+    error = f"worker exited with code {proc.returncode}" + (" (killed by a signal)" if proc.returncode < 0 else "")
+    _write_json(d / "failed.json", {"error": error, "traceback": "", "task": asdict(task)})
+    return {"run_dir": task.run_dir, "status": "failed", "error": error}
+
+
+def _local(tasks: list[RunTask], workers: int, threads: int) -> list[dict[str, Any]]:
+    from concurrent.futures import ThreadPoolExecutor
+
+    # Threads only wait on worker processes; the learning happens in those processes.
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(lambda t: run_in_subprocess(t, threads), tasks))
+
+
+def _ray(tasks: list[RunTask], address: str | None, cpus: float, gpus: float, threads: int,
+         workers: int) -> list[dict[str, Any]]:
+    try:
+        import ray
+    except ImportError:
+        raise ConfigError("--backend ray needs Ray: pip install 'hybridrl[sweep]'") from None
+    if not ray.is_initialized():
+        if address:
+            ray.init(address=address, log_to_driver=False)
+        else:
+            ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
+    remote = ray.remote(num_cpus=cpus, num_gpus=gpus, max_retries=0)(run_in_subprocess)
+    return ray.get([remote.remote(t, threads) for t in tasks])
+
+
+def run_sweep(spec: dict[str, Any], backend: str = "local", workers: int | None = None, address: str | None = None,
+              threads: int = 1) -> dict[str, Any]:
+    """Run every unfinished task of the spec; write `sweep.json` (one row per run) under the spec's out."""
+    tasks = expand(spec)
+    todo = [t for t in tasks if run_status(t.run_dir) != "done"]
+    workers = workers or max(1, (os.cpu_count() or 1) // threads)
+    res = spec.get("resources") or {}
+    if backend == "local":
+        results = _local(todo, workers, threads)
+    elif backend == "ray":
+        results = _ray(todo, address, float(res.get("cpus", threads)), float(res.get("gpus", 0)), threads, workers)
+    else:
+        raise ConfigError(f"unknown sweep backend {backend!r}; valid: local, ray")
+    by_dir = {r["run_dir"]: r for r in results}
+    rows = [{"run_dir": t.run_dir, "recipe": t.recipe, "env": t.env, "dataset": t.dataset, "seed": t.seed,
+             **({"status": "skipped"} if t.run_dir not in by_dir else
+                {k: v for k, v in by_dir[t.run_dir].items() if k in ("status", "how", "seconds", "error")})}
+            for t in tasks]
+    summary = {"runs": len(tasks), "ran": len(todo), "backend": backend, "workers": workers,
+               "failed": sum(r["status"] == "failed" for r in rows), "rows": rows}
+    _write_json(Path(spec["out"]) / "sweep.json", summary)
+    return summary
+
+
+if __name__ == "__main__":  # the worker entry point
+    if len(sys.argv) == 3 and sys.argv[1] == "--worker":
+        out = execute(RunTask(**json.loads(sys.argv[2])))
+        sys.exit(0 if out["status"] in ("done", "skipped") else 1)
+    sys.exit("usage: python -m hybridrl.bench.sweep --worker TASK_JSON")

@@ -1,0 +1,146 @@
+"""Sweeps (grid expansion, skip finished, resume killed, record failures; local pool and Ray) and the
+rliable report (statistics equal rliable's, figures written)."""
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import yaml
+from conftest import TINY, TOY
+
+from hybridrl.bench.sweep import expand, load_spec, run_status, run_sweep
+from hybridrl.config import ConfigError
+
+
+def test_grid_expands_tasks_recipes_overrides_and_seeds(tmp_path):
+    small = {"label": "rlpd-small", "recipe": "rlpd", "set": {"agent.utd": 2}}
+    spec = {"out": str(tmp_path), "recipes": ["iql", small],
+            "tasks": [{"dataset": "hopper-medium-small"}, {"env": TOY, "dataset": "x.npz", "name": "toy"}],
+            "seeds": [0, 3], "grid": {"agent.batch_size": [32, 64]}, "set": {"agent.utd": 1},
+            "offline_steps": 10, "online_steps": 20}
+    tasks = expand(spec)
+    assert len(tasks) == 2 * 2 * 2 * 2
+    first = tasks[0]
+    assert first.env == "Hopper-v5" and first.recipe == "iql" and first.seed == 0
+    assert first.run_dir == str(tmp_path / "hopper-medium-small" / "iql-batch_size32" / "seed0")
+    small = [t for t in tasks if "rlpd-small" in t.run_dir]
+    assert all(t.overrides["agent.utd"] == 2 for t in small)  # a recipe entry's own settings win over `set`
+    assert {t.overrides["agent.batch_size"] for t in small} == {32, 64} and {t.seed for t in small} == {0, 3}
+    with pytest.raises(ConfigError, match="unknown keys"):
+        expand({**spec, "seed": 1})
+    with pytest.raises(ConfigError, match="needs an 'env'"):
+        expand({**spec, "tasks": [{"dataset": "file.npz"}]})
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("!!python/object/apply:os.system ['echo pwned']\n")  # safe_load refuses to build objects
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_spec(bad)
+
+
+def _spec(tmp_path, seeds=2, steps=600):
+    tiny = {**TINY, "train.checkpoint_interval": 100, "train.eval_interval": 300}
+    return {"out": str(tmp_path / "sweep"), "tasks": [{"env": TOY, "name": "toy"}], "seeds": seeds,
+            "recipes": ["sac", {"label": "broken", "recipe": "sac", "set": {"agent.nope": 1}}],
+            "online_steps": steps, "set": tiny}
+
+
+def _steps(run_dir):
+    with open(run_dir / "metrics.csv", newline="") as f:
+        return [int(r["step"]) for r in csv.DictReader(f)]
+
+
+def test_local_sweep_records_failures_resumes_a_killed_worker_and_skips_finished_runs(tmp_path):
+    spec = _spec(tmp_path)
+    spec["recipes"] = spec["recipes"][:1] + [{**spec["recipes"][1]}]
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    target = tmp_path / "sweep" / "toy" / "sac" / "seed1"
+    proc = subprocess.Popen([sys.executable, "-m", "hybridrl.cli", "sweep", str(path), "--workers", "1"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.time() + 240
+    while not (target / "checkpoints" / "latest.npz").exists() and time.time() < deadline:
+        time.sleep(0.2)
+    os.kill(int((target / "worker.pid").read_text()), signal.SIGKILL)  # killed mid-run, after its first checkpoint
+    out, _ = proc.communicate(timeout=300)
+    assert proc.returncode == 1, out  # failures are reported, the other runs went on
+    summary = json.loads((tmp_path / "sweep" / "sweep.json").read_text())
+    status = {row["run_dir"].split("sweep/")[1]: row["status"] for row in summary["rows"]}
+    assert status == {"toy/sac/seed0": "done", "toy/sac/seed1": "failed", "toy/broken/seed0": "failed",
+                      "toy/broken/seed1": "failed"}
+    assert "killed" in json.loads((target / "failed.json").read_text())["error"]
+    assert "agent.nope" in json.loads((tmp_path / "sweep/toy/broken/seed0/failed.json").read_text())["error"]
+    assert run_status(target) == "failed" and (target / "checkpoints" / "latest.npz").exists()
+    done_before = (tmp_path / "sweep/toy/sac/seed0/done.json").read_text()
+
+    summary = run_sweep(load_spec(path), workers=2)  # again: resume the killed run, skip the finished one
+    rows = {row["run_dir"].split("sweep/")[1]: row for row in summary["rows"]}
+    assert rows["toy/sac/seed0"]["status"] == "skipped" and rows["toy/sac/seed1"]["how"] == "resumed"
+    assert (tmp_path / "sweep/toy/sac/seed0/done.json").read_text() == done_before
+    assert not (target / "failed.json").exists() and run_status(target) == "done"
+    steps = _steps(target)
+    assert steps == sorted(set(steps)) and steps[-1] == 600  # no torn or duplicated rows after the resume
+    assert rows["toy/broken/seed0"]["status"] == "failed"
+
+
+def test_ray_backend_runs_a_sweep_on_a_local_ray_instance(tmp_path):
+    ray = pytest.importorskip("ray")
+    spec = _spec(tmp_path, seeds=1, steps=200)
+    spec["recipes"] = ["sac"]
+    spec["resources"] = {"cpus": 1}
+    try:
+        summary = run_sweep(spec, backend="ray", workers=2)
+    finally:
+        ray.shutdown()
+    assert summary["failed"] == 0 and summary["rows"][0]["status"] == "done"
+    done = json.loads((tmp_path / "sweep/toy/sac/seed0/done.json").read_text())
+    assert done["result"]["eval_return"] is not None  # gathered back from the Ray task's run
+
+
+def _fake_run(root, task, method, seed, scores, offline=0):
+    d = root / task / method / f"seed{seed}"
+    d.mkdir(parents=True)
+    (d / "config.json").write_text(json.dumps({"config": {"recipe": method, "train": {"env": task,
+                                                                                      "offline_steps": offline}}}))
+    with open(d / "metrics.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["step", "phase", "normalized_score"])
+        for i, s in enumerate(scores):
+            w.writerow([(i + 1) * 100, "online", s])
+
+
+def test_report_statistics_equal_rliables_and_figures_are_written(tmp_path):
+    from rliable import library as rly
+    from rliable import metrics
+
+    from hybridrl.bench.report import find_runs, score_matrix, write_report
+
+    rng = np.random.default_rng(0)
+    final = {"a": rng.uniform(20, 60, (5, 2)), "b": rng.uniform(40, 90, (5, 2))}
+    for m, arr in final.items():
+        for seed in range(5):
+            for j, task in enumerate(("t1", "t2")):
+                _fake_run(tmp_path, task, m, seed, [arr[seed, j] / 2, arr[seed, j]])
+    scores, tasks = score_matrix(find_runs(tmp_path, "normalized_score"))
+    assert tasks == ["t1", "t2"] and np.allclose(scores["a"], final["a"]) and np.allclose(scores["b"], final["b"])
+    info = write_report(tmp_path, reps=500)
+    def fn(x):
+        return np.array([metrics.aggregate_mean(x), metrics.aggregate_iqm(x), metrics.aggregate_optimality_gap(x, 100)])
+
+    np.random.seed(0)  # the report seeds rliable's bootstrap (which draws from NumPy's global generator) with 0
+    point, ci = rly.get_interval_estimates({k: final[k] for k in sorted(final)}, fn, reps=500)
+    for m in ("a", "b"):
+        assert np.allclose(info["point"][m], point[m]) and np.allclose(info["ci"][m], ci[m])
+        assert np.allclose(point[m], [final[m].mean(), metrics.aggregate_iqm(final[m]),
+                                      np.mean(np.maximum(100 - final[m], 0))])
+    # IQM by hand: the middle half of 8 scores
+    x = np.array([[0.0, 1.0], [2.0, 3.0], [4.0, 5.0], [6.0, 100.0]])
+    assert metrics.aggregate_iqm(x) == pytest.approx(np.mean([2.0, 3.0, 4.0, 5.0]))
+    text = (tmp_path / "report" / "REPORT.md").read_text()
+    p = metrics.probability_of_improvement(final["b"], final["a"])
+    assert f"| b | a | {p:.2f} |" in text
+    for png in ("aggregates.png", "profiles.png", "improvement.png", "curves.png"):
+        assert (tmp_path / "report" / png).stat().st_size > 5_000, png
