@@ -51,7 +51,7 @@ def run_seed(args: argparse.Namespace, dataset: str, seed: int) -> dict[str, Pat
             "hiql": base / dataset / f"hiql-seed{seed}", "idm-label": base / dataset / f"idm-label-seed{seed}",
             "sac": base / f"sac-seed{seed}"}
     for label, d in dirs.items():
-        if (d / "done").exists() or args.report_only:
+        if (d / "done").exists() or args.report_only or label in args.skip:
             continue
         print(f"[{time.strftime('%H:%M:%S')}] {dataset} {label} seed {seed}", flush=True)
         if (d / "checkpoints" / "latest.npz").exists():
@@ -72,6 +72,8 @@ def run_seed(args: argparse.Namespace, dataset: str, seed: int) -> dict[str, Pat
 def main() -> None:
     p = argparse.ArgumentParser()
     common_arguments(p, "mscp", DATASETS, 10_000, 20_000, 128, 256)
+    p.add_argument("--skip", nargs="*", default=[], help="labels not to run here (e.g. sac, when another process "
+                   "runs it): two processes can share the grid by dataset")
     args = p.parse_args()
     from hybridrl.bench.plots import plot_subgoals
 
