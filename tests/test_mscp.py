@@ -135,12 +135,16 @@ def test_mscp_then_hiql_from_its_pretraining_and_the_subgoal_plot(tmp_path, maze
     trained = [r for r in rows if r["low_loss"] != ""]
     assert trained and all(np.isfinite(float(r["guidance_reward"])) for r in trained)
     assert rows[-1]["success_rate"] != ""  # success reported at evaluation
-    hiql = Trainer.from_pretrained(tmp_path / "mscp", tmp_path / "hiql", SMALL, recipe="hiql", online_steps=700)
+    hiql = Trainer.from_pretrained(tmp_path / "mscp", tmp_path / "hiql", {**SMALL, "train.start_steps": 650},
+                                   recipe="hiql", online_steps=700)
     assert hiql.cfg.agent.guidance_weight == 0.0 and hiql.cfg.agent.online_expectile == 0.7
     pre = jax.tree_util.tree_map(np.asarray, hiql.carry.agent.slow.params)
-    hiql.run()  # planners frozen: the pre-trained planner is untouched by fine-tuning
+    low = jax.tree_util.tree_map(np.asarray, hiql.carry.agent.low.params)
+    hiql.run()  # planners frozen: the pre-trained planner is untouched by fine-tuning (the low level is not)
     after = jax.tree_util.tree_map(np.asarray, hiql.carry.agent.slow.params)
     assert all(jax.tree_util.tree_leaves(jax.tree_util.tree_map(np.array_equal, pre, after)))
+    assert not all(jax.tree_util.tree_leaves(jax.tree_util.tree_map(np.array_equal, low,
+                                                                    hiql.carry.agent.low.params)))
     with pytest.raises(ConfigError, match="another agent"):
         Trainer.from_pretrained(tmp_path / "mscp", tmp_path / "x", SMALL, recipe="iql", online_steps=10)
     png = tmp_path / "subgoals.png"
