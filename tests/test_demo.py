@@ -8,7 +8,8 @@ def test_demo_runs_both_arms_and_writes_curves(tmp_path, monkeypatch, capsys):
     spec = suite.SUITE[demo.DEMO_DATASET]
     monkeypatch.setitem(suite.SUITE, demo.DEMO_DATASET, suite.SuiteSpec(**{**spec.__dict__, "transitions": 1500}))
     monkeypatch.setattr(demo, "LIGHT_PRESET", {**demo.LIGHT_PRESET, "agent.hidden_dims": [32, 32],
-                                               "agent.batch_size": 32, "train.start_steps": 100,
+                                               "agent.batch_size": 32, "agent.utd": 1, "agent.num_critics": 2,
+                                               "train.start_steps": 100,
                                                "train.eval_interval": 150, "train.log_interval": 50,
                                                "train.eval_episodes": 2, "train.progress": False,
                                                "train.tensorboard": False})

@@ -1,8 +1,4 @@
 """The training loop end to end on the toy task: learning signal, determinism, exact resume, no retracing."""
-import signal
-import subprocess
-import sys
-import time
 
 import jax
 import numpy as np
@@ -35,9 +31,9 @@ def test_sac_learns_the_toy_task(tmp_path):
 
 
 def test_same_seed_same_numbers_different_seed_different(tmp_path):
-    _run(tmp_path, "a", 400, seed=3)
-    _run(tmp_path, "b", 400, seed=3)
-    _run(tmp_path, "c", 400, seed=4)
+    _run(tmp_path, "a", 250, seed=3)
+    _run(tmp_path, "b", 250, seed=3)
+    _run(tmp_path, "c", 250, seed=4)
     a, b, c = (read_rows(tmp_path / n) for n in "abc")
     assert a == b
     assert [r["critic_loss"] for r in a] != [r["critic_loss"] for r in c]
@@ -45,10 +41,10 @@ def test_same_seed_same_numbers_different_seed_different(tmp_path):
 
 def test_resume_to_more_steps_matches_straight_run(tmp_path, toy_npz):
     kw = dict(recipe="rlpd", dataset=str(toy_npz), **{"agent.num_critics": 3, "agent.utd": 2,
-                                                        "train.checkpoint_interval": 150})
-    _run(tmp_path, "straight", 500, **kw)
-    _run(tmp_path, "split", 250, **kw)  # ends mid-episode, off the eval schedule
-    Trainer.resume(tmp_path / "split", online_steps=500).run()
+                                                        "train.checkpoint_interval": 100})
+    _run(tmp_path, "straight", 320, **kw)
+    _run(tmp_path, "split", 170, **kw)  # ends mid-episode, off the eval schedule
+    Trainer.resume(tmp_path / "split", online_steps=320).run()
     assert read_rows(tmp_path / "split") == read_rows(tmp_path / "straight")
 
 
@@ -77,25 +73,6 @@ def test_offline_then_online_with_resume_inside_offline_phase(tmp_path, toy_npz)
     _run(tmp_path, "split", 0, offline_steps=150, **kw)  # pre-train only, stopping off the log schedule
     Trainer.resume(tmp_path / "split", offline_steps=300, online_steps=200).run()
     assert read_rows(tmp_path / "split") == rows
-
-
-def test_killed_run_resumes_to_identical_metrics(tmp_path, toy_npz):
-    args = ["--recipe", "rlpd", "--env", TOY, "--dataset", str(toy_npz), "--online-steps", "600", "--seed", "1",
-            "--no-progress"] + [f"--set={k}={v}" for k, v in {**TINY, "train.checkpoint_interval": 100}.items()
-                                if k != "agent.hidden_dims"] + ["--set=agent.hidden_dims=[32,32]"]
-    cli = [sys.executable, "-m", "hybridrl.cli", "train"]
-    subprocess.run(cli + args + ["--out", str(tmp_path / "straight")], check=True, capture_output=True)
-    proc = subprocess.Popen(cli + args + ["--out", str(tmp_path / "killed")], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    ckpt = tmp_path / "killed" / "checkpoints" / "latest.npz"
-    deadline = time.time() + 120
-    while not ckpt.exists() and time.time() < deadline:
-        time.sleep(0.05)
-    time.sleep(0.3)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    subprocess.run(cli + ["--out", str(tmp_path / "killed"), "--resume"], check=True, capture_output=True)
-    assert read_rows(tmp_path / "killed") == read_rows(tmp_path / "straight")
 
 
 def test_python_api_train_then_eval_reads_latest_checkpoint(tmp_path):

@@ -118,12 +118,12 @@ def main(argv: list[str] | None = None) -> int:
     from hybridrl.config import ConfigError
     from hybridrl.data import DataError
     from hybridrl.envs import EnvError
-    from hybridrl.training.checkpoint import CheckpointError
+    from hybridrl.training.checkpoint import CheckpointError, StorageError
     from hybridrl.training.loop import DivergenceError
 
     try:
         return _dispatch(args)
-    except (ConfigError, DataError, EnvError, CheckpointError, DivergenceError) as exc:
+    except (ConfigError, DataError, EnvError, CheckpointError, StorageError, DivergenceError) as exc:
         print(f"hybridrl {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

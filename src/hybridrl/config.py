@@ -277,13 +277,15 @@ class TrainConfig:
     divergence_bound: float = 1e8  # a metric (loss, Q-value, ...) past ±this, or NaN/Inf, is a divergence
     on_divergence: str = "stop"  # "stop": end the run with a diagnostic, keep the last good checkpoint;
     # "skip": drop that update (the agent stays as before it) and count it (metric skipped_updates)
+    env_retries: int = 0  # a training env that raises or returns a NaN/misshapen observation or reward is
+    # replaced by a fresh one, replayed to the same state, this many times per step before the run stops
     progress: bool = True
     tensorboard: bool = True
     wandb: bool = False
     wandb_project: str = "hybridrl"
 
     def validate(self) -> None:
-        for name in ("offline_steps", "online_steps", "start_steps"):
+        for name in ("offline_steps", "online_steps", "start_steps", "env_retries"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"train.{name} must be >= 0, got {getattr(self, name)}")
         for name in ("eval_interval", "eval_episodes", "log_interval", "checkpoint_interval",

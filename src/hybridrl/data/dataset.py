@@ -5,7 +5,6 @@ import contextlib
 import hashlib
 import os
 import tempfile
-import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,10 +48,14 @@ class Dataset:
 
     def validate(self) -> None:
         src = self.source
-        n = len(self.observations)
+        for name in ("observations", "next_observations", "terminals", "truncations", "actions", "rewards", "goals"):
+            arr = getattr(self, name)
+            if arr is not None and not isinstance(arr, np.ndarray):
+                raise DataError(f"{src}: field '{name}' must be a NumPy array; found {type(arr).__name__}")
         if self.observations.ndim != 2:
             raise DataError(f"{src}: field 'observations' must be 2-D (N, obs_dim); found shape "
                             f"{self.observations.shape}")
+        n = len(self.observations)
         expected = {"next_observations": (n, self.observations.shape[1]), "terminals": (n,), "truncations": (n,)}
         if self.rewards is not None:
             expected["rewards"] = (n,)
@@ -261,7 +264,7 @@ def _from_npz(path: Path, drop_invalid: bool = False) -> Dataset:
             arrays = {k: f[k] for k in f.files}
     except ValueError as exc:
         raise DataError(f"{path}: cannot read as a NumPy .npz without pickle ({exc})") from None
-    except (OSError, zipfile.BadZipFile, EOFError) as exc:
+    except Exception as exc:  # noqa: BLE001 - zipfile/numpy raise many types (BadZipFile, NotImplementedError, ...)
         raise DataError(f"{path}: not a readable .npz file ({type(exc).__name__}: {exc})") from None
     return _from_arrays(arrays, str(path), drop_invalid)
 
@@ -274,9 +277,21 @@ def _from_hdf5(path: Path, drop_invalid: bool = False) -> Dataset:
             arrays = {k: f[k][()] for k in f if isinstance(f[k], h5py.Dataset)}
             if "goals" not in arrays and "infos" in f and "goal" in f["infos"]:
                 arrays["goals"] = f["infos"]["goal"][()]  # D4RL maze2d layout
-    except OSError as exc:
-        raise DataError(f"{path}: not a readable HDF5 file ({exc})") from None
+    except Exception as exc:  # noqa: BLE001 - h5py raises many types for damaged files
+        raise DataError(f"{path}: not a readable HDF5 file ({type(exc).__name__}: {exc})") from None
     return _from_arrays(arrays, str(path), drop_invalid)
+
+
+def _field(arrays: dict[str, Any], name: str, source: str, dtype: type, ndim: tuple[int, ...]) -> np.ndarray:
+    """One field as `dtype`, refused (DataError naming it) unless it holds plain numbers of a fitting rank."""
+    arr = np.asarray(arrays[name])
+    if arr.dtype.kind not in "biuf":
+        raise DataError(f"{source}: field '{name}' has dtype {arr.dtype}; expected numbers (bool, int or float)")
+    if arr.ndim not in ndim:
+        raise DataError(f"{source}: field '{name}' has shape {arr.shape}; expected "
+                        + (" or ".join(f"{d}-D" for d in ndim)))
+    with np.errstate(over="ignore", invalid="ignore"):  # out-of-range values become inf: validation names them
+        return arr.astype(dtype)
 
 
 def _from_arrays(arrays: dict[str, np.ndarray], source: str, drop_invalid: bool = False) -> Dataset:
@@ -285,18 +300,18 @@ def _from_arrays(arrays: dict[str, np.ndarray], source: str, drop_invalid: bool 
     for name in ("observations", "terminals"):
         if name not in arrays:
             raise DataError(f"{source}: required field '{name}' is missing; found fields {sorted(arrays)}")
-    obs = np.asarray(arrays["observations"], np.float32)
-    terminals = np.asarray(arrays["terminals"]).astype(bool)
-    truncations = np.asarray(arrays.get("truncations", np.zeros_like(terminals))).astype(bool)
-    if "next_observations" in arrays:
-        next_obs = np.asarray(arrays["next_observations"], np.float32)
-    else:
+    if "next_observations" not in arrays:
         raise DataError(f"{source}: field 'next_observations' is missing; hybridrl needs it explicitly "
                         "(D4RL files without it cannot tell episode ends from time-limit cuts)")
+    terminals = _field(arrays, "terminals", source, bool, (1,))
     fields: dict[str, np.ndarray | None] = {
-        "observations": obs, "next_observations": next_obs, "terminals": terminals, "truncations": truncations}
-    for name in ("actions", "rewards", "goals"):
-        fields[name] = None if arrays.get(name) is None else np.asarray(arrays[name], np.float32)
+        "observations": _field(arrays, "observations", source, np.float32, (2,)),
+        "next_observations": _field(arrays, "next_observations", source, np.float32, (2,)),
+        "terminals": terminals,
+        "truncations": _field(arrays, "truncations", source, bool, (1,)) if "truncations" in arrays
+        else np.zeros_like(terminals)}
+    for name, ndim in (("actions", 2), ("rewards", 1), ("goals", 2)):
+        fields[name] = None if arrays.get(name) is None else _field(arrays, name, source, np.float32, (ndim,))
     metadata: dict[str, Any] = {}
     if drop_invalid:
         try:

@@ -64,38 +64,81 @@ def read_minari(id_or_path: str, *, download: bool = False, root: str | os.PathL
     except Exception as exc:  # minari raises a variety of errors for bad directories
         raise DataError(f"{source}: cannot open as a Minari dataset ({type(exc).__name__}: {exc})") from None
     parts: dict[str, list[np.ndarray]] = {k: [] for k in ("obs", "next", "act", "rew", "term", "trunc", "goal")}
-    for ep in mds.iterate_episodes():
-        obs = ep.observations
-        if isinstance(obs, dict):  # goal environments: observation + desired_goal
-            if not {"observation", "desired_goal"} <= set(obs):
-                raise DataError(f"{source}: dict observations need 'observation' and 'desired_goal'; found keys "
-                                f"{sorted(obs)}")
-            parts["goal"].append(np.asarray(obs["desired_goal"], np.float32)[:-1].reshape(len(ep.rewards), -1))
-            obs = obs["observation"]
-        obs = np.asarray(obs, np.float32).reshape(len(obs), -1)
-        n = len(ep.rewards)
-        if len(obs) != n + 1:
-            raise DataError(f"{source}: episode {ep.id} has {len(obs)} observations for {n} steps; expected "
-                            f"{n + 1}")
-        parts["obs"].append(obs[:-1])
-        parts["next"].append(obs[1:])
-        parts["act"].append(np.asarray(ep.actions, np.float32).reshape(n, -1))
-        parts["rew"].append(np.asarray(ep.rewards, np.float32))
-        term = np.asarray(ep.terminations, bool)
-        trunc = np.asarray(ep.truncations, bool)
-        if n and not (term[-1] or trunc[-1]):
-            trunc = trunc.copy()
-            trunc[-1] = True  # an episode cut off by the end of recording: bootstrap through it
-        parts["term"].append(term)
-        parts["trunc"].append(trunc)
+    episode = 0
+    try:
+        for ep in mds.iterate_episodes():
+            _read_episode(ep, parts)
+            episode += 1
+    except DataError as exc:
+        raise DataError(f"{source}: episode {episode}: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - minari/h5py raise many types for damaged episodes
+        raise DataError(f"{source}: episode {episode} cannot be read ({type(exc).__name__}: {exc})") from None
     if not parts["obs"]:
         raise DataError(f"{source}: the Minari dataset has no episodes")
-    meta = {"env": (mds.spec.env_spec.id if getattr(mds.spec, "env_spec", None) is not None else None),
-            "minari_id": getattr(mds.spec, "dataset_id", None)}
+    if parts["goal"] and len(parts["goal"]) != len(parts["obs"]):
+        raise DataError(f"{source}: some episodes have dict (goal) observations and some do not")
+    for name, arrays in parts.items():
+        widths = {a.shape[1:] for a in arrays}
+        if len(widths) > 1:
+            raise DataError(f"{source}: episodes disagree on the shape of {_PART_NAMES[name]} per step: "
+                            f"{sorted(widths)}")
+    try:
+        env_spec = getattr(mds.spec, "env_spec", None)
+        meta = {"env": getattr(env_spec, "id", None), "minari_id": getattr(mds.spec, "dataset_id", None)}
+    except Exception:  # noqa: BLE001 - a damaged env_spec only loses the env's name
+        meta = {"env": None, "minari_id": None}
     return Dataset(observations=np.concatenate(parts["obs"]), next_observations=np.concatenate(parts["next"]),
                    actions=np.concatenate(parts["act"]), rewards=np.concatenate(parts["rew"]),
                    terminals=np.concatenate(parts["term"]), truncations=np.concatenate(parts["trunc"]),
                    goals=np.concatenate(parts["goal"]) if parts["goal"] else None, metadata=meta, source=source)
+
+
+_PART_NAMES = {"obs": "observations", "next": "observations", "act": "actions", "rew": "rewards",
+               "term": "terminations", "trunc": "truncations", "goal": "desired_goal"}
+
+
+def _numbers(value: object, name: str, rank: int | None = None) -> np.ndarray:
+    arr = np.asarray(value)
+    if arr.dtype.kind not in "biuf":
+        raise DataError(f"'{name}' has dtype {arr.dtype}; expected numbers")
+    if arr.ndim == 0 or (rank is not None and arr.ndim != rank):
+        raise DataError(f"'{name}' has shape {arr.shape}; expected {rank or 'at least 1'}-D")
+    return arr
+
+
+def _read_episode(ep: object, parts: dict[str, list[np.ndarray]]) -> None:
+    """One episode's arrays, checked field by field, appended to `parts`."""
+    rewards = _numbers(ep.rewards, "rewards", 1).astype(np.float32)
+    n = len(rewards)
+    obs = ep.observations
+    if isinstance(obs, dict):  # goal environments: observation + desired_goal
+        if not {"observation", "desired_goal"} <= set(obs):
+            raise DataError(f"dict observations need 'observation' and 'desired_goal'; found keys {sorted(obs)}")
+        goal = _numbers(obs["desired_goal"], "desired_goal").astype(np.float32)
+        if len(goal) != n + 1:
+            raise DataError(f"{len(goal)} desired goals for {n} steps; expected {n + 1}")
+        parts["goal"].append(goal[:-1].reshape(n, -1))
+        obs = obs["observation"]
+    obs = _numbers(obs, "observations").astype(np.float32)
+    if len(obs) != n + 1:
+        raise DataError(f"{len(obs)} observations for {n} steps; expected {n + 1}")
+    obs = obs.reshape(n + 1, -1)
+    actions = _numbers(ep.actions, "actions").astype(np.float32)
+    if len(actions) != n:
+        raise DataError(f"{len(actions)} actions for {n} steps")
+    term = _numbers(ep.terminations, "terminations", 1).astype(bool)
+    trunc = _numbers(ep.truncations, "truncations", 1).astype(bool)
+    if len(term) != n or len(trunc) != n:
+        raise DataError(f"{len(term)} terminations and {len(trunc)} truncations for {n} steps")
+    if n and not (term[-1] or trunc[-1]):
+        trunc = trunc.copy()
+        trunc[-1] = True  # an episode cut off by the end of recording: bootstrap through it
+    parts["obs"].append(obs[:-1])
+    parts["next"].append(obs[1:])
+    parts["act"].append(actions.reshape(n, -1))
+    parts["rew"].append(rewards)
+    parts["term"].append(term)
+    parts["trunc"].append(trunc)
 
 
 def write_minari(ds: Dataset, dataset_id: str, *, env_id: str | None = None,

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,10 @@ _HEADER = "__header__"
 
 class CheckpointError(RuntimeError):
     """A checkpoint that is missing, corrupt, or from another run/version; the message says which."""
+
+
+class StorageError(OSError):
+    """Writing to the run directory failed (disk full, unwritable, quota); what was there before is intact."""
 
 
 def _paths(tree: Any) -> tuple[list[str], list[Any], Any]:
@@ -39,7 +42,11 @@ def save(path: str | os.PathLike, tree: Any, meta: dict[str, Any]) -> None:
     header = {"format": FORMAT, "keys": keys, "shapes": [list(a.shape) for a in arrays.values()],
               "dtypes": [str(a.dtype) for a in arrays.values()], "meta": meta}
     arrays[_HEADER] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise StorageError(exc.errno, f"cannot write checkpoint {path}: {exc.strerror or exc}; "
+                                      "the previous checkpoint is unchanged") from exc
     try:
         umask = os.umask(0)
         os.umask(umask)
@@ -49,10 +56,22 @@ def save(path: str | os.PathLike, tree: Any, meta: dict[str, Any]) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise StorageError(exc.errno, f"cannot write checkpoint {path}: {exc.strerror or exc}; the previous "
+                                          "checkpoint is unchanged and no partial file was left") from exc
         raise
     _fsync_dir(path.parent)
+
+
+def remove_stale_temporaries(directory: str | os.PathLike) -> list[Path]:
+    """Delete temporary files of checkpoint writes that were killed before their rename (never read)."""
+    directory = Path(directory)
+    stale = sorted(directory.glob(".*.npz.*.tmp")) if directory.is_dir() else []
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return stale
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -85,7 +104,7 @@ def _read(path: str | os.PathLike) -> tuple[dict[str, Any], dict[str, np.ndarray
             arrays = {k: f[k] for k in f.files if k != _HEADER}
     except CheckpointError:
         raise
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError, KeyError, UnicodeDecodeError) as exc:
+    except Exception as exc:  # noqa: BLE001 - zipfile/numpy/json raise many types for damaged files
         raise CheckpointError(f"{path} is corrupt or not a hybridrl checkpoint: {type(exc).__name__}: {exc}") \
             from None
     if not isinstance(header, dict) or header.get("format") != FORMAT:

@@ -1,6 +1,7 @@
 """Metrics sinks: CSV (the record), TensorBoard, optional Weights & Biases, and a progress bar."""
 from __future__ import annotations
 
+import contextlib
 import csv
 import math
 import os
@@ -70,8 +71,14 @@ class MetricsLogger:
 
     def log(self, row: dict[str, Any]) -> None:
         clean = {k: _fmt(v) for k, v in row.items() if k in self.columns}
-        self._writer.writerow(clean)
-        self._file.flush()
+        try:
+            self._writer.writerow(clean)
+            self._file.flush()
+        except OSError as exc:  # a torn row is dropped on --resume, with every row past the checkpoint
+            from hybridrl.training.checkpoint import StorageError
+
+            raise StorageError(exc.errno, f"cannot append to {self.path}: {exc.strerror or exc}; on --resume the "
+                                          "metrics are cut back to the last checkpoint") from exc
         step = int(row["step"])
         numeric = {k: float(v) for k, v in row.items()
                    if k not in ("step", "phase") and isinstance(v, int | float) and v is not None}
@@ -82,7 +89,8 @@ class MetricsLogger:
             self._wandb.log({f"{row['phase']}/{k}": v for k, v in numeric.items()}, step=step)
 
     def close(self) -> None:
-        self._file.close()
+        with contextlib.suppress(OSError):  # a failed write was reported by log(); do not mask that error
+            self._file.close()
         if self._tb is not None:
             self._tb.close()
         if self._wandb is not None:

@@ -13,6 +13,7 @@ actions, and the env is restored by replaying those actions from the episode's r
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import platform
@@ -32,7 +33,7 @@ from hybridrl.agents import make_agent
 from hybridrl.config import ConfigError, RunConfig
 from hybridrl.data import load_dataset
 from hybridrl.data.dataset import ACTION_CLIP, discounted_returns
-from hybridrl.envs import env_spaces, make_env
+from hybridrl.envs import EnvError, env_spaces, make_env
 from hybridrl.recipes import RECIPES
 from hybridrl.replay import ReplayBuffer, make_mixer
 from hybridrl.training import checkpoint
@@ -158,6 +159,7 @@ class HostState:
     last_episode_return: float | None = None
     last_eval: dict[str, Any] = dataclasses.field(default_factory=dict)
     skipped_updates: int = 0  # updates dropped by the divergence guard (train.on_divergence=skip)
+    env_restarts: int = 0  # training envs replaced after a failure (train.env_retries)
 
 
 class Trainer:
@@ -175,17 +177,17 @@ class Trainer:
         self.offline: ReplayBuffer | None = None
         needs_data = (t.offline_steps > 0 or t.mixing in ("append", "density-ratio", "goal-relabel")
                       or (t.mixing == "symmetric" and t.offline_ratio > 0))
+        if t.dataset is not None and needs_data:  # first: bad data fails before any network is built
+            self.dataset = load_dataset(t.dataset, drop_invalid=t.drop_invalid)
+            if self.dataset.metadata.get("repairs"):
+                print(f"hybridrl: repaired {t.dataset}: {self.dataset.metadata['repairs']}", file=sys.stderr)
+            self.dataset_fingerprint = self.dataset.fingerprint()
         agent_name = RECIPES[cfg.recipe].agent
         key_agent, key_run = jax.random.split(jax.random.PRNGKey(t.seed))
         agent = make_agent(agent_name, key_agent, self.obs_dim, self.action_dim, cfg.agent)
         self.mc_returns = "mc_returns" in agent.batch_fields  # Cal-QL: returns-to-go for data and online episodes
         self.mixer = make_mixer(t.mixing, t.offline_ratio, **self._mixer_options(agent))
         self.label_info: dict[str, Any] | None = None
-        if t.dataset is not None and needs_data:
-            self.dataset = load_dataset(t.dataset, drop_invalid=t.drop_invalid)
-            if self.dataset.metadata.get("repairs"):
-                print(f"hybridrl: repaired {t.dataset}: {self.dataset.metadata['repairs']}", file=sys.stderr)
-            self.dataset_fingerprint = self.dataset.fingerprint()
         if self.dataset is not None and t.label_actions == "none":
             self.offline = self._offline_buffer(self.dataset, agent)
         elif t.offline_steps > 0 and self.dataset is None:
@@ -312,10 +314,7 @@ class Trainer:
         cfg_path = run_dir / "config.json"
         if not cfg_path.exists():
             raise ConfigError(f"cannot resume {run_dir}: no config.json there (is it a hybridrl run directory?)")
-        try:
-            cfg = RunConfig.from_dict(json.loads(cfg_path.read_text())["config"])
-        except (json.JSONDecodeError, KeyError, TypeError) as exc:
-            raise ConfigError(f"cannot resume {run_dir}: config.json is unreadable ({exc})") from None
+        cfg = read_run_config(cfg_path)
         changes = {k: v for k, v in (("online_steps", online_steps), ("offline_steps", offline_steps)) if v is not None}
         cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, **changes))
         trainer = cls(cfg, run_dir, _resuming=True)
@@ -343,7 +342,7 @@ class Trainer:
             raise ConfigError(f"--from-checkpoint {checkpoint_path}: expected a run directory with "
                               f"{OFFLINE_CKPT_NAME} and config.json (found checkpoint: {path.exists()}, "
                               f"config: {source_cfg.exists()})")
-        src = RunConfig.from_dict(json.loads(source_cfg.read_text())["config"])
+        src = read_run_config(source_cfg)
         recipe = recipe or src.recipe
         if recipe not in RECIPES or RECIPES[recipe].agent != RECIPES[src.recipe].agent:
             raise ConfigError(f"--from-checkpoint {checkpoint_path} holds a {src.recipe!r} agent; recipe {recipe!r} "
@@ -403,6 +402,7 @@ class Trainer:
     def run(self) -> dict[str, Any]:
         t = self.cfg.train
         self.run_dir.mkdir(parents=True, exist_ok=True)
+        checkpoint.remove_stale_temporaries(self.ckpt_path.parent)  # a write killed before its rename
         self._write_config()
         keep = None
         if self.ckpt_path.exists():
@@ -541,28 +541,95 @@ class Trainer:
         if t.on_divergence == "skip":
             self.host.skipped_updates += count
             return
-        kept = checkpoint.read_meta(self.ckpt_path)["host"] if self.ckpt_path.exists() else None
-        where = (f"the last good checkpoint {self.ckpt_path} (offline step {kept['offline_step']}, online step "
-                 f"{kept['online_step']}) is kept: resume it with --resume after changing what diverged (e.g. a "
-                 "lower learning rate)") if kept else "no checkpoint had been written yet"
         raise DivergenceError(f"{phase} update at step {step} diverged: {metric} = {value:.6g} (non-finite or beyond "
-                              f"±{t.divergence_bound:g}, train.divergence_bound). The run stopped; {where}; or set "
-                              "train.on_divergence=skip to drop such updates and count them.")
+                              f"±{t.divergence_bound:g}, train.divergence_bound). The run stopped; "
+                              f"{self._kept_checkpoint()} after changing what diverged (e.g. a lower learning rate); "
+                              "or set train.on_divergence=skip to drop such updates and count them.")
+
+    def _kept_checkpoint(self) -> str:
+        if not self.ckpt_path.exists():
+            return "no checkpoint had been written yet"
+        kept = checkpoint.read_meta(self.ckpt_path)["host"]
+        return (f"the last good checkpoint {self.ckpt_path} (offline step {kept['offline_step']}, online step "
+                f"{kept['online_step']}) is kept: resume it with --resume")
+
+    # ---- the training env: every observation and reward is checked before it can reach the buffer ----
+    def _checked(self, obs: Any, reward: Any, call: str) -> tuple[np.ndarray, float]:
+        try:
+            arr = np.asarray(obs, np.float32)
+        except (TypeError, ValueError) as exc:
+            raise EnvError(f"{call} returned an observation that is not numeric ({exc})") from None
+        if arr.shape != (self.obs_dim,):
+            raise EnvError(f"{call} returned an observation of shape {arr.shape}; expected ({self.obs_dim},)")
+        if not np.isfinite(arr).all():
+            raise EnvError(f"{call} returned an observation with NaN/inf at indices "
+                           f"{np.flatnonzero(~np.isfinite(arr))[:8].tolist()}")
+        try:
+            rew = float(reward)
+        except (TypeError, ValueError) as exc:
+            raise EnvError(f"{call} returned a reward that is not a number ({exc})") from None
+        if not np.isfinite(rew):
+            raise EnvError(f"{call} returned reward {rew}")
+        return arr, rew
 
     def _reset_env(self, env: Any) -> np.ndarray:
         obs, _ = env.reset(seed=episode_seed(self.cfg.train.seed, self.host.episode))
-        return np.asarray(obs, np.float32)
+        return self._checked(obs, 0.0, "reset")[0]
 
-    def _restore_env(self, env: Any) -> None:
-        """Bring a fresh env to the checkpointed mid-episode state by replaying this episode's actions."""
+    def _replay_episode(self, env: Any) -> np.ndarray:
+        """Bring a fresh env to the current mid-episode state by replaying this episode's actions."""
         obs = self._reset_env(env)
         for action in self.episode_actions:
             obs, *_ = env.step(action)
-        if not np.array_equal(np.asarray(obs, np.float32), self.obs):
+        return np.asarray(obs, np.float32)
+
+    def _restore_env(self, env: Any) -> None:
+        if not np.array_equal(self._replay_episode(env), self.obs):
             raise checkpoint.CheckpointError(
                 f"{self.ckpt_path}: replaying episode {self.host.episode} did not reproduce the saved "
                 f"observation; env {self.cfg.train.env} is not deterministic under a fixed seed, so exact resume "
                 "is impossible")
+
+    def _env_call(self, env: Any, call: str, fn: Any) -> tuple[Any, Any]:
+        """`fn(env)` with its output checked; on failure retry on a fresh env replayed to the same state
+        (`train.env_retries` times), else stop with the step and episode. Returns (env, output)."""
+        t, h = self.cfg.train, self.host
+        where = f"online step {h.online_step + 1} (episode {h.episode}, its step {h.episode_length + 1})"
+        ready = True
+        for attempt in range(t.env_retries + 1):
+            if ready:
+                try:
+                    return env, fn(env)
+                except Exception as exc:  # noqa: BLE001 - any env failure is reported or retried, never stored
+                    failure = exc
+            if attempt == t.env_retries:
+                break
+            print(f"hybridrl: env {t.env} failed at {where}: {type(failure).__name__}: {failure}; retrying on a "
+                  f"fresh env ({attempt + 1}/{t.env_retries})", file=sys.stderr)
+            with contextlib.suppress(Exception):  # the broken env is discarded either way
+                env.close()
+            try:
+                env = make_env(t.env)
+                h.env_restarts += 1
+                if call == "step" and not np.array_equal(self._replay_episode(env), self.obs):
+                    raise EnvError("a fresh env replaying this episode's actions did not reach the same state "
+                                   "(the env is not deterministic under a fixed seed)")
+                ready = True
+            except Exception as exc:  # noqa: BLE001 - a fresh env failing to catch up is one more failed attempt
+                failure, ready = exc, False
+        retried = f" after {t.env_retries} retries on fresh envs" if t.env_retries else \
+            " (set train.env_retries=N to retry on a fresh env)"
+        raise EnvError(f"training env {t.env} failed in {call} at {where}{retried}: {type(failure).__name__}: "
+                       f"{failure}. Nothing from this step was stored; {self._kept_checkpoint()}.") from failure
+
+    def _step_env(self, env: Any, action: np.ndarray) -> tuple[Any, np.ndarray, float, bool, bool]:
+        def step(e: Any) -> tuple[np.ndarray, float, bool, bool]:
+            obs, reward, terminated, truncated, _ = e.step(action)
+            obs, reward = self._checked(obs, reward, "step")
+            return obs, reward, bool(terminated), bool(truncated)
+
+        env, out = self._env_call(env, "step", step)
+        return (env, *out)
 
     def _online_phase(self) -> None:
         t = self.cfg.train
@@ -572,7 +639,7 @@ class Trainer:
             self.offline = None
         offline = self.offline
         if self.obs is None:
-            self.obs = self._reset_env(env)
+            env, self.obs = self._env_call(env, "reset", self._reset_env)
             rng, key = jax.random.split(self.carry.rng)
             self.carry = self.carry.replace(rng=rng)
             if t.warmup_policy == "agent" or t.start_steps == 0:  # a pre-trained policy acts from the start
@@ -588,8 +655,7 @@ class Trainer:
         h = self.host
         while h.online_step < t.online_steps:
             action = self.pending_action
-            next_obs, reward, terminated, truncated, _ = env.step(action)
-            next_obs = np.asarray(next_obs, np.float32)
+            env, next_obs, reward, terminated, truncated = self._step_env(env, action)
             transition = {"observations": self.obs, "actions": np.clip(action, -ACTION_CLIP, ACTION_CLIP),
                           "rewards": np.float32(reward * t.reward_scale + t.reward_bias),
                           "next_observations": next_obs, "masks": np.float32(0.0 if terminated else 1.0)}
@@ -603,7 +669,7 @@ class Trainer:
                 h.episode += 1
                 h.episode_return, h.episode_length = 0.0, 0
                 self.episode_actions = []
-                policy_obs = self._reset_env(env)
+                env, policy_obs = self._env_call(env, "reset", self._reset_env)
             else:
                 policy_obs = next_obs
             if self.mc_returns:
@@ -661,13 +727,21 @@ def compile_counts(trainer: Trainer) -> dict[str, int]:
     return {"online_step": trainer._step_fn._cache_size(), "offline_chunk": trainer._chunk_fn._cache_size()}
 
 
+def read_run_config(path: Path) -> RunConfig:
+    """A run's config.json (JSON only: nothing in it is executed), or a ConfigError naming the file."""
+    try:
+        return RunConfig.from_dict(json.loads(path.read_text())["config"])
+    except (ValueError, KeyError, TypeError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise ConfigError(f"{path} is unreadable as a hybridrl run config ({type(exc).__name__}: {exc})") from None
+
+
 def load_run_agent(run_dir: str | Path) -> tuple[RunConfig, Any, dict[str, Any]]:
     """The config and the agent of a run's latest checkpoint (no dataset or buffer needed)."""
     run_dir = Path(run_dir)
     cfg_path = run_dir / "config.json"
     if not cfg_path.exists():
         raise ConfigError(f"{run_dir} is not a hybridrl run directory (no config.json)")
-    cfg = RunConfig.from_dict(json.loads(cfg_path.read_text())["config"])
+    cfg = read_run_config(cfg_path)
     obs_dim, action_dim = env_spaces(cfg.train.env)
     key = jax.random.PRNGKey(0)
     template = make_agent(RECIPES[cfg.recipe].agent, key, obs_dim, action_dim, cfg.agent)
