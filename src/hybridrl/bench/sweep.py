@@ -10,7 +10,7 @@ declared; run directories must then be on storage every node sees (the results a
 Spec (YAML, read with `yaml.safe_load`, so a file cannot construct objects):
 
     out: runs/o2o-sweep
-    recipes: [iql, cql]                 # or {label: ..., recipe: ..., set: {...}} entries
+    recipes: [iql, cql]                 # or {label, recipe, set, offline_steps, online_steps} entries
     tasks: [{dataset: hopper-medium-small}, {env: hybridrl/PointReach-v0, dataset: data/toy.npz}]
     seeds: 3                            # or a list
     offline_steps: 10000
@@ -100,8 +100,8 @@ def expand(spec: dict[str, Any]) -> list[RunTask]:
                 for seed in seeds:
                     tasks.append(RunTask(
                         run_dir=str(out / task_name / name / f"seed{seed}"), recipe=entry["recipe"], env=env,
-                        dataset=dataset, seed=seed, offline_steps=spec.get("offline_steps"),
-                        online_steps=spec.get("online_steps"),
+                        dataset=dataset, seed=seed, offline_steps=entry.get("offline_steps", spec.get("offline_steps")),
+                        online_steps=entry.get("online_steps", spec.get("online_steps")),
                         overrides={**common, **dict(entry.get("set") or {}), **combo}))
     return tasks
 
