@@ -3,6 +3,7 @@
     PY=/path/to/d3rlpy-venv/bin/python
     $PY benchmarks/peers/d3rlpy_run.py iql --dataset DATA.npz --env Hopper-v5 --steps 20000 --seed 0
     $PY benchmarks/peers/d3rlpy_run.py sac --env Hopper-v5 --steps 20000 --seed 0
+    $PY benchmarks/peers/d3rlpy_run.py iql-o2o --dataset DATA.npz --env Hopper-v5 --steps 5000 --online-steps 5000
 
 Prints one JSON line: updates/s over training, wall time, and the final evaluation return (10 episodes,
 deterministic policy). Settings mirror hybridrl's: 256x256 MLPs, batch 256, lr 3e-4, γ 0.99, τ 0.005.
@@ -20,7 +21,7 @@ import numpy as np
 
 def main() -> None:
     p = argparse.ArgumentParser()
-    p.add_argument("algo", choices=["iql", "sac"])
+    p.add_argument("algo", choices=["iql", "sac", "iql-o2o"])
     p.add_argument("--dataset")
     p.add_argument("--env", default="Hopper-v5")
     p.add_argument("--steps", type=int, default=20_000)
@@ -28,12 +29,14 @@ def main() -> None:
     p.add_argument("--hidden", type=int, default=256)
     p.add_argument("--batch", type=int, default=256)
     p.add_argument("--random-steps", type=int, default=5_000)
+    p.add_argument("--online-steps", type=int, default=0, help="iql-o2o: fine-tuning env steps after --steps")
     args = p.parse_args()
+    t_start = time.time()  # iql-o2o reports the whole pipeline: data, offline phase, online phase
     d3rlpy.seed(args.seed)
     enc = d3rlpy.models.VectorEncoderFactory([args.hidden, args.hidden])
     env = gym.make(args.env)
     noop = d3rlpy.logging.NoopAdapterFactory()
-    if args.algo == "iql":
+    if args.algo in ("iql", "iql-o2o"):
         z = np.load(args.dataset)
         data = d3rlpy.dataset.MDPDataset(observations=z["observations"], actions=z["actions"],
                                          rewards=z["rewards"], terminals=z["terminals"].astype(np.float32),
@@ -46,6 +49,13 @@ def main() -> None:
                  save_interval=10**9)
         wall = time.time() - t
         updates = args.steps
+        if args.algo == "iql-o2o":  # fine-tune with the offline data kept in the buffer (uniform replay)
+            buffer = d3rlpy.dataset.create_fifo_replay_buffer(limit=len(z["observations"]) + args.online_steps + 1,
+                                                              episodes=data.episodes, env=env)
+            algo.fit_online(env, buffer, n_steps=args.online_steps, n_steps_per_epoch=args.online_steps,
+                            random_steps=0, show_progress=False, logger_adapter=noop, save_interval=10**9)
+            wall = time.time() - t_start
+            updates += args.online_steps
     else:
         algo = d3rlpy.algos.SACConfig(actor_encoder_factory=enc, critic_encoder_factory=enc,
                                       batch_size=args.batch).create(device="cpu:0")

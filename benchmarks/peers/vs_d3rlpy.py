@@ -23,7 +23,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def ours(algo: str, dataset: str, env: str, steps: int, seed: int, hidden: int, batch: int, random_steps: int) -> dict:
+def ours(algo: str, dataset: str, env: str, steps: int, seed: int, hidden: int, batch: int, random_steps: int,
+         online_steps: int = 0) -> dict:
     from hybridrl.recipes import resolve
     from hybridrl.training.loop import Trainer
 
@@ -31,18 +32,24 @@ def ours(algo: str, dataset: str, env: str, steps: int, seed: int, hidden: int, 
               "train.tensorboard": False, "train.eval_episodes": 10, "train.log_interval": 1000,
               "train.eval_interval": steps, "train.checkpoint_interval": 10**9}
     run = Path(tempfile.mkdtemp(prefix=f"ours-{algo}-")) / "run"
-    if algo == "iql":  # offline only: the same number of updates as d3rlpy's fit(n_steps)
+    if algo == "iql-o2o":  # the whole pipeline: offline phase, then fine-tuning with the data kept
+        cfg = resolve("iql", env, {**common, "agent.actor_decay_steps": 0, "train.start_steps": 0,
+                                   "train.eval_interval": steps + online_steps}, dataset=dataset,
+                      offline_steps=steps, online_steps=online_steps, seed=seed)
+    elif algo == "iql":  # offline only: the same number of updates as d3rlpy's fit(n_steps)
         cfg = resolve("iql", env, {**common, "agent.actor_decay_steps": 0}, dataset=dataset, offline_steps=steps,
                       online_steps=0, seed=seed)
     else:
         cfg = resolve("sac", env, {**common, "agent.target_entropy_scale": 1.0, "train.start_steps": random_steps},
                       online_steps=steps, seed=seed)
     t = time.time()
-    result = Trainer(cfg, run).run()
+    result = Trainer(cfg, run).run()  # the Trainer's construction (data loading, buffers) is timed too
     wall = time.time() - t
     with open(run / "metrics.csv", newline="") as f:  # rows without an evaluation: pure training speed
         sps = [float(r["steps_per_sec"]) for r in csv.DictReader(f) if not r.get("eval_return")
                and int(r["step"]) > (random_steps if algo == "sac" else 1_000)]
+    if algo == "iql-o2o":
+        sps = sps or [float("nan")]
     return {"peer": "hybridrl", "algo": algo, "seed": seed, "steps": steps, "wall_seconds": wall,
             "updates_per_sec": float(np.median(sps)), "eval_return": result["eval_return"]}
 
@@ -57,6 +64,7 @@ def main() -> None:
     p.add_argument("--algos", nargs="+", default=["iql", "sac"])
     p.add_argument("--sac-seeds", type=int, default=None, help="seeds for SAC (default: --seeds)")
     p.add_argument("--random-steps", type=int, default=5_000, help="SAC's uniform warm-up (both sides)")
+    p.add_argument("--online-steps", type=int, default=5_000, help="iql-o2o: fine-tuning env steps")
     args = p.parse_args()
     from hybridrl.data.suite import build, dataset_path
 
@@ -67,11 +75,12 @@ def main() -> None:
             for side in ("hybridrl", "d3rlpy"):
                 print(f"[{time.strftime('%H:%M:%S')}] {algo} seed {seed} {side}", flush=True)
                 if side == "hybridrl":
-                    rows.append(ours(algo, args.dataset, args.env, args.steps, seed, 256, 256, args.random_steps))
+                    rows.append(ours(algo, args.dataset, args.env, args.steps, seed, 256, 256, args.random_steps,
+                                     args.online_steps))
                 else:
                     cmd = [args.d3rlpy_python, str(Path(__file__).parent / "d3rlpy_run.py"), algo,
                            "--env", args.env, "--steps", str(args.steps), "--seed", str(seed),
-                           "--random-steps", str(args.random_steps),
+                           "--random-steps", str(args.random_steps), "--online-steps", str(args.online_steps),
                            "--dataset", str(dataset_path(args.dataset))]
                     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
                     rows.append(json.loads(out.strip().splitlines()[-1]))
@@ -89,6 +98,10 @@ def main() -> None:
              f"d3rlpy {next((r['version'] for r in rows if r['peer'] == 'd3rlpy'), '?')} with torch 2.13.0 (CPU).", "",
              "IQL: offline only on the dataset (τ 0.7, β 3, weight clip 100, constant lr). SAC: online from scratch "
              f"({args.random_steps} random steps, UTD 1, target entropy −|A|). Both 256x256, batch 256. "
+             f"iql-o2o: the full pipeline, {args.steps} offline updates then {args.online_steps} online env steps "
+             "with one update each and the offline data kept in the buffer (uniform replay), no random warm-up; "
+             "wall s = data loading to the end of fine-tuning (hybridrl's includes an evaluation at the phase "
+             "switch and at the end; d3rlpy's evaluation runs after its timer). "
              "Eval: 10 episodes, deterministic policy, at the end. Updates/s: hybridrl's median logged rate "
              "between evaluations; d3rlpy's: updates / wall time of `fit` (no evaluation inside).", "",
              "| algo | side | eval return (mean ± std over seeds) | updates/s | wall s (mean) |",

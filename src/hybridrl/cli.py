@@ -11,7 +11,7 @@ COMMANDS = {
     "eval": "evaluate a run's latest checkpoint with a deterministic policy",
     "recipes": "list the recipes (algorithms) with their summaries",
     "data": "list, build and inspect datasets (built-in suite and files)",
-    "bench": "benchmarks: `bench throughput` measures updates/s and the fraction of peak FLOP/s",
+    "bench": "benchmarks: `bench throughput` (updates/s, fraction of peak FLOP/s), `bench peers` (vs d3rlpy)",
     "plot": "plot learning curves of one or more run directories to a PNG",
     "demo": "the offline→online demo: RLPD with prior data vs SAC from scratch on Hopper-v5",
     "sweep": "run a grid of recipes x tasks x seeds x overrides (local process pool or a Ray cluster)",
@@ -76,6 +76,13 @@ def _parser() -> argparse.ArgumentParser:
     bt = bsub.add_parser("throughput", help="updates/s of SAC and RLPD, online-step overhead, fraction of peak")
     bt.add_argument("--json", default=None, help="also write the figures to this JSON file")
     bt.add_argument("--seconds", type=float, default=10.0, help="timing budget per measurement")
+    bp = bsub.add_parser("peers", help="training updates/s of hybridrl vs d3rlpy (SAC, IQL; 256x256, batch 256) "
+                                       "and the fraction of peak FLOP/s each reaches")
+    bp.add_argument("--venv", default=None, help="d3rlpy's virtual environment (created with torch==2.13.0 if "
+                                                 "missing; default ~/.cache/hybridrl/peers-venv)")
+    bp.add_argument("--python", default=None, help="use this interpreter (d3rlpy and torch 2.13.0 installed) as is")
+    bp.add_argument("--json", default=None, help="also write the figures to this JSON file")
+    bp.add_argument("--seconds", type=float, default=10.0, help="timing budget per measurement")
 
     pl = sub.add_parser("plot", help=COMMANDS["plot"], description=COMMANDS["plot"])
     pl.add_argument("runs", nargs="+", help="run directories")
@@ -147,6 +154,11 @@ def _dispatch(args: argparse.Namespace) -> int:
         return 0
     if args.command == "data":
         return _data(args)
+    if args.command == "bench" and args.bench_command == "peers":
+        from hybridrl.bench.peers import run_peers
+
+        run_peers(venv=args.venv, python=args.python, seconds=args.seconds, json_path=args.json)
+        return 0
     if args.command == "bench":
         from hybridrl.bench.throughput import run_throughput
 

@@ -52,8 +52,14 @@ def valid_arrays(episodes: int, length: int, obs_dim: int, act_dim: int, seed: i
 
 
 def mutate(arrays: dict[str, np.ndarray], mutation: tuple[str, str, Any]) -> dict[str, np.ndarray]:
-    kind, name, arg = mutation
-    arrays = dict(arrays)
+    """Apply one mutation; one that cannot apply to this array (bytes to float, a 0-d slice) changes nothing."""
+    try:
+        return _mutate(dict(arrays), *mutation)
+    except (ValueError, TypeError, IndexError):
+        return arrays
+
+
+def _mutate(arrays: dict[str, np.ndarray], kind: str, name: str, arg: Any) -> dict[str, np.ndarray]:
     if kind == "drop":
         arrays.pop(name, None)
     elif kind == "replace":
@@ -68,7 +74,8 @@ def mutate(arrays: dict[str, np.ndarray], mutation: tuple[str, str, Any]) -> dic
                 a.reshape(-1)[index % a.size] = value
         arrays[name] = a
     elif kind == "retype":
-        arrays[name] = arrays[name].astype(arg)
+        with np.errstate(over="ignore", invalid="ignore"):
+            arrays[name] = arrays[name].astype(arg)
     elif kind == "reshape":
         a = arrays[name]
         arrays[name] = {"flat": lambda: a.reshape(-1), "column": lambda: a.reshape(-1, 1),
