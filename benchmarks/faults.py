@@ -34,7 +34,7 @@ SMALL = {"agent.hidden_dims": [32, 32], "agent.batch_size": 32, "train.start_ste
          "train.eval_interval": 100, "train.log_interval": 100, "train.eval_episodes": 4,
          "train.checkpoint_interval": 100, "train.progress": False, "train.tensorboard": False, "train.seed": 2}
 STEPS = 400
-PARTS = ("fuzz", "atheris", "kill", "disk", "poison", "env", "soak")
+PARTS = ("fuzz", "atheris", "kill", "disk", "poison", "env", "soak", "guard")
 
 
 def cfg(steps: int = STEPS, **extra: object):  # noqa: ANN201
@@ -214,6 +214,12 @@ def write_report(result: dict, path_md: Path) -> None:
                      f"{s['wraps']:.0f} times, RSS sampled every {s['steps'] // 50:,} steps | 1 | RSS "
                      f"{s['rss_after_quarter_mb']:.0f} MB after a quarter, {s['rss_end_mb']:.0f} MB at the end "
                      f"(**{s['growth_after_quarter_mb']:+.1f} MB**); {s['wall_s']:.0f} s |")
+    if "guard" in p:
+        g = p["guard"]
+        lines.append(f"| cost of the divergence guard: a 256x256 SAC chunk of {g['updates_per_call']} updates with "
+                     f"and without it, timed alternately ({g['calls_each']} calls each, medians) | 1 | "
+                     f"{g['guarded_updates_per_sec']:.0f} vs {g['plain_updates_per_sec']:.0f} updates/s: "
+                     f"**{g['overhead']:+.1%}** |")
     lines += ["", "Raw trial records: `reliability.json`."]
     if "soak" in p:
         lines += ["", "![RSS during the soak run](reliability-rss.png)"]
@@ -273,9 +279,11 @@ def main() -> None:
             r = part_poison(work, 2 if q else 20)
         elif part == "env":
             r = part_env(work, 3 if q else 24, ref)
-        else:
+        elif part == "soak":
             r = part_soak(work, 5000 if q else 100_000, 1000)
             plot_rss(r["samples"], out_dir / "reliability-rss.png")
+        else:  # timed: run it alone on the machine
+            r = faults.guard_overhead(5.0 if q else 30.0)
         r["part_wall_s"] = time.time() - t
         result["parts"][part] = r
         json_path.write_text(json.dumps(result, indent=1, default=str))

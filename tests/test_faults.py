@@ -14,6 +14,7 @@ from conftest import TINY, TOY, read_rows
 
 from hybridrl.bench import faults
 from hybridrl.data import DataError, load_dataset
+from hybridrl.envs import EnvError
 from hybridrl.recipes import resolve
 from hybridrl.training import checkpoint
 from hybridrl.training.checkpoint import CheckpointError, StorageError
@@ -62,6 +63,18 @@ def test_env_that_keeps_failing_on_fresh_envs_stops_after_the_retries(tmp_path):
                                    kind="raise", persistent=True, reference=None)
     assert out["restarts"] == 2 and out["buffer_finite"]
     assert re.search(r"online step 120 .* after 2 retries on fresh envs: RuntimeError: simulated", out["error"])
+
+
+def test_evaluation_env_failure_names_where_it_happened(tmp_path, monkeypatch):
+    from hybridrl.training import loop
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("MuJoCo simulation unstable")
+
+    monkeypatch.setattr(loop, "evaluate", broken)
+    with pytest.raises(EnvError, match=r"evaluation env .* failed at offline step 0, online step 100: RuntimeError: "
+                                       r"MuJoCo simulation unstable\. no checkpoint had been written yet"):
+        Trainer(_cfg(300), tmp_path / "run").run()
 
 
 # ---- full disks --------------------------------------------------------------------------------------

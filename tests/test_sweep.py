@@ -18,7 +18,7 @@ from hybridrl.config import ConfigError
 
 
 def test_grid_expands_tasks_recipes_overrides_and_seeds(tmp_path):
-    small = {"label": "rlpd-small", "recipe": "rlpd", "set": {"agent.utd": 2}}
+    small = {"label": "rlpd-small", "recipe": "rlpd", "set": {"agent.utd": 2}, "offline_steps": 0}
     spec = {"out": str(tmp_path), "recipes": ["iql", small],
             "tasks": [{"dataset": "hopper-medium-small"}, {"env": TOY, "dataset": "x.npz", "name": "toy"}],
             "seeds": [0, 3], "grid": {"agent.batch_size": [32, 64]}, "set": {"agent.utd": 1},
@@ -30,6 +30,8 @@ def test_grid_expands_tasks_recipes_overrides_and_seeds(tmp_path):
     assert first.run_dir == str(tmp_path / "hopper-medium-small" / "iql-batch_size32" / "seed0")
     small = [t for t in tasks if "rlpd-small" in t.run_dir]
     assert all(t.overrides["agent.utd"] == 2 for t in small)  # a recipe entry's own settings win over `set`
+    assert {(t.offline_steps, t.online_steps) for t in small} == {(0, 20)}  # ... and its own step counts
+    assert {t.offline_steps for t in tasks if "iql" in t.run_dir} == {10}
     assert {t.overrides["agent.batch_size"] for t in small} == {32, 64} and {t.seed for t in small} == {0, 3}
     with pytest.raises(ConfigError, match="unknown keys"):
         expand({**spec, "seed": 1})

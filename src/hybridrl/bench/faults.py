@@ -401,6 +401,52 @@ def poison_trial(run_dir: Path, cfg: Any, at_step: int, value: float, phase: str
     return {"value": value, "at": at_step, "detected": False, "ok": False}
 
 
+def guard_overhead(seconds: float = 20.0, updates: int = 50) -> dict[str, Any]:
+    """Time a 256x256 SAC chunk of `updates` updates with the divergence guard (the training loop's) and
+    the same chunk without it, alternately, so machine-speed drift hits both alike; medians compared."""
+    from functools import partial
+
+    import jax
+    import jax.numpy as jnp
+
+    from hybridrl.agents import make_agent
+    from hybridrl.bench.peers import _random_buffer
+    from hybridrl.bench.throughput import ACT_DIM, BATCH, OBS_DIM
+    from hybridrl.config import SACConfig
+    from hybridrl.replay import make_mixer
+    from hybridrl.training.loop import Carry, _commit, _offline_chunk
+
+    key = jax.random.PRNGKey(0)
+    agent = make_agent("sac", key, OBS_DIM, ACT_DIM, SACConfig(hidden_dims=(256, 256), batch_size=BATCH))
+    mixer, data = make_mixer("symmetric", 1.0), _random_buffer(50_000)
+    carry = _commit(Carry(agent=agent, buffer=_random_buffer(1), rng=key))
+    guarded = jax.jit(partial(_offline_chunk, mixer=mixer, batch_size=BATCH, utd=1, num_updates=updates))
+
+    @jax.jit
+    def plain(c: Any, offline: Any) -> Any:
+        def body(c: Any, _: None) -> Any:
+            rng, key_batch, key_update = jax.random.split(c.rng, 3)
+            new, info = c.agent.update(mixer.offline_batches(key_batch, offline, BATCH, 1), key_update)
+            return c.replace(agent=new, rng=rng), info
+
+        c, infos = jax.lax.scan(body, c, None, length=updates)
+        return c, jax.tree_util.tree_map(jnp.mean, infos)
+
+    times: dict[str, list[float]] = {"guarded": [], "plain": []}
+    for fn in (guarded, plain):
+        jax.block_until_ready(fn(carry, data))
+    start = time.perf_counter()
+    while time.perf_counter() - start < seconds or len(times["plain"]) < 5:
+        for name, fn in (("guarded", guarded), ("plain", plain)):
+            t = time.perf_counter()
+            jax.block_until_ready(fn(carry, data))
+            times[name].append(time.perf_counter() - t)
+    med = {k: float(np.median(v)) for k, v in times.items()}
+    return {"updates_per_call": updates, "calls_each": len(times["plain"]),
+            "guarded_updates_per_sec": updates / med["guarded"], "plain_updates_per_sec": updates / med["plain"],
+            "overhead": med["guarded"] / med["plain"] - 1.0}
+
+
 # ---- a failing env, wrapped around the real one --------------------------------------------------
 class FlakyEnv:
     """Wraps an env: at the given global step numbers raise, or return a NaN / misshapen observation or a

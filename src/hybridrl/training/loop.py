@@ -478,8 +478,14 @@ class Trainer:
         if self._eval_envs is None:
             self._eval_envs = make_eval_envs(t.env, min(t.eval_episodes, 10))
         policy = partial(self._policy, self.carry.agent)
-        result = evaluate(lambda _, obs: policy(obs), None, t.env, t.eval_episodes, seed=10_000 + t.seed * 1000,
-                          envs=self._eval_envs)
+        try:
+            result = evaluate(lambda _, obs: policy(obs), None, t.env, t.eval_episodes, seed=10_000 + t.seed * 1000,
+                              envs=self._eval_envs)
+        except Exception as exc:  # noqa: BLE001 - an evaluation env failure stops the run with where it happened
+            self._eval_envs = None
+            raise EnvError(f"evaluation env {t.env} failed at offline step {self.host.offline_step}, online step "
+                           f"{self.host.online_step}: {type(exc).__name__}: {exc}. {self._kept_checkpoint()}.") \
+                from exc
         self.host.last_eval = result
         if t.policy_snapshots and RECIPES[self.cfg.recipe].agent in ("sac", "cql"):
             step = self.host.offline_step + self.host.online_step
