@@ -112,6 +112,7 @@ def minari_template(directory: Path) -> Path:
     ds = Dataset(observations=a["observations"], next_observations=a["next_observations"], actions=a["actions"],
                  rewards=a["rewards"], terminals=a["terminals"], truncations=a["truncations"])
     old = os.environ.get("MINARI_DATASETS_PATH")
+    shutil.rmtree(directory / "minari-root", ignore_errors=True)
     os.environ["MINARI_DATASETS_PATH"] = str(directory / "minari-root")
     try:
         return Path(write_minari(ds, "fuzz/template-v0", env_id=TOY))
