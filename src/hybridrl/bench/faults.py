@@ -327,7 +327,7 @@ def kill_trial(run_dir: Path, overrides: dict[str, Any], steps: int, reference: 
         result["resume_error"] = out.stderr[-2000:] if out.returncode else ""
     else:  # killed before the first checkpoint: the run starts again from nothing (the CLI refuses nothing)
         result["killed_at_checkpoint_step"] = None
-        shutil.rmtree(run_dir)
+        shutil.rmtree(run_dir, ignore_errors=True)  # killed before even the run directory existed
         out = subprocess.run(child_command(run_dir, overrides, steps), env=env, capture_output=True, text=True)
         result["resume_rc"] = out.returncode
     got = rows(run_dir)
@@ -356,7 +356,7 @@ def disk_full_trial(run_dir: Path, overrides: dict[str, Any], steps: int, refere
                              text=True)
         result["resume_rc"] = res.returncode
     elif out.returncode != 0:
-        shutil.rmtree(run_dir)
+        shutil.rmtree(run_dir, ignore_errors=True)
         res = subprocess.run(child_command(run_dir, overrides, steps), env=env, capture_output=True, text=True)
         result["resume_rc"] = res.returncode
     else:
