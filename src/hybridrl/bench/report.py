@@ -182,6 +182,11 @@ def write_report(root: str | Path, out: str | Path | None = None, metric: str | 
     for m in methods:
         cells = [f"{point[m][i]:.3g} [{ci[m][0][i]:.3g}, {ci[m][1][i]:.3g}]" for i in range(3)]
         lines.append(f"| {m} | {n_runs[m]} | " + " | ".join(cells) + " |")
+    lines += ["", "Per task, mean ± std over runs (each run's last evaluation):", "",
+              "| method | " + " | ".join(tasks) + " |", "|---|" + "---:|" * len(tasks)]
+    for m in methods:
+        lines.append(f"| {m} | " + " | ".join(f"{scores[m][:, j].mean():.3g} ± {scores[m][:, j].std():.2g}"
+                                            for j in range(len(tasks))) + " |")
     if p_point:
         lines += ["", "Probability of improvement P(X > Y):", "", "| X | Y | P | 95% CI |", "|---|---|---:|---:|"]
         for pair, p in p_point.items():
