@@ -17,8 +17,11 @@ demo: $(VENV)/.installed
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check src tests benchmarks
 
+# Two pytest workers (pytest-xdist): most of a test's time is single-threaded compilation, so two
+# processes keep both cores busy. `make test WORKERS=0` runs in one process.
+WORKERS ?= 2
 test: lint
-	JAX_PLATFORMS=cpu $(VENV)/bin/python -m pytest -ra
+	JAX_PLATFORMS=cpu $(VENV)/bin/python -m pytest -ra -n $(WORKERS)
 
 bench: $(VENV)/.installed
 	$(VENV)/bin/hybridrl bench throughput --json benchmarks/results/throughput.json
