@@ -300,7 +300,8 @@ def _no_partial_files(run_dir: Path) -> bool:
 
 def kill_trial(run_dir: Path, overrides: dict[str, Any], steps: int, reference: list[dict[str, str]],
                where: str, delay: float = 0.0, env: dict[str, str] | None = None) -> dict[str, Any]:
-    """SIGKILL a run `where` ('random' after `delay` s, 'checkpoint:N', 'eval:N'), then resume it to the end."""
+    """SIGKILL a run `where` ('random': `delay` s after its first metrics row, 'checkpoint:N', 'eval:N'), then
+    resume it to the end."""
     from hybridrl.training import checkpoint
 
     marker = Path(str(run_dir) + ".paused")
@@ -308,7 +309,11 @@ def kill_trial(run_dir: Path, overrides: dict[str, Any], steps: int, reference: 
     proc = subprocess.Popen(child_command(run_dir, overrides, steps, pause=None if where == "random" else where),
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.time() + 300
-    if where == "random":
+    if where == "random":  # a random moment after training has started (the first metrics row is written)
+        metrics = run_dir / "metrics.csv"
+        while proc.poll() is None and time.time() < deadline and (
+                not metrics.exists() or metrics.read_text().count("\n") < 2):
+            time.sleep(0.02)
         time.sleep(delay)
     else:
         while not marker.exists() and proc.poll() is None and time.time() < deadline:
