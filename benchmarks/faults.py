@@ -194,9 +194,9 @@ def write_report(result: dict, path_md: Path) -> None:
         d = p["disk"]
         lines.append(f"| files capped by RLIMIT_FSIZE (the kernel refuses the write, EFBIG, as a full disk "
                      f"refuses with ENOSPC), cap between the first and the last checkpoint's size | {d['count']} | "
-                     f"{d['hit']} hit the cap; {d['ok']}/{d['count']} stopped with a StorageError naming the file, "
-                     f"kept the previous checkpoint, left no partial file and resumed to identical rows; "
-                     f"{d['partial_files']} partial files |")
+                     f"{d['hit']} hit the cap and stopped with a StorageError naming the file, keeping the previous "
+                     f"checkpoint; {d['ok']}/{d['count']} as promised (clear error or none, no partial file, rows "
+                     f"identical to the reference after resuming); {d['partial_files']} partial files |")
     if "poison" in p:
         q = p["poison"]
         lines.append(f"| NaN / ±inf / ±1e12 written into the critic's parameters before a random update | "
@@ -249,6 +249,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--only", nargs="*", choices=PARTS, default=list(PARTS))
     ap.add_argument("--quick", action="store_true", help="a few trials of each part (smoke)")
+    ap.add_argument("--random-kills", type=int, default=16, help="kills at random moments (besides the 8 aimed ones)")
     ap.add_argument("--work", default=None, help="scratch directory (default: a new temporary one)")
     ap.add_argument("--out", default=str(RESULTS), help="where reliability.md/json go")
     args = ap.parse_args()
@@ -273,7 +274,7 @@ def main() -> None:
         elif part == "atheris":
             r = part_atheris(work, 200 if q else 5000)
         elif part == "kill":
-            r = part_kill(work, 2 if q else 16, ref)
+            r = part_kill(work, 2 if q else args.random_kills, ref)
         elif part == "disk":
             r = part_disk(work, 2 if q else 8, ref)
         elif part == "poison":

@@ -112,8 +112,8 @@ def run_peers(venv: str | None = None, python: str | None = None, seconds: float
         out[algo] = {"hybridrl": ours, "d3rlpy": theirs,
                      "ratio": ours["updates_per_sec"] / theirs["updates_per_sec"]}
         out["d3rlpy_version"], out["torch_version"] = theirs["version"], theirs["torch"]
-        out.setdefault("torch_peak", theirs["peak_flops_per_sec"])
-    out["peak_flops_per_sec"] = max(xla_peak, out["torch_peak"])
+        out["torch_peak"] = max(out.get("torch_peak", 0.0), theirs["peak_flops_per_sec"])
+    out["peak_flops_per_sec"] = max(xla_peak, out["torch_peak"])  # the highest matmul rate seen: conservative
     out["xla_peak"] = xla_peak
     for algo in ("sac", "iql"):
         flops = out[algo]["hybridrl"]["flops_per_update"]
