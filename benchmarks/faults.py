@@ -163,9 +163,12 @@ def part_soak(work: Path, steps: int, capacity: int) -> dict:
 
 
 def write_report(result: dict, path_md: Path) -> None:
+    runs: dict[tuple[str, str], list[str]] = {}
+    for name, part in result["parts"].items():  # parts may come from separate runs (--only)
+        runs.setdefault((part.get("command", result["command"]), part.get("commit", result["commit"])), []).append(name)
     lines = ["# Reliability: fault injection with counts (issue 8)", "",
-             f"Command: `{result['command']}`  ", f"Commit: `{result['commit']}`  ",
-             f"Machine: {result['machine']}  ", f"Date: {result['date']}", "",
+             *[f"- `{cmd}` at commit `{commit}`: {', '.join(names)}" for (cmd, commit), names in runs.items()], "",
+             f"Machine: {result['machine']}. Date: {result['date']}.", "",
              "Every training run is SAC on the toy task (32x32, batch 32, 400 online steps, checkpoint and "
              "evaluation every 100 steps, seed 2); the reference is the same run uninterrupted, and a trial "
              "passes only if the broken-then-resumed run's metrics.csv equals the reference's row for row "
@@ -287,6 +290,7 @@ def main() -> None:
         else:  # timed: run it alone on the machine
             r = faults.guard_overhead(5.0 if q else 30.0)
         r["part_wall_s"] = time.time() - t
+        r["command"], r["commit"], r["date"] = result["command"], commit, result["date"]
         result["parts"][part] = r
         json_path.write_text(json.dumps(result, indent=1, default=str))
         write_report(result, out_dir / "reliability.md")
