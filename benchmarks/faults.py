@@ -162,6 +162,50 @@ def part_soak(work: Path, steps: int, capacity: int) -> dict:
     return faults.soak(run, c, every=max(steps // 50, 1))
 
 
+def _fuzz_row(f: dict) -> tuple:
+    per = ", ".join(f"{k}: {v['loaded']} loaded / {v['refused']} refused" for k, v in sorted(f["by_container"].items()))
+    return ("malformed datasets (hypothesis: missing/extra/retyped/reshaped/poisoned fields, damaged Minari metadata, "
+            "truncated and bit-flipped files)", f["total"],
+            f"**{f['crashes']} crashes** (anything but DataError); {per}; slowest load "
+            f"{f['slowest_load_s'] * 1000:.0f} ms")
+
+
+# Each part's row of the report table: (fault, trials, outcome).
+ROWS = {
+    "fuzz": _fuzz_row,
+    "atheris": lambda a: ("raw bytes as a dataset .npz / .hdf5 or a checkpoint (atheris, coverage-guided, seeded "
+                          "with valid files)", a["runs_executed"], f"**{a['crashes']} crashes**"),
+    "kill": lambda k: ("SIGKILL (4 inside checkpoint writes before the rename, 4 inside evaluations, the rest at "
+                       "random moments 0–4 s after the first metrics row)", k["count"],
+                       f"{k['ok']}/{k['count']} resumed to identical rows; {k['resumed_from_checkpoint']} from a "
+                       f"checkpoint, the rest restarted (killed before the first); {k['duplicate_rows']} duplicated "
+                       "rows"),
+    "disk": lambda d: ("files capped by RLIMIT_FSIZE (the kernel refuses the write, EFBIG, as a full disk refuses "
+                       "with ENOSPC), cap between the first and the last checkpoint's size", d["count"],
+                       f"{d['hit']} hit the cap and stopped with a StorageError naming the file, keeping the "
+                       f"previous checkpoint ({sum(t['hit'] and t['kept_step'] is None for t in d['trials'])} of "
+                       "them hit it at the first checkpoint: nothing to keep, the run restarted); "
+                       f"{d['ok']}/{d['count']} as promised (clear error or none, no partial file, rows identical "
+                       f"to the reference after resuming); {d['partial_files']} partial files"),
+    "poison": lambda q: ("NaN / ±inf / ±1e12 written into the critic's parameters before a random update",
+                         q["count"], f"{q['detected']}/{q['count']} detected, "
+                         f"{q['detected_at_that_update']}/{q['count']} at that very update"),
+    "env": lambda e: ("env raising, NaN observation, misshapen observation, NaN reward; transient or persistent; "
+                      "0 or 2 retries", e["count"],
+                      f"{e['ok']}/{e['count']} as promised: {e['recovered_identically']} recovered on a fresh env "
+                      f"with identical rows, {e['stopped_with_diagnostic']} stopped naming step and episode; "
+                      f"{e['corrupt_transitions_stored']} corrupt transitions stored"),
+    "soak": lambda s: (f"soak: {s['steps']:,} online steps, buffer of {s['buffer_capacity']:,} wrapping "
+                       f"{s['wraps']:.0f} times, RSS sampled every {s['steps'] // 50:,} steps", 1,
+                       f"RSS {s['rss_after_quarter_mb']:.0f} MB after a quarter, {s['rss_end_mb']:.0f} MB at the "
+                       f"end (**{s['growth_after_quarter_mb']:+.1f} MB**); {s['wall_s']:.0f} s"),
+    "guard": lambda g: (f"cost of the divergence guard: a 256x256 SAC chunk of {g['updates_per_call']} updates with "
+                        f"and without it, timed alternately ({g['calls_each']} calls each, medians)", 1,
+                        f"{g['guarded_updates_per_sec']:.0f} vs {g['plain_updates_per_sec']:.0f} updates/s: "
+                        f"**{g['overhead']:+.1%}**"),
+}
+
+
 def write_report(result: dict, path_md: Path) -> None:
     runs: dict[tuple[str, str], list[str]] = {}
     for name, part in result["parts"].items():  # parts may come from separate runs (--only)
@@ -175,55 +219,9 @@ def write_report(result: dict, path_md: Path) -> None:
              "(wall-clock columns aside). Trials live in `src/hybridrl/bench/faults.py`.", "",
              "| fault | trials | outcome |", "|---|---:|---|"]
     p = result["parts"]
-    if "fuzz" in p:
-        f = p["fuzz"]
-        per = ", ".join(f"{k}: {v['loaded']} loaded / {v['refused']} refused"
-                        for k, v in sorted(f["by_container"].items()))
-        lines.append(f"| malformed datasets (hypothesis: missing/extra/retyped/reshaped/poisoned fields, damaged "
-                     f"Minari metadata, truncated and bit-flipped files) | {f['total']} | **{f['crashes']} crashes** "
-                     f"(anything but DataError); {per}; slowest load {f['slowest_load_s'] * 1000:.0f} ms |")
-    if "atheris" in p:
-        a = p["atheris"]
-        lines.append(f"| raw bytes as a dataset .npz / .hdf5 or a checkpoint (atheris, coverage-guided, seeded "
-                     f"with valid files) | {a['runs_executed']} | **{a['crashes']} crashes** |")
-    if "kill" in p:
-        k = p["kill"]
-        lines.append(f"| SIGKILL (4 inside checkpoint writes before the rename, 4 inside evaluations, the rest at "
-                     f"random moments 0–4 s after the first metrics row) | {k['count']} | "
-                     f"{k['ok']}/{k['count']} resumed to identical rows; "
-                     f"{k['resumed_from_checkpoint']} from a checkpoint, the rest restarted (killed before the "
-                     f"first); {k['duplicate_rows']} duplicated rows |")
-    if "disk" in p:
-        d = p["disk"]
-        lines.append(f"| files capped by RLIMIT_FSIZE (the kernel refuses the write, EFBIG, as a full disk "
-                     f"refuses with ENOSPC), cap between the first and the last checkpoint's size | {d['count']} | "
-                     f"{d['hit']} hit the cap and stopped with a StorageError naming the file, keeping the previous "
-                     f"checkpoint; {d['ok']}/{d['count']} as promised (clear error or none, no partial file, rows "
-                     f"identical to the reference after resuming); {d['partial_files']} partial files |")
-    if "poison" in p:
-        q = p["poison"]
-        lines.append(f"| NaN / ±inf / ±1e12 written into the critic's parameters before a random update | "
-                     f"{q['count']} | {q['detected']}/{q['count']} detected, "
-                     f"{q['detected_at_that_update']}/{q['count']} at that very update |")
-    if "env" in p:
-        e = p["env"]
-        lines.append(f"| env raising, NaN observation, misshapen observation, NaN reward; transient or "
-                     f"persistent; 0 or 2 retries | {e['count']} | {e['ok']}/{e['count']} as promised: "
-                     f"{e['recovered_identically']} recovered on a fresh env with identical rows, "
-                     f"{e['stopped_with_diagnostic']} stopped naming step and episode; "
-                     f"{e['corrupt_transitions_stored']} corrupt transitions stored |")
-    if "soak" in p:
-        s = p["soak"]
-        lines.append(f"| soak: {s['steps']:,} online steps, buffer of {s['buffer_capacity']:,} wrapping "
-                     f"{s['wraps']:.0f} times, RSS sampled every {s['steps'] // 50:,} steps | 1 | RSS "
-                     f"{s['rss_after_quarter_mb']:.0f} MB after a quarter, {s['rss_end_mb']:.0f} MB at the end "
-                     f"(**{s['growth_after_quarter_mb']:+.1f} MB**); {s['wall_s']:.0f} s |")
-    if "guard" in p:
-        g = p["guard"]
-        lines.append(f"| cost of the divergence guard: a 256x256 SAC chunk of {g['updates_per_call']} updates with "
-                     f"and without it, timed alternately ({g['calls_each']} calls each, medians) | 1 | "
-                     f"{g['guarded_updates_per_sec']:.0f} vs {g['plain_updates_per_sec']:.0f} updates/s: "
-                     f"**{g['overhead']:+.1%}** |")
+    for part in PARTS:  # one table row per part present, in a fixed order
+        if part in p:
+            lines.append("| " + " | ".join(str(cell) for cell in ROWS[part](p[part])) + " |")
     lines += ["", "Raw trial records: `reliability.json`."]
     if "soak" in p:
         lines += ["", "![RSS during the soak run](reliability-rss.png)"]
