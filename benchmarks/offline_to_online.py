@@ -198,6 +198,8 @@ def main() -> None:
     common_arguments(p, "o2o", ["hopper-medium-small"], 10_000, 10_000, 256, 256)
     p.add_argument("--recipes", nargs="+", default=RECIPES)
     p.add_argument("--rlpd-utd", type=int, default=20)
+    p.add_argument("--report", default="offline-to-online",
+                   help="benchmarks/results/REPORT.md (another name keeps a report made at another scale)")
     args = p.parse_args()
 
     t0 = time.time()
@@ -213,7 +215,7 @@ def main() -> None:
                      *summarise(runs, metric, args.online_steps, budgets), "",
                      "Mean wall time per run: " + ", ".join(f"{r} {s / 60:.1f} min" for r, s in seconds.items()),
                      "", f"![curves]({png})", ""]
-    write_report("offline-to-online", "Offline→online methods on the built-in suite", args, t0,
+    write_report(args.report, "Offline→online methods on the built-in suite", args, t0,
                  f"WSRL's and RLPD's warm-up is 5% of the online budget; RLPD runs UTD {args.rlpd_utd} with no "
                  "pre-training. Scores are normalised with the suite's references "
                  "(`benchmarks/results/reference-scores.md`).", sections)
