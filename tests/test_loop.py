@@ -49,10 +49,13 @@ def test_resume_to_more_steps_matches_straight_run(tmp_path, toy_npz):
 
 
 def test_density_ratio_mixing_composes_with_rlpd_and_resumes_exactly(tmp_path, toy_npz):
-    """The mixing strategy's state (ratio network, offline priorities, priority column) is in the checkpoint."""
+    """The mixing strategy's state (ratio network, offline priorities, priority column) is in the checkpoint;
+    a run split inside a first epoch of 3x updates resumes into it."""
     kw = dict(recipe="rlpd", dataset=str(toy_npz), **{"agent.num_critics": 2, "agent.utd": 2,
                                                         "train.mixing": "density-ratio",
                                                         "train.ratio_hidden_dims": [16],
+                                                        "train.first_epoch_steps": 150,
+                                                        "train.first_epoch_multiplier": 3,
                                                         "train.checkpoint_interval": 120})
     trainer, _ = _run(tmp_path, "straight", 300, **kw)
     rows = read_rows(tmp_path / "straight")
@@ -60,7 +63,7 @@ def test_density_ratio_mixing_composes_with_rlpd_and_resumes_exactly(tmp_path, t
     _run(tmp_path, "split", 200, **kw)
     Trainer.resume(tmp_path / "split", online_steps=300).run()
     assert read_rows(tmp_path / "split") == rows
-    assert compile_counts(trainer)["online_step"] == 2
+    assert compile_counts(trainer)["online_step"] == 3  # warm-up, first epoch, the rest
 
 
 def test_offline_then_online_with_resume_inside_offline_phase(tmp_path, toy_npz):

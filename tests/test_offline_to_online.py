@@ -185,13 +185,16 @@ def test_ratio_priorities_are_tempered_normalised_by_offline_and_clipped():
 def test_density_ratio_mixing_samples_by_priority_and_updates_drawn_rows():
     from hybridrl.replay.mixing import DensityRatio, ratio_priorities
 
-    mixer = DensityRatio(hidden_dims=(8,), ratio_batch_size=64)
+    # The first 100 online rows should make half of the draws beside 300 offline rows at priority 1:
+    # they enter at 300 · 0.5 / (0.5 · 100) = 3 (0.75 → 9).
+    mixer = DensityRatio(hidden_dims=(8,), ratio_batch_size=64, online_fraction=0.5, online_rows=100)
+    assert DensityRatio(online_fraction=0.75, online_rows=100).initial_priority(300) == 9.0
     off = ReplayBuffer.from_arrays({"observations": np.ones((300, 2), np.float32),
                                     "actions": np.zeros((300, 1), np.float32), "rewards": np.ones(300, np.float32)})
     on = ReplayBuffer.create({"observations": np.zeros(2, np.float32), "actions": np.zeros(1, np.float32),
                               "rewards": np.float32(0), **mixer.fields()}, 500)
     state = mixer.init_state(jax.random.PRNGKey(0), 2, 1, 300)
-    state = state.replace(max_priority=jnp.float32(3.0))
+    assert float(state.max_priority) == 3.0
     for _ in range(100):  # new rows enter at the highest priority so far
         row = mixer.on_insert({"observations": jnp.zeros(2), "actions": jnp.zeros(1), "rewards": jnp.float32(0)},
                               state)
@@ -221,7 +224,9 @@ def test_moment_matched_merge_of_member_gaussians():
 
 def test_balanced_replay_trains_members_apart_then_prioritises_online_samples(tmp_path, toy_npz):
     cfg = _cfg("balanced-replay", toy_npz, 200, 300, **{"agent.ensemble_size": 3, "train.ratio_hidden_dims": [16],
-                                                        "train.log_interval": 50, "train.eval_interval": 300})
+                                                        "train.log_interval": 50, "train.eval_interval": 300,
+                                                        "train.first_epoch_steps": 100})
+    assert cfg.train.first_epoch_multiplier == 5  # the preset: 5x updates in the first online epoch
     trainer = Trainer(cfg, tmp_path / "br")
     pre = trainer.carry.agent
     assert pre.batch_multiplier == 3
@@ -236,13 +241,14 @@ def test_balanced_replay_trains_members_apart_then_prioritises_online_samples(tm
     # Offline the members trained (each on its own minibatch); online the shared temperature started
     # from the members' mean and learned.
     assert not np.allclose(offline_agent.members.critic.params["params"]["MLP_0"]["Dense_0"]["kernel"], pre_kernel)
-    assert int(agent.temp.step) == 300
+    assert int(agent.temp.step) == 5 * 100 + 200  # one actor/temperature step per update
     rows = read_rows(tmp_path / "br")
     online = [r for r in rows if r["phase"] == "online"]
     assert {"ratio_loss", "ratio_online_share", "cql_penalty"} <= set(rows[0])
     assert online[0]["cql_penalty"] == ""  # the conservative term is gone online
-    # 300 online rows beside 2000 offline ones: uniform replay would draw 13% online; the density ratio
-    # rates online (near-on-policy) samples higher, so the prioritised share is larger.
+    # 300 online rows beside 2000 offline ones: uniform replay would draw 13% online; new rows enter at
+    # priority 2000 · 0.5 / (0.5 · 1000) = 2 and the density ratio rates online (near-on-policy) samples
+    # higher, so the prioritised share is larger.
     p_off = np.asarray(trainer.carry.mix.offline_priority)
     p_on = np.asarray(trainer.carry.buffer.data["priority"][:300])
     assert p_on.sum() / (p_on.sum() + p_off.sum()) > 1.2 * 300 / 2300, (p_on.mean(), p_off.mean())

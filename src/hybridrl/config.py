@@ -257,8 +257,12 @@ class TrainConfig:
     ratio_temperature: float = 5.0  # density-ratio mixing: priorities ∝ w^(1/T) (Balanced Replay)
     ratio_hidden_dims: tuple[int, ...] = (256, 256)  # density-ratio network w(s, a)
     ratio_lr: float = 3e-4
+    ratio_online_fraction: float = 0.5  # new online rows enter at the priority that makes the first 1,000 of
+    # them this share of the draws (Balanced Replay's initial online fraction f)
     start_steps: int = 5_000  # warm-up: no updates before this many env steps
     update_every: int = 1  # train on every N-th env step after warm-up (MSCP: 4, i.e. 0.25 updates per step)
+    first_epoch_steps: int = 1_000  # the first online "epoch" after warm-up, whose env steps run
+    first_epoch_multiplier: int = 1  # this many times the updates (Balanced Replay: 5)
     label_actions: str = "none"  # "idm": label an action-free dataset by inverse dynamics fitted on the
     # warm-up's online data, then mix it in (SS-ORL style); rewards from the goal env's compute_reward
     idm_steps: int = 5_000
@@ -285,11 +289,11 @@ class TrainConfig:
     wandb_project: str = "hybridrl"
 
     def validate(self) -> None:
-        for name in ("offline_steps", "online_steps", "start_steps", "env_retries"):
+        for name in ("offline_steps", "online_steps", "start_steps", "env_retries", "first_epoch_steps"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"train.{name} must be >= 0, got {getattr(self, name)}")
         for name in ("eval_interval", "eval_episodes", "log_interval", "checkpoint_interval",
-                     "offline_chunk", "buffer_capacity", "update_every", "idm_steps"):
+                     "offline_chunk", "buffer_capacity", "update_every", "idm_steps", "first_epoch_multiplier"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"train.{name} must be >= 1, got {getattr(self, name)}")
         if not 0.0 <= self.offline_ratio <= 1.0:
@@ -299,6 +303,8 @@ class TrainConfig:
         if self.ratio_temperature <= 0 or self.ratio_lr <= 0:
             raise ConfigError("train.ratio_temperature and train.ratio_lr must be > 0, got "
                               f"{self.ratio_temperature} and {self.ratio_lr}")
+        if not 0.0 < self.ratio_online_fraction < 1.0:
+            raise ConfigError(f"train.ratio_online_fraction must be in (0, 1), got {self.ratio_online_fraction}")
         if self.on_divergence not in ("stop", "skip"):
             raise ConfigError(f"train.on_divergence must be 'stop' or 'skip', got {self.on_divergence!r}")
         if not self.divergence_bound > 0:

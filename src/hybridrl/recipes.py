@@ -104,8 +104,10 @@ RECIPES: dict[str, Recipe] = {
             name="balanced-replay",
             agent="balanced",
             summary="Balanced Replay (Lee et al. 2022): 5 CQL agents pre-trained, merged into one pessimistic "
-                    "Q-ensemble SAC online; density-ratio prioritised replay over offline + online data",
-            base={**_CQL_BASE, "agent.ensemble_size": 5, "train.mixing": "density-ratio"},
+                    "Q-ensemble SAC online; density-ratio prioritised replay over offline + online data (new rows "
+                    "enter at a priority making the first 1k half of the draws); 5x updates in the first 1k steps",
+            base={**_CQL_BASE, "agent.ensemble_size": 5, "train.mixing": "density-ratio",
+                  "train.first_epoch_multiplier": 5},
             domains={"maze": _CQL_MAZE},
         ),
         Recipe(

@@ -163,7 +163,7 @@ def sample_proportional(key: jax.Array, priorities: jnp.ndarray, shape: tuple[in
 class DensityRatioState(flax.struct.PyTreeNode):
     ratio: TrainState  # the network whose ReLU output is w(s, a)
     offline_priority: jnp.ndarray  # (n_offline,); the online rows keep theirs in the buffer column "priority"
-    max_priority: jnp.ndarray  # new online transitions enter at the highest priority seen
+    max_priority: jnp.ndarray  # new online rows enter at the highest priority seen (see initial_priority)
 
 
 @dataclass(frozen=True)
@@ -179,6 +179,8 @@ class DensityRatio(Mixer):
     hidden_dims: tuple[int, ...] = (256, 256)
     lr: float = 3e-4
     ratio_batch_size: int = 256
+    online_fraction: float = 0.5  # f: the share of draws the first `online_rows` online rows get, as new rows
+    online_rows: int = 1_000  # (the paper's first epoch) enter at the priority M f / ((1 - f) N), M offline rows
     name: str = "density-ratio"
 
     def fields(self) -> dict[str, Any]:
@@ -192,7 +194,12 @@ class DensityRatio(Mixer):
         params = net.init(key, jnp.zeros((1, obs_dim)), jnp.zeros((1, action_dim)))
         return DensityRatioState(ratio=TrainState.create(apply_fn=net.apply, params=params, tx=optax.adam(self.lr)),
                                  offline_priority=jnp.ones((offline_size,), jnp.float32),
-                                 max_priority=jnp.ones((), jnp.float32))
+                                 max_priority=jnp.asarray(self.initial_priority(offline_size), jnp.float32))
+
+    def initial_priority(self, offline_size: int) -> float:
+        """Offline rows start at priority 1, so N new rows at p are a share N p / (M + N p) = f."""
+        f = self.online_fraction
+        return offline_size * f / ((1.0 - f) * self.online_rows)
 
     def on_insert(self, transition: dict[str, jax.Array], state: DensityRatioState) -> dict[str, jax.Array]:
         return {**transition, "priority": state.max_priority}
@@ -324,7 +331,7 @@ MIXERS = {"symmetric": Symmetric, "append": Append, "online-only": OnlineOnly, "
 
 def make_mixer(name: str, offline_ratio: float = 0.5, **options: Any) -> Mixer:
     """The named strategy; `symmetric` reads `offline_ratio`, `density-ratio` its `options`
-    (temperature, hidden_dims, lr)."""
+    (temperature, hidden_dims, lr, online_fraction)."""
     if name not in MIXERS:
         raise ValueError(f"unknown mixing strategy {name!r}; valid: {', '.join(sorted(MIXERS))}")
     if name == "symmetric":

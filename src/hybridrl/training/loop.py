@@ -75,21 +75,33 @@ class Carry(flax.struct.PyTreeNode):
 
 def _online_step(carry: Carry, offline: ReplayBuffer | None, transition: dict[str, jax.Array],
                  policy_obs: jax.Array, *, mixer: Any, batch_size: int, utd: int, train: bool,
-                 act: str = "random", bound: float = 1e8,
+                 act: str = "random", repeats: int = 1, bound: float = 1e8,
                  skip_diverged: bool = False) -> tuple[Carry, jax.Array, dict[str, jax.Array]]:
     """Store one transition; if training, run all of this env step's updates; pick the next action
     (without updates, `act`: uniform during warm-up, or the agent's policy — WSRL's warm-up with the
-    pre-trained policy, or a step between updates when training every few steps).
+    pre-trained policy, or a step between updates when training every few steps). `repeats` whole
+    updates (each with its `utd` critic steps) run when training, e.g. in Balanced Replay's first epoch.
     When training, info carries `diverged` / `diverged_metric` (see `_guard`)."""
     buffer = carry.buffer.insert(mixer.on_insert(transition, carry.mix))
     rng, key_batch, key_update, key_act = jax.random.split(carry.rng, 4)
     mix = carry.mix
     if train:
-        batches, buffer, new_mix, mix_info = mixer.step(key_batch, buffer, offline, batch_size, utd, mix)
-        agent, info = carry.agent.update(batches, key_update)
-        info = {**info, **mix_info}
-        (agent, mix), bad, which = _guard((agent, new_mix), (carry.agent, mix), info, bound, skip_diverged)
-        info = {**info, "diverged": bad, "diverged_metric": which}
+        def one_update(c: tuple, keys: jax.Array) -> tuple[tuple, dict]:
+            agent, buffer, mix = c
+            batches, buffer, new_mix, mix_info = mixer.step(keys[0], buffer, offline, batch_size, utd, mix)
+            new_agent, info = agent.update(batches, keys[1])
+            info = {**info, **mix_info}
+            (new_agent, new_mix), bad, which = _guard((new_agent, new_mix), (agent, mix), info, bound, skip_diverged)
+            return (new_agent, buffer, new_mix), {**info, "diverged": bad, "diverged_metric": which}
+
+        if repeats == 1:
+            (agent, buffer, mix), info = one_update((carry.agent, buffer, mix), jnp.stack([key_batch, key_update]))
+        else:  # Balanced Replay's first online epoch: several whole updates per env step, fused
+            keys = jnp.stack([jax.random.split(key_batch, repeats), jax.random.split(key_update, repeats)], axis=1)
+            (agent, buffer, mix), infos = jax.lax.scan(one_update, (carry.agent, buffer, mix), keys)
+            bad, which = infos.pop("diverged"), infos.pop("diverged_metric")
+            info = {**jax.tree_util.tree_map(jnp.mean, infos), "diverged": bad.any(),
+                    "diverged_metric": which[jnp.argmax(bad)]}
         action = agent.sample_actions(policy_obs, key_act)
     else:
         agent, info = carry.agent, {}
@@ -211,7 +223,7 @@ class Trainer:
         a = cfg.agent
         guard = {"bound": t.divergence_bound, "skip_diverged": t.on_divergence == "skip"}
         self._step_fn = jax.jit(partial(_online_step, mixer=self.mixer, batch_size=a.batch_size, utd=a.utd, **guard),
-                                static_argnames=("train", "act"), donate_argnums=0)
+                                static_argnames=("train", "act", "repeats"), donate_argnums=0)
         # The offline phase takes one critic step per update (UTD 1), as every offline method does.
         self._chunk_fn = jax.jit(partial(_offline_chunk, mixer=self.mixer, batch_size=a.batch_size, utd=1, **guard),
                                  static_argnames=("num_updates",), donate_argnums=0)
@@ -223,7 +235,8 @@ class Trainer:
     def _mixer_options(self, agent: Any) -> dict[str, Any]:
         t, a = self.cfg.train, self.cfg.agent
         if t.mixing == "density-ratio":
-            return {"temperature": t.ratio_temperature, "hidden_dims": t.ratio_hidden_dims, "lr": t.ratio_lr}
+            return {"temperature": t.ratio_temperature, "hidden_dims": t.ratio_hidden_dims, "lr": t.ratio_lr,
+                    "online_fraction": t.ratio_online_fraction}
         if t.mixing == "goal-relabel":
             return {"state_dim": agent.state_dim, "goal_dim": a.goal_dim, "discount": a.discount, "p_cur": a.p_cur,
                     "p_traj": a.p_traj, "p_rand_high": a.p_rand_high, "subgoal_steps": a.subgoal_steps}
@@ -689,8 +702,10 @@ class Trainer:
             train = (not warm and (h.online_step - t.start_steps) % t.update_every == 0
                      and self.mixer.can_train(h.episode))
             act = "random" if warm and t.warmup_policy == "random" else "agent"
-            self.carry, action_dev, step_info = self._step_fn(self.carry, offline, transition, policy_obs,
-                                                              train=train, act=act)
+            first_epoch = not warm and h.online_step - t.start_steps < t.first_epoch_steps
+            self.carry, action_dev, step_info = self._step_fn(
+                self.carry, offline, transition, policy_obs, train=train, act=act,
+                repeats=t.first_epoch_multiplier if train and first_epoch else 1)
             if step_info:
                 step_info = dict(step_info)
                 diverged, which = step_info.pop("diverged"), step_info.pop("diverged_metric")
