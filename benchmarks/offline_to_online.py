@@ -208,7 +208,7 @@ def main() -> None:
         env, metric = dataset_env(dataset)
         runs = run_grid(args, dataset, env, {r: (r, {}) for r in args.recipes})
         budgets = [args.online_steps // 4, args.online_steps // 2, args.online_steps]
-        png = f"offline-to-online-{dataset}.png"
+        png = f"{args.report}-{dataset}.png"
         plot(runs, metric, ROOT / "results" / png, f"{dataset} ({env})")
         seconds = {r: np.mean([json.loads((d / "done").read_text())["seconds"] for d in ds]) for r, ds in runs.items()}
         sections += [f"## {dataset} ({env}) — {metric.replace('_', ' ')}", "",
