@@ -62,8 +62,10 @@ def main() -> None:
         buffer = d3rlpy.dataset.create_fifo_replay_buffer(limit=args.steps + 1, env=env)
         t = time.time()
         algo.fit_online(env, buffer, n_steps=args.steps, n_steps_per_epoch=args.steps,
-                        random_steps=args.random_steps, show_progress=False, logger_adapter=noop,
-                        save_interval=10**9)
+                        random_steps=args.random_steps, update_start_step=args.random_steps,
+                        show_progress=False, logger_adapter=noop, save_interval=10**9)
+        # update_start_step: d3rlpy otherwise updates during the random warm-up (from the 257th step), i.e.
+        # more updates than hybridrl's start_steps gives and than the `updates` counted below
         wall = time.time() - t
         updates = args.steps - args.random_steps
     score = d3rlpy.metrics.evaluate_qlearning_with_environment(algo, gym.make(args.env), n_trials=10)
