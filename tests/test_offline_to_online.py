@@ -63,6 +63,22 @@ def _buffers(n_off=300, n_on=100):
     return off, on
 
 
+@pytest.mark.parametrize("log_std_init", [0.0, -1.5])
+def test_iql_explores_with_the_configured_initial_noise(log_std_init):
+    from hybridrl.agents.iql import IQLAgent
+    from hybridrl.config import IQLConfig
+
+    agent = IQLAgent.create(jax.random.PRNGKey(0), 5, 3, IQLConfig(hidden_dims=(8,), log_std_init=log_std_init))
+    obs = jnp.zeros((20_000, 5))
+    np.testing.assert_allclose(agent.policy(agent.actor_params, obs).scale, np.exp(log_std_init), rtol=1e-6)
+    actions = agent.sample_actions(obs, jax.random.PRNGKey(1))
+    # samples are clipped to [-1, 1]: N(0, 1) clipped has std sqrt(0.683 - 2·0.242 + 2·0.159) = 0.718;
+    # std e^-1.5 = 0.223 is almost never clipped (the initial mean is ~0 at obs 0)
+    np.testing.assert_allclose(actions.std(axis=0), {0.0: 0.718, -1.5: 0.223}[log_std_init], rtol=0.03)
+    with pytest.raises(Exception, match="log_std_init"):
+        IQLConfig(log_std_init=3.0).validate()
+
+
 def test_append_mixing_is_uniform_over_the_union():
     off, on = _buffers()
     batch = jax.jit(lambda k: Append().sample(k, on, off, 256, 40))(jax.random.PRNGKey(0))

@@ -24,13 +24,15 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def ours(algo: str, dataset: str, env: str, steps: int, seed: int, hidden: int, batch: int, random_steps: int,
-         online_steps: int = 0) -> dict:
+         online_steps: int = 0, log_std_init: float | None = None) -> dict:
     from hybridrl.recipes import resolve
     from hybridrl.training.loop import Trainer
 
     common = {"agent.hidden_dims": [hidden, hidden], "agent.batch_size": batch, "train.progress": False,
               "train.tensorboard": False, "train.eval_episodes": 10, "train.log_interval": 1000,
               "train.eval_interval": steps, "train.checkpoint_interval": 10**9}
+    if log_std_init is not None and algo != "sac":  # IQL's actor: its initial log-std (d3rlpy's starts at −1.5)
+        common["agent.log_std_init"] = log_std_init
     run = Path(tempfile.mkdtemp(prefix=f"ours-{algo}-")) / "run"
     if algo == "iql-o2o":  # the whole pipeline: offline phase, then fine-tuning with the data kept
         cfg = resolve("iql", env, {**common, "agent.actor_decay_steps": 0, "train.start_steps": 0,
@@ -50,13 +52,23 @@ def ours(algo: str, dataset: str, env: str, steps: int, seed: int, hidden: int, 
                and int(r["step"]) > (random_steps if algo == "sac" else 1_000)]
     if algo == "iql-o2o":  # as d3rlpy's side: all updates over the whole pipeline's wall (our evaluations included)
         sps = [(steps + online_steps) / wall]
-    return {"peer": "hybridrl", "algo": algo, "seed": seed, "steps": steps, "wall_seconds": wall,
-            "updates_per_sec": float(np.median(sps)), "eval_return": result["eval_return"]}
+    row = {"peer": "hybridrl", "algo": algo, "seed": seed, "steps": steps, "wall_seconds": wall,
+           "updates_per_sec": float(np.median(sps)), "eval_return": result["eval_return"]}
+    return {**row, "variant": variant(log_std_init)} if variant(log_std_init) else row
+
+
+def variant(log_std_init: float | None) -> str:
+    """How a hybridrl row departs from its defaults ('' for none); rows are replaced per (algo, side, variant)."""
+    return "" if log_std_init is None else f"log-std init {log_std_init:g}"
+
+
+def side(row: dict) -> str:
+    return row["peer"] + (f" ({row['variant']})" if row.get("variant") else "")
 
 
 def main() -> None:
     p = argparse.ArgumentParser()
-    p.add_argument("--d3rlpy-python", required=True)
+    p.add_argument("--d3rlpy-python", help="the d3rlpy venv's python (needed unless --sides hybridrl)")
     p.add_argument("--dataset", default="hopper-medium-small")
     p.add_argument("--env", default="Hopper-v5")
     p.add_argument("--steps", type=int, default=20_000)
@@ -65,18 +77,23 @@ def main() -> None:
     p.add_argument("--sac-seeds", type=int, default=None, help="seeds for SAC (default: --seeds)")
     p.add_argument("--random-steps", type=int, default=5_000, help="SAC's uniform warm-up (both sides)")
     p.add_argument("--online-steps", type=int, default=5_000, help="iql-o2o: fine-tuning env steps")
+    p.add_argument("--log-std-init", type=float, default=None,
+                   help="hybridrl's IQL actor log-std before training (default: ours, 0; d3rlpy's IQL starts at -1.5)")
+    p.add_argument("--sides", nargs="+", default=["hybridrl", "d3rlpy"], choices=["hybridrl", "d3rlpy"])
     args = p.parse_args()
+    if "d3rlpy" in args.sides and not args.d3rlpy_python:
+        p.error("--d3rlpy-python is needed for the d3rlpy side (or run --sides hybridrl)")
     from hybridrl.data.suite import build, dataset_path
 
     build(args.dataset)
     rows = []
     for algo in args.algos:
         for seed in range(args.sac_seeds if algo == "sac" and args.sac_seeds is not None else args.seeds):
-            for side in ("hybridrl", "d3rlpy"):
-                print(f"[{time.strftime('%H:%M:%S')}] {algo} seed {seed} {side}", flush=True)
-                if side == "hybridrl":
+            for peer in args.sides:
+                print(f"[{time.strftime('%H:%M:%S')}] {algo} seed {seed} {peer}", flush=True)
+                if peer == "hybridrl":
                     rows.append(ours(algo, args.dataset, args.env, args.steps, seed, 256, 256, args.random_steps,
-                                     args.online_steps))
+                                     args.online_steps, args.log_std_init))
                 else:
                     cmd = [args.d3rlpy_python, str(Path(__file__).parent / "d3rlpy_run.py"), algo,
                            "--env", args.env, "--steps", str(args.steps), "--seed", str(seed),
@@ -86,8 +103,9 @@ def main() -> None:
                     rows.append(json.loads(out.strip().splitlines()[-1]))
                 print(json.dumps(rows[-1]), flush=True)
     out = ROOT / "results" / "vs-d3rlpy.json"
-    if out.exists():  # keep earlier rows of the algorithms not re-run now
-        rows = [r for r in json.loads(out.read_text()) if r["algo"] not in args.algos] + rows
+    if out.exists():  # keep earlier rows of the (algorithm, side) pairs not re-run now
+        rerun = {(r["algo"], side(r)) for r in rows}
+        rows = [r for r in json.loads(out.read_text()) if (r["algo"], side(r)) not in rerun] + rows
     args.algos = sorted({r["algo"] for r in rows})
     out.write_text(json.dumps(rows, indent=2))
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
@@ -108,11 +126,11 @@ def main() -> None:
              "| algo | side | eval return (mean ± std over seeds) | updates/s | wall s (mean) |",
              "|---|---|---:|---:|---:|"]
     for algo in args.algos:
-        for side in ("hybridrl", "d3rlpy"):
-            rs = [r for r in rows if r["algo"] == algo and r["peer"] == side]
+        for label in sorted({side(r) for r in rows if r["algo"] == algo}, key=lambda x: (x.startswith("d3rlpy"), x)):
+            rs = [r for r in rows if r["algo"] == algo and side(r) == label]
             ret = np.array([r["eval_return"] for r in rs])
             ups = np.array([r["updates_per_sec"] for r in rs])
-            lines.append(f"| {algo} | {side} | {ret.mean():.1f} ± {ret.std():.1f} (n={len(rs)}) | "
+            lines.append(f"| {algo} | {label} | {ret.mean():.1f} ± {ret.std():.1f} (n={len(rs)}) | "
                          f"{ups.mean():.0f} | {np.mean([r['wall_seconds'] for r in rs]):.0f} |")
     (ROOT / "results" / "vs-d3rlpy.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))

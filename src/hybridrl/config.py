@@ -124,10 +124,15 @@ class IQLConfig:
     value_lr: float = 3e-4
     actor_decay_steps: int | None = None  # cosine decay of the actor lr over this many updates; None: the
     # run's offline + online steps (filled in by recipes.resolve); 0: constant
+    log_std_init: float = 0.0  # the actor's log-std before training (IQL's code: 0; d3rlpy's IQL: −1.5). Adam
+    # moves it by ~lr per update, so after a short pre-training it still sets the online exploration noise
 
     def validate(self) -> None:
         if not 0.0 < self.expectile < 1.0:
             raise ConfigError(f"agent.expectile must be in (0, 1), got {self.expectile}")
+        if not -5.0 <= self.log_std_init <= 2.0:
+            raise ConfigError(f"agent.log_std_init must be in [-5, 2] (the actor's log-std range), "
+                              f"got {self.log_std_init}")
         check_learner(self, positive=("actor_lr", "critic_lr", "value_lr", "awr_temperature", "awr_max_weight"))
 
 

@@ -103,7 +103,7 @@ class IQLAgent(AgentAPI, flax.struct.PyTreeNode):
         key_actor, key_critic, key_value = jax.random.split(key, 3)
         obs = jnp.zeros((1, obs_dim), jnp.float32)
         act = jnp.zeros((1, action_dim), jnp.float32)
-        actor_def = GaussianActor(config.hidden_dims, action_dim)
+        actor_def = GaussianActor(config.hidden_dims, action_dim, log_std_init=config.log_std_init)
         critic_def, value_def = Critic(config.hidden_dims), ValueNet(config.hidden_dims)
         actor_lr = (optax.cosine_decay_schedule(config.actor_lr, config.actor_decay_steps)
                     if config.actor_decay_steps else config.actor_lr)

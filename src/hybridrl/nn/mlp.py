@@ -80,7 +80,8 @@ class TanhGaussianActor(nn.Module):
 
 class GaussianActor(nn.Module):
     """Gaussian with a tanh-bounded mean and a learned state-independent log-std (IQL's policy);
-    `tanh_mean=False` for an unbounded output (MSCP's planners predict state displacements)."""
+    `tanh_mean=False` for an unbounded output (MSCP's planners predict state displacements).
+    `log_std_init` is the log-std before training (IQL's code: 0, i.e. std 1)."""
 
     hidden_dims: Sequence[int]
     action_dim: int
@@ -89,6 +90,7 @@ class GaussianActor(nn.Module):
     tanh_mean: bool = True
     layer_norm: bool = False
     activation: str = "relu"
+    log_std_init: float = 0.0
 
     @nn.compact
     def __call__(self, obs: jnp.ndarray, temperature: float = 1.0) -> Gaussian:
@@ -96,6 +98,6 @@ class GaussianActor(nn.Module):
                 activation=self.activation)(obs)
         mean = nn.Dense(self.action_dim, kernel_init=default_init())(x)
         mean = jnp.tanh(mean) if self.tanh_mean else mean
-        log_std = self.param("log_std", nn.initializers.zeros, (self.action_dim,))
+        log_std = self.param("log_std", nn.initializers.constant(self.log_std_init), (self.action_dim,))
         scale = jnp.exp(jnp.clip(log_std, self.log_std_min, self.log_std_max)) * temperature
         return Gaussian(mean, jnp.broadcast_to(scale, mean.shape))

@@ -1,0 +1,76 @@
+"""How far pre-training took the conservative critics: Q at the end of the offline phase against the
+data's Monte-Carlo returns, read from finished offline→online runs (nothing is trained here).
+
+    python benchmarks/q_calibration.py --runs benchmarks/runs/o2o --datasets hopper-medium-small \\
+        hopper-medium-replay-small                      # prints a Markdown table; --out FILE.md writes it
+
+Cal-QL's argument (and the dip it removes) needs a critic that pre-training made *over-conservative*:
+converged, and pushed below the behaviour policy's value by the CQL term. A critic still far below
+the data's returns and still rising has not reached that regime. The logged `q_mean` is the ensemble's
+mean Q(s, a) over a training batch; in the offline phase the batch is offline data, so it is compared
+with the mean discounted return-to-go G_MC over the dataset, computed with the run's own discount and
+reward transform (the returns Cal-QL bounds Q with).
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+
+from hybridrl.data.suite import build
+
+ROOT = Path(__file__).resolve().parent
+
+
+def offline_q(run: Path) -> list[tuple[int, float]]:
+    with open(run / "metrics.csv", newline="") as f:
+        return [(int(r["step"]), float(r["q_mean"])) for r in csv.DictReader(f)
+                if r["phase"] == "offline" and r.get("q_mean")]
+
+
+def data_returns(run: Path) -> float:
+    cfg = json.loads((run / "config.json").read_text())["config"]
+    train = cfg["train"]
+    g = build(train["dataset"]).returns_to_go(cfg["agent"]["discount"], reward_scale=train["reward_scale"],
+                                              reward_bias=train["reward_bias"])
+    return float(g.mean())
+
+
+def table(runs: Path, datasets: list[str], recipes: list[str]) -> list[str]:
+    lines = ["| dataset | mean G_MC of the data | recipe | mean Q(s, a) on the batch along the offline phase "
+             "(mean over seeds) | end Q / G_MC | seeds |", "|---|---:|---|---|---:|---:|"]
+    for ds in datasets:
+        for recipe in recipes:
+            seeds = sorted((runs / ds).glob(f"{recipe}-seed*"))
+            seeds = [s for s in seeds if (s / "metrics.csv").exists()]
+            if not seeds:
+                continue
+            g = data_returns(seeds[0])
+            curves = [offline_q(s) for s in seeds]
+            n = min(len(c) for c in curves)
+            mean = np.mean([[q for _, q in c[:n]] for c in curves], axis=0)
+            steps = [st for st, _ in curves[0][:n]]
+            every = 1000 * max(1, steps[-1] // 5000)  # at most ~5 points along the offline phase
+            path = " → ".join(f"{st // 1000}k: {q:.1f}" for st, q in zip(steps, mean, strict=True) if st % every == 0)
+            lines.append(f"| {ds} | {g:.1f} | {recipe} | {path} | {mean[-1] / g:.2f} | {len(seeds)} |")
+    return lines
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--runs", default=str(ROOT / "runs" / "o2o"))
+    p.add_argument("--datasets", nargs="+", required=True)
+    p.add_argument("--recipes", nargs="+", default=["cql", "cal-ql", "wsrl"])
+    p.add_argument("--out", default=None, help="write the table to this Markdown file")
+    args = p.parse_args()
+    lines = table(Path(args.runs), args.datasets, args.recipes)
+    print("\n".join(lines))
+    if args.out:
+        Path(args.out).write_text("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()
