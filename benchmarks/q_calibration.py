@@ -34,8 +34,9 @@ def offline_q(run: Path) -> list[tuple[int, float]]:
 def data_returns(run: Path) -> float:
     cfg = json.loads((run / "config.json").read_text())["config"]
     train = cfg["train"]
-    g = build(train["dataset"]).returns_to_go(cfg["agent"]["discount"], reward_scale=train["reward_scale"],
-                                              reward_bias=train["reward_bias"])
+    failure = train["reward_bias"] if train["sparse_reward"] else None  # as the training loop computes them
+    g = build(train["dataset"]).returns_to_go(cfg["agent"]["discount"], failure, train["reward_scale"],
+                                              train["reward_bias"])
     return float(g.mean())
 
 
