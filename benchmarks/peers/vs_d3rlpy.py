@@ -52,8 +52,8 @@ def ours(algo: str, dataset: str, env: str, steps: int, seed: int, hidden: int, 
                and int(r["step"]) > (random_steps if algo == "sac" else 1_000)]
     if algo == "iql-o2o":  # as d3rlpy's side: all updates over the whole pipeline's wall (our evaluations included)
         sps = [(steps + online_steps) / wall]
-    row = {"peer": "hybridrl", "algo": algo, "seed": seed, "steps": steps, "wall_seconds": wall,
-           "updates_per_sec": float(np.median(sps)), "eval_return": result["eval_return"]}
+    row = {"peer": "hybridrl", "algo": algo, "seed": seed, "steps": steps, "online_steps": online_steps,
+           "wall_seconds": wall, "updates_per_sec": float(np.median(sps)), "eval_return": result["eval_return"]}
     return {**row, "variant": variant(log_std_init)} if variant(log_std_init) else row
 
 
@@ -103,9 +103,9 @@ def main() -> None:
                     rows.append(json.loads(out.strip().splitlines()[-1]))
                 print(json.dumps(rows[-1]), flush=True)
     out = ROOT / "results" / "vs-d3rlpy.json"
-    if out.exists():  # keep earlier rows of the (algorithm, side) pairs not re-run now
-        rerun = {(r["algo"], side(r)) for r in rows}
-        rows = [r for r in json.loads(out.read_text()) if (r["algo"], side(r)) not in rerun] + rows
+    if out.exists():  # keep earlier rows of the (algorithm, side, steps) triples not re-run now
+        rerun = {(r["algo"], side(r), r["steps"]) for r in rows}
+        rows = [r for r in json.loads(out.read_text()) if (r["algo"], side(r), r["steps"]) not in rerun] + rows
     args.algos = sorted({r["algo"] for r in rows})
     out.write_text(json.dumps(rows, indent=2))
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
@@ -123,14 +123,15 @@ def main() -> None:
              "Eval: 10 episodes, deterministic policy, at the end. Updates/s: hybridrl's median logged rate "
              "between evaluations; d3rlpy's: updates / wall time of `fit` (no evaluation inside); iql-o2o, both "
              "sides: all updates / the pipeline's wall time.", "",
-             "| algo | side | eval return (mean ± std over seeds) | updates/s | wall s (mean) |",
-             "|---|---|---:|---:|---:|"]
-    for algo in args.algos:
-        for label in sorted({side(r) for r in rows if r["algo"] == algo}, key=lambda x: (x.startswith("d3rlpy"), x)):
-            rs = [r for r in rows if r["algo"] == algo and side(r) == label]
+             "| algo | steps | side | eval return (mean ± std over seeds) | updates/s | wall s (mean) |",
+             "|---|---:|---|---:|---:|---:|"]
+    for algo, steps in sorted({(r["algo"], r["steps"]) for r in rows}):
+        group = [r for r in rows if r["algo"] == algo and r["steps"] == steps]
+        for label in sorted({side(r) for r in group}, key=lambda x: (x.startswith("d3rlpy"), x)):
+            rs = [r for r in group if side(r) == label]
             ret = np.array([r["eval_return"] for r in rs])
             ups = np.array([r["updates_per_sec"] for r in rs])
-            lines.append(f"| {algo} | {label} | {ret.mean():.1f} ± {ret.std():.1f} (n={len(rs)}) | "
+            lines.append(f"| {algo} | {steps} | {label} | {ret.mean():.1f} ± {ret.std():.1f} (n={len(rs)}) | "
                          f"{ups.mean():.0f} | {np.mean([r['wall_seconds'] for r in rs]):.0f} |")
     (ROOT / "results" / "vs-d3rlpy.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
