@@ -146,6 +146,17 @@ def common_arguments(p: argparse.ArgumentParser, runs: str, datasets: list[str],
     p.add_argument("--report-only", action="store_true")
 
 
+def parse_set(text: str) -> tuple[str, object]:
+    """KEY=VALUE with VALUE read as JSON where it parses (10, true, [64, 64]) and as a string otherwise."""
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise SystemExit(f"--set expects KEY=VALUE, got {text!r}")
+    try:
+        return key, json.loads(value)
+    except json.JSONDecodeError:
+        return key, value
+
+
 def dataset_env(dataset: str) -> tuple[str, str]:
     """The env a suite dataset (or `ENV:path`) belongs to, and the metric reported for it."""
     from hybridrl.data.suite import SUITE
@@ -200,13 +211,17 @@ def main() -> None:
     p.add_argument("--rlpd-utd", type=int, default=20)
     p.add_argument("--report", default="offline-to-online",
                    help="benchmarks/results/REPORT.md (another name keeps a report made at another scale)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="a config override for every recipe, e.g. --set agent.cql_alpha=10 (repeatable; "
+                        "use a separate --runs and --report)")
     args = p.parse_args()
+    extra = dict(parse_set(o) for o in args.overrides)
 
     t0 = time.time()
     sections = []
     for dataset in args.datasets:
         env, metric = dataset_env(dataset)
-        runs = run_grid(args, dataset, env, {r: (r, {}) for r in args.recipes})
+        runs = run_grid(args, dataset, env, {r: (r, extra) for r in args.recipes})
         budgets = [args.online_steps // 4, args.online_steps // 2, args.online_steps]
         png = f"{args.report}-{dataset}.png"
         plot(runs, metric, ROOT / "results" / png, f"{dataset} ({env})")
