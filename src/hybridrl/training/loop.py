@@ -756,8 +756,9 @@ def read_run_config(path: Path) -> RunConfig:
         raise ConfigError(f"{path} is unreadable as a hybridrl run config ({type(exc).__name__}: {exc})") from None
 
 
-def load_run_agent(run_dir: str | Path) -> tuple[RunConfig, Any, dict[str, Any]]:
-    """The config and the agent of a run's latest checkpoint (no dataset or buffer needed)."""
+def load_run_agent(run_dir: str | Path, checkpoint_name: str = CKPT_NAME) -> tuple[RunConfig, Any, dict[str, Any]]:
+    """The config and the agent of a run's latest checkpoint, or of another one such as OFFLINE_CKPT_NAME
+    (no dataset or buffer needed)."""
     run_dir = Path(run_dir)
     cfg_path = run_dir / "config.json"
     if not cfg_path.exists():
@@ -766,7 +767,7 @@ def load_run_agent(run_dir: str | Path) -> tuple[RunConfig, Any, dict[str, Any]]
     obs_dim, action_dim = env_spaces(cfg.train.env)
     key = jax.random.PRNGKey(0)
     template = make_agent(RECIPES[cfg.recipe].agent, key, obs_dim, action_dim, cfg.agent)
-    tree, meta, _ = checkpoint.load(run_dir / CKPT_NAME, {"state": {"agent": template, "rng": key}})
+    tree, meta, _ = checkpoint.load(run_dir / checkpoint_name, {"state": {"agent": template, "rng": key}})
     return cfg, jax.device_put(tree["state"]["agent"]), meta
 
 
