@@ -12,7 +12,7 @@ from hybridrl.recipes import resolve
 from hybridrl.replay import ReplayBuffer
 from hybridrl.replay.mixing import Append, OnlineOnly
 from hybridrl.training import checkpoint
-from hybridrl.training.loop import OFFLINE_CKPT_NAME, Trainer, _online_step
+from hybridrl.training.loop import CKPT_NAME, OFFLINE_CKPT_NAME, Trainer, _online_step, load_run_agent
 
 
 def test_expectile_loss_weighs_the_two_signs():
@@ -109,7 +109,10 @@ def test_iql_pretrains_to_a_good_policy_and_keeps_data_online(tmp_path, toy_npz)
     assert float(offline[-1]["eval_return"]) > -4.0, offline[-1]
     assert float(offline[-1]["value_loss"]) < float(offline[0]["value_loss"])
     assert trainer.offline is not None and cfg.train.mixing == "append"
-    assert (tmp_path / "iql" / OFFLINE_CKPT_NAME).exists()
+    # The switch checkpoint stays readable on its own (q_calibration --policy-q reads it) beside the latest one.
+    switch, latest = (load_run_agent(tmp_path / "iql", name)[2]["host"] for name in (OFFLINE_CKPT_NAME, CKPT_NAME))
+    assert (switch["offline_step"], switch["online_step"]) == (1500, 0)
+    assert (latest["offline_step"], latest["online_step"]) == (1500, 200)
 
 
 def test_calql_writes_mc_returns_of_finished_online_episodes(tmp_path, toy_npz):
