@@ -100,7 +100,9 @@ def _cfg(recipe, dataset, offline_steps, online_steps, **extra):
 
 
 def test_iql_pretrains_to_a_good_policy_and_keeps_data_online(tmp_path, toy_npz):
-    cfg = _cfg("iql", toy_npz, 1500, 200, **{"train.eval_interval": 500, "train.eval_episodes": 10})
+    # raw rewards, so the value loss is comparable across the phase (the return-range scale has its own test)
+    cfg = _cfg("iql", toy_npz, 1500, 200, **{"train.eval_interval": 500, "train.eval_episodes": 10,
+                                             "train.reward_normalization": "none"})
     trainer = Trainer(cfg, tmp_path / "iql")
     trainer.run()
     rows = read_rows(tmp_path / "iql")
@@ -145,8 +147,8 @@ def test_wsrl_warms_up_with_the_pretrained_policy_without_updates_then_drops_off
     carry = trainer.carry.replace(agent=agent, buffer=buf)
     tr = {k: jnp.asarray(v) for k, v in trainer._example_transition().items()}
     obs = jnp.ones((2,), jnp.float32) * 0.3
-    new, action, info = _online_step(carry, None, tr, obs, mixer=OnlineOnly(), batch_size=8, utd=4, train=False,
-                                     act="agent")
+    new, action, info = _online_step(carry, None, tr, obs, np.bool_(False), mixer=OnlineOnly(), batch_size=8, utd=4,
+                                     train=False, act="agent")
     assert info == {}
     assert jax.tree_util.tree_all(jax.tree_util.tree_map(lambda a, b: bool(jnp.all(a == b)),
                                                          new.agent.critic.params, agent.critic.params))
@@ -258,7 +260,7 @@ def test_balanced_replay_trains_members_apart_then_prioritises_online_samples(tm
     tree, _, _ = checkpoint.load(tmp_path / "br" / OFFLINE_CKPT_NAME, {"state": trainer._state_tree()})
     offline_agent = tree["state"]["agent"]
     # Offline the members trained (each on its own minibatch); online the shared temperature started
-    # from the members' mean and learned.
+    # fresh (the authors' code) and learned.
     assert not np.allclose(offline_agent.members.critic.params["params"]["MLP_0"]["Dense_0"]["kernel"], pre_kernel)
     assert int(agent.temp.step) == 5 * 100 + 200  # one actor/temperature step per update
     rows = read_rows(tmp_path / "br")
@@ -266,11 +268,12 @@ def test_balanced_replay_trains_members_apart_then_prioritises_online_samples(tm
     assert {"ratio_loss", "ratio_online_share", "cql_penalty"} <= set(rows[0])
     assert online[0]["cql_penalty"] == ""  # the conservative term is gone online
     # 300 online rows beside 2000 offline ones: uniform replay would draw 13% online; new rows enter at
-    # priority 2000 · 0.5 / (0.5 · 1000) = 2 and the density ratio rates online (near-on-policy) samples
-    # higher, so the prioritised share is larger.
+    # priority 2000 · 0.5 / (0.5 · 1000) = 2 and the density ratio (starting at w = 1 everywhere, as the
+    # authors' net) rates online (near-on-policy) samples higher, so the prioritised share is larger.
     p_off = np.asarray(trainer.carry.mix.offline_priority)
     p_on = np.asarray(trainer.carry.buffer.data["priority"][:300])
-    assert p_on.sum() / (p_on.sum() + p_off.sum()) > 1.2 * 300 / 2300, (p_on.mean(), p_off.mean())
+    assert p_on.mean() > 1.05 * p_off.mean(), (p_on.mean(), p_off.mean())
+    assert p_on.sum() / (p_on.sum() + p_off.sum()) > 1.05 * 300 / 2300, (p_on.mean(), p_off.mean())
     assert np.mean([float(r["ratio_w_online"]) > float(r["ratio_w_offline"]) for r in online]) > 0.5
 
 

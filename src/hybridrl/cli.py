@@ -9,7 +9,7 @@ from pathlib import Path
 COMMANDS = {
     "train": "train (or --resume) one run: offline phase, then online phase, into a run directory",
     "eval": "evaluate a run's latest checkpoint with a deterministic policy",
-    "recipes": "list the recipes (algorithms) with their summaries",
+    "recipes": "list the recipes (algorithms); `recipes NAME`: its fidelity sheet against the paper and code",
     "data": "list, build and inspect datasets (built-in suite and files)",
     "bench": "benchmarks: `bench throughput` (updates/s, fraction of peak FLOP/s), `bench peers` (vs d3rlpy)",
     "plot": "plot learning curves of one or more run directories to a PNG",
@@ -17,6 +17,22 @@ COMMANDS = {
     "sweep": "run a grid of recipes x tasks x seeds x overrides (local process pool or a Ray cluster)",
     "report": "aggregate runs across seeds and tasks with rliable: IQM, CIs, profiles, improvement, curves",
 }
+
+
+BOUNDS_HELP = ("where a bare file's actions live, mapped to [-1, 1] on load: LOW,HIGH or A lows then A highs; "
+               "write it with '=' (--action-bounds=-2,2). Minari datasets declare their own action space")
+
+
+def _bounds(text: str | None) -> list[float] | None:
+    from hybridrl.config import ConfigError
+
+    if text is None:
+        return None
+    try:
+        return [float(v) for v in text.replace("[", "").replace("]", "").split(",") if v.strip()]
+    except ValueError:
+        raise ConfigError(f"--action-bounds expects numbers LOW,HIGH (e.g. --action-bounds=-2,2), got {text!r}") \
+            from None
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -29,7 +45,8 @@ def _parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help=COMMANDS["train"], description=COMMANDS["train"])
     t.add_argument("--recipe", default=None, help="algorithm recipe (see `hybridrl recipes`); default rlpd (with "
                    "--from-checkpoint: the pre-training run's, or another recipe of the same agent)")
-    t.add_argument("--env", default=None, help="gymnasium env id, e.g. Hopper-v5")
+    t.add_argument("--env", default=None, help="gymnasium env id, e.g. Hopper-v5 (default: the env a built-in or "
+                   "Minari dataset was recorded on)")
     t.add_argument("--dataset", default=None, help="prior data: a .npz/.hdf5 file or a built-in dataset name")
     t.add_argument("--online-steps", type=int, default=None, help="environment steps in the online phase")
     t.add_argument("--offline-steps", type=int, default=None, help="updates in the offline phase")
@@ -44,13 +61,17 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
     t.add_argument("--drop-invalid", action="store_true",
                    help="repair the dataset (drop NaN rows, clip actions, mark missing episode ends) and report it")
+    t.add_argument("--action-bounds", default=None, metavar="LOW,HIGH", help=BOUNDS_HELP)
 
     e = sub.add_parser("eval", help=COMMANDS["eval"], description=COMMANDS["eval"])
     e.add_argument("--run", required=True, help="run directory")
     e.add_argument("--episodes", type=int, default=10)
     e.add_argument("--seed", type=int, default=12345)
 
-    sub.add_parser("recipes", help=COMMANDS["recipes"], description=COMMANDS["recipes"])
+    rc = sub.add_parser("recipes", help=COMMANDS["recipes"], description=COMMANDS["recipes"])
+    rc.add_argument("name", nargs="?", help="print this recipe's fidelity sheet: every hyper-parameter and design "
+                    "choice with the paper's value, the authors' code value, ours and why ours differs")
+    rc.add_argument("--markdown", action="store_true", help="the sheet(s) as Markdown (docs/fidelity.md)")
 
     d = sub.add_parser("data", help=COMMANDS["data"], description=COMMANDS["data"])
     dsub = d.add_subparsers(dest="data_command", metavar="ACTION", required=True)
@@ -64,12 +85,14 @@ def _parser() -> argparse.ArgumentParser:
     di.add_argument("name_or_path")
     di.add_argument("--download", action="store_true", help="fetch a remote Minari dataset if not local")
     di.add_argument("--drop-invalid", action="store_true", help="repair instead of refusing, and report")
+    di.add_argument("--action-bounds", default=None, metavar="LOW,HIGH", help=BOUNDS_HELP)
     dc = dsub.add_parser("convert", help="convert between .npz, D4RL-style .hdf5 and Minari datasets")
     dc.add_argument("src", help="file, Minari id or directory, or built-in name")
     dc.add_argument("dst", help="a .npz or .hdf5/.h5 path, or a Minari id such as mydata/hopper-medium-v0")
     dc.add_argument("--env", default=None, help="gymnasium env id recorded in a Minari dataset's metadata")
     dc.add_argument("--download", action="store_true", help="fetch a remote Minari source if not local")
     dc.add_argument("--drop-invalid", action="store_true", help="repair the source instead of refusing it")
+    dc.add_argument("--action-bounds", default=None, metavar="LOW,HIGH", help=BOUNDS_HELP)
 
     b = sub.add_parser("bench", help=COMMANDS["bench"], description=COMMANDS["bench"])
     bsub = b.add_subparsers(dest="bench_command", metavar="BENCH", required=True)
@@ -149,8 +172,19 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "recipes":
         from hybridrl.recipes import RECIPES
 
-        for r in RECIPES.values():
-            print(f"{r.name:<10} {r.summary}")
+        if args.markdown:
+            from hybridrl.fidelity import markdown
+
+            print(markdown([args.name] if args.name else None))
+        elif args.name:
+            from hybridrl.fidelity import print_sheet, sheet
+
+            sheet(args.name)  # an unknown name: the error lists the recipes
+            print_sheet(args.name)
+        else:
+            for r in RECIPES.values():
+                print(f"{r.name:<16} {r.summary}")
+            print("\nhybridrl recipes NAME prints a recipe's fidelity sheet (paper, authors' code, ours, why).")
         return 0
     if args.command == "data":
         return _data(args)
@@ -216,7 +250,8 @@ def _train(args: argparse.Namespace) -> int:
         if value is not None and value < 0:
             raise ConfigError(f"--{name.replace('_', '-')} must be >= 0, got {value}")
     overrides = list(args.overrides) + (["train.progress=false"] if args.no_progress else []) \
-        + (["train.drop_invalid=true"] if args.drop_invalid else [])
+        + (["train.drop_invalid=true"] if args.drop_invalid else []) \
+        + ([f"train.action_bounds={json.dumps(_bounds(args.action_bounds))}"] if args.action_bounds else [])
     if args.resume:
         trainer = Trainer.resume(args.out, online_steps=args.online_steps, offline_steps=args.offline_steps)
     elif args.from_checkpoint:
@@ -224,8 +259,6 @@ def _train(args: argparse.Namespace) -> int:
                                           online_steps=args.online_steps, seed=args.seed,
                                           **({"dataset": args.dataset} if args.dataset else {}))
     else:
-        if args.env is None:
-            raise ConfigError("--env is required, e.g. --env Hopper-v5")
         cfg = resolve(args.recipe or "rlpd", args.env, overrides, dataset=args.dataset, online_steps=args.online_steps,
                       offline_steps=args.offline_steps, seed=args.seed)
         trainer = Trainer(cfg, args.out)
@@ -261,13 +294,15 @@ def _data(args: argparse.Namespace) -> int:
     if args.data_command == "convert":
         from hybridrl.data.dataset import save_dataset
 
-        ds = load_dataset(args.src, download=args.download, drop_invalid=args.drop_invalid)
+        ds = load_dataset(args.src, download=args.download, drop_invalid=args.drop_invalid,
+                          action_bounds=_bounds(args.action_bounds))
         if ds.metadata.get("repairs"):
             print(f"repaired {args.src}: {ds.metadata['repairs']}")
         where = save_dataset(ds, args.dst, env_id=args.env)
         print(f"wrote {len(ds)} transitions ({int(ds.episode_ends.sum())} episodes) to {where}")
         return 0
-    ds = load_dataset(args.name_or_path, download=args.download, drop_invalid=args.drop_invalid)
+    ds = load_dataset(args.name_or_path, download=args.download, drop_invalid=args.drop_invalid,
+                      action_bounds=_bounds(args.action_bounds))
     info = ds.summary()
     print(json.dumps(info, indent=2))
     return 0

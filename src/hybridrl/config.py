@@ -72,13 +72,16 @@ class CQLConfig(SACConfig):
     backup_entropy: bool = False
     target_entropy_scale: float = 1.0
     actor_lr: float = 1e-4
-    cql_alpha: float = 1.0  # weight of the conservative term (5 on mazes)
+    temp_lr: float = 1e-4  # the authors' code steps the temperature at the policy's rate
+    cql_alpha: float = 5.0  # weight of the conservative term (Cal-QL's and WSRL's locomotion default)
     cql_n_actions: int = 10  # actions sampled from each of uniform, π(·|s), π(·|s')
     cql_temperature: float = 1.0
     calibrated: bool = False  # Cal-QL: policy-action Q-values in the logsumexp floored at the MC return
     lagrange: bool = False  # learn the weight so the conservative gap stays near target_action_gap
     target_action_gap: float = 0.8
-    max_backup: bool = False  # target: max over cql_n_actions next actions of the min over the target subset
+    lagrange_init_log_alpha: float = 1.0  # log α′ before training (Cal-QL's code: 1.0, i.e. α′ = e)
+    max_backup: bool = True  # target: max over cql_n_actions next actions of the min over the target subset (the
+    # authors' default everywhere)
     online_conservative: bool = True  # keep the conservative term online (False: plain SAC online, as WSRL)
 
     def validate(self) -> None:
@@ -96,11 +99,16 @@ class BalancedConfig(CQLConfig):
     ensemble_size: int = 5  # N
     online_conservative: bool = False
     online_backup_entropy: bool = True  # the online SAC's soft backup (CQL pre-training keeps backup_entropy)
+    online_temperature: str = "fresh"  # online SAC's temperature starts at init_temperature (the authors' code) or
+    # at the members' mean ("members-mean")
 
     def validate(self) -> None:
         super().validate()
         if self.ensemble_size < 1:
             raise ConfigError(f"agent.ensemble_size must be >= 1, got {self.ensemble_size}")
+        if self.online_temperature not in ("fresh", "members-mean"):
+            raise ConfigError(f"agent.online_temperature must be 'fresh' or 'members-mean', "
+                              f"got {self.online_temperature!r}")
         if self.online_conservative:
             raise ConfigError("agent.online_conservative is not supported by balanced-replay: its online phase is "
                               "SAC on the merged ensemble (use recipe cql to keep the conservative term)")
@@ -122,8 +130,8 @@ class IQLConfig:
     actor_lr: float = 3e-4
     critic_lr: float = 3e-4
     value_lr: float = 3e-4
-    actor_decay_steps: int | None = None  # cosine decay of the actor lr over this many updates; None: the
-    # run's offline + online steps (filled in by recipes.resolve); 0: constant
+    actor_decay_steps: int | None = None  # cosine decay of the actor lr over this many updates; None: the run's
+    # offline steps when it has no online phase, else 0 (constant, as IQL's fine-tuning configs); by resolve
     log_std_init: float = 0.0  # the actor's log-std before training (IQL's code: 0; d3rlpy's IQL: −1.5). Adam
     # moves it by ~lr per update, so after a short pre-training it still sets the online exploration noise
 
@@ -147,8 +155,10 @@ class BalanceOptions:
     balance_temp_lr: float = 3e-4
     balance_init_temperature: float = 1.0
     balance_target_entropy: float = -0.5
-    balance_every: int = 1  # balance-model update period in updates (locomotion presets: 5)
+    balance_every: int = 1  # balance-model update period in updates (the authors' code: every update)
     beta_mode: str = "adaptive"  # "adaptive": β(s); "mean": one β for all states, the running mean of β(s)
+    awr_beta_weighting: str = "per-sample"  # IQL: exp(β_i A_i) (the paper); "batch-mean": mean_j exp(β_j A_i), what
+    # the authors' code computes by broadcasting A (B,) against β (B, 1)
 
     def validate_balance(self) -> None:
         if not self.beta_min < self.beta_max:
@@ -157,6 +167,9 @@ class BalanceOptions:
             raise ConfigError(f"agent.balance_every must be >= 1, got {self.balance_every}")
         if self.beta_mode not in ("adaptive", "mean"):
             raise ConfigError(f"agent.beta_mode must be 'adaptive' or 'mean', got {self.beta_mode!r}")
+        if self.awr_beta_weighting not in ("per-sample", "batch-mean"):
+            raise ConfigError(f"agent.awr_beta_weighting must be 'per-sample' or 'batch-mean', "
+                              f"got {self.awr_beta_weighting!r}")
         for name in ("balance_lr", "balance_temp_lr", "balance_init_temperature"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"agent.{name} must be > 0, got {getattr(self, name)}")
@@ -254,6 +267,8 @@ class TrainConfig:
     env: str = "Hopper-v5"
     dataset: str | None = None
     drop_invalid: bool = False  # repair a dataset file's problems (and say how many) instead of refusing it
+    action_bounds: tuple[float, ...] | None = None  # where a bare file's actions live: LOW,HIGH or A lows then A
+    # highs; mapped to [-1, 1] on load. None: the file's own bounds, a Minari dataset's action space, else the env's
     offline_steps: int = 0
     online_steps: int = 250_000
     seed: int = 0
@@ -266,6 +281,8 @@ class TrainConfig:
     # them this share of the draws (Balanced Replay's initial online fraction f)
     start_steps: int = 5_000  # warm-up: no updates before this many env steps
     update_every: int = 1  # train on every N-th env step after warm-up (MSCP: 4, i.e. 0.25 updates per step)
+    first_update_after_episode: bool = False  # no update before the first online episode has ended (Cal-QL's and
+    # CQL's code collect a whole trajectory first)
     first_epoch_steps: int = 1_000  # the first online "epoch" after warm-up, whose env steps run
     first_epoch_multiplier: int = 1  # this many times the updates (Balanced Replay: 5)
     label_actions: str = "none"  # "idm": label an action-free dataset by inverse dynamics fitted on the
@@ -276,10 +293,13 @@ class TrainConfig:
     buffer_capacity: int = 1_000_000
     reward_scale: float = 1.0
     reward_bias: float = 0.0
+    reward_normalization: str = "none"  # "return-range": rewards (offline and online) also times 1000 / (max − min
+    # episode return of the dataset), as IQL's and FamO2O's code do on locomotion (their β were tuned there)
     sparse_reward: bool = False  # returns-to-go: an episode never above reward_bias failed forever (Cal-QL)
     offline_chunk: int = 1_000  # offline updates fused into one jitted call
     eval_interval: int = 5_000
     eval_episodes: int = 10
+    eval_stochastic: bool = False  # also evaluate the sampling policy on the same episodes (eval_return_stochastic)
     log_interval: int = 1_000
     checkpoint_interval: int = 10_000
     policy_snapshots: bool = False  # also save the actor at every evaluation (policies/step_N.npz)
@@ -289,6 +309,7 @@ class TrainConfig:
     env_retries: int = 0  # a training env that raises or returns a NaN/misshapen observation or reward is
     # replaced by a fresh one, replayed to the same state, this many times per step before the run stops
     progress: bool = True
+    progress_interval: float = 30.0  # seconds between plain progress lines when the output is not a terminal
     tensorboard: bool = True
     wandb: bool = False
     wandb_project: str = "hybridrl"
@@ -305,6 +326,11 @@ class TrainConfig:
             raise ConfigError(f"train.offline_ratio must be in [0, 1], got {self.offline_ratio}")
         if self.mixing not in MIXINGS:
             raise ConfigError(f"train.mixing must be one of {', '.join(MIXINGS)}; got {self.mixing!r}")
+        if self.action_bounds is not None and (len(self.action_bounds) < 2 or len(self.action_bounds) % 2):
+            raise ConfigError(f"train.action_bounds must be LOW,HIGH or A lows followed by A highs, got "
+                              f"{list(self.action_bounds)}")
+        if self.progress_interval < 0:
+            raise ConfigError(f"train.progress_interval must be >= 0 seconds, got {self.progress_interval}")
         if self.ratio_temperature <= 0 or self.ratio_lr <= 0:
             raise ConfigError("train.ratio_temperature and train.ratio_lr must be > 0, got "
                               f"{self.ratio_temperature} and {self.ratio_lr}")
@@ -314,6 +340,9 @@ class TrainConfig:
             raise ConfigError(f"train.on_divergence must be 'stop' or 'skip', got {self.on_divergence!r}")
         if not self.divergence_bound > 0:
             raise ConfigError(f"train.divergence_bound must be > 0, got {self.divergence_bound}")
+        if self.reward_normalization not in ("none", "return-range"):
+            raise ConfigError(f"train.reward_normalization must be 'none' or 'return-range', "
+                              f"got {self.reward_normalization!r}")
         if self.label_actions not in ("none", "idm"):
             raise ConfigError(f"train.label_actions must be 'none' or 'idm', got {self.label_actions!r}")
         if self.warmup_policy not in ("random", "agent"):

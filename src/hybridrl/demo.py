@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-DEMO_DATASET = "hopper-medium-small"
+DEMO_DATASET = "hopper-medium-expert-small"  # 25k medium + 25k expert transitions
 DEMO_ENV = "Hopper-v5"
 DEMO_STEPS = 10_000
 LIGHT_PRESET = {
@@ -26,8 +26,25 @@ LIGHT_PRESET = {
     "train.eval_interval": 2000,
     "train.log_interval": 500,
     "train.eval_episodes": 10,
+    "train.eval_stochastic": True,  # the sampling policy's return beside the deterministic one
     "train.checkpoint_interval": 5000,
 }
+
+
+def curve_area(run_dir: Path, metric: str = "normalized_score") -> float:
+    """Mean of `metric` over every online evaluation: the area under the learning curve per step, which one
+    lucky or unlucky evaluation moves far less than it moves a single budget's score."""
+    from hybridrl.bench.plots import read_curve
+
+    return float(np.mean(read_curve(run_dir, metric)[1]))
+
+
+def reference_label(env_id: str) -> str:
+    from hybridrl.envs.make import SUITE_REFERENCE_SCORES
+
+    if env_id in SUITE_REFERENCE_SCORES:
+        return "suite references: 0 = uniform random policy, 100 = the suite's expert"
+    return "D4RL references"
 
 
 def run_demo(out: Path, online_steps: int | None = None, seeds: int = 1) -> None:
@@ -66,14 +83,33 @@ def run_demo(out: Path, online_steps: int | None = None, seeds: int = 1) -> None
     evals = read_curve(runs["rlpd (with prior data)"][0], "normalized_score")[0].tolist()
     budgets = sorted({evals[0], evals[len(evals) // 2], evals[-1]})
     spread = ", mean ± std over seeds" if seeds > 1 else ", seed 0 (more: --seeds N)"
-    table = Table(title=f"{DEMO_ENV}: normalised score (D4RL references){spread}")
+    table = Table(title=f"{DEMO_ENV}: normalised score ({reference_label(DEMO_ENV)}){spread}")
     table.add_column("method")
     for b in budgets:
         table.add_column(f"{b:,} steps", justify="right")
+    table.add_column(f"area ({len(evals)} evals)", justify="right")
+    areas = {label: np.array([curve_area(d) for d in dirs]) for label, dirs in runs.items()}
+    stoch = {label: np.array([curve_area(d, "normalized_score_stochastic") for d in dirs])
+             for label, dirs in runs.items()}
     for label, cols in at_budgets(runs, "normalized_score", budgets).items():
+        cells = [*cols, areas[label]]
         table.add_row(label, *[f"{np.nanmean(v):.1f}" + (f" ± {np.nanstd(v):.1f}" if len(v) > 1 else "")
-                               for v in cols])
+                               for v in cells])
     console.print(table)
+    with_data, without = areas["rlpd (with prior data)"], areas["sac (no prior data)"]
+    if seeds > 1:
+        per_seed = Table(title="per seed: area under the curve (mean normalised score over the online evaluations)")
+        for col in ("seed", "rlpd", "sac", "rlpd − sac", "rlpd stochastic", "sac stochastic"):
+            per_seed.add_column(col, justify="right")
+        for i in range(seeds):
+            per_seed.add_row(str(i), f"{with_data[i]:.1f}", f"{without[i]:.1f}", f"{with_data[i] - without[i]:+.1f}",
+                             f"{stoch['rlpd (with prior data)'][i]:.1f}", f"{stoch['sac (no prior data)'][i]:.1f}")
+        console.print(per_seed)
+    wins = int((with_data > without).sum())
+    console.print(f"What the table shows: with the prior data the same learner scores {with_data.mean():.1f} vs "
+                  f"{without.mean():.1f} without it, averaged over its {len(evals)} evaluations in {steps:,} online "
+                  f"steps (ahead on {wins} of {seeds} seed(s)); the stochastic policy's area: "
+                  f"{stoch['rlpd (with prior data)'].mean():.1f} vs {stoch['sac (no prior data)'].mean():.1f}.")
     png = out / "learning_curves.png"
     all_dirs = [d for dirs in runs.values() for d in dirs]
     labels = [label for label, dirs in runs.items() for _ in dirs]

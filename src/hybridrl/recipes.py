@@ -19,10 +19,13 @@ class Recipe:
     domains: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
+# CQL / Cal-QL as nakamotoo/Cal-QL's JaxCQL: α_cql 5, max-backup, temperature lr = policy lr 1e-4; online the
+# policy collects a whole first trajectory before any update, then one update per env step, 50/50 data.
 _CQL_BASE: dict[str, Any] = {
     "train.offline_steps": 1_000_000, "train.mixing": "symmetric", "train.offline_ratio": 0.5,
-    "train.start_steps": 0, "agent.num_critics": 2, "agent.num_target_critics": 2, "agent.utd": 1,
-    "agent.cql_alpha": 1.0,
+    "train.start_steps": 0, "train.warmup_policy": "agent", "train.first_update_after_episode": True,
+    "agent.num_critics": 2, "agent.num_target_critics": 2, "agent.utd": 1, "agent.cql_alpha": 5.0,
+    "agent.max_backup": True, "agent.temp_lr": 1e-4,
 }
 _CQL_MAZE: dict[str, Any] = {  # sparse goal reaching: Cal-QL's AntMaze settings
     "agent.cql_alpha": 5.0, "agent.lagrange": True, "agent.target_action_gap": 0.8, "agent.max_backup": True,
@@ -30,8 +33,11 @@ _CQL_MAZE: dict[str, Any] = {  # sparse goal reaching: Cal-QL's AntMaze settings
     "train.sparse_reward": True,
 }
 
-_IQL_BASE: dict[str, Any] = {"train.offline_steps": 1_000_000, "train.mixing": "append", "train.start_steps": 0}
-_IQL_MAZE: dict[str, Any] = {"agent.expectile": 0.9, "train.reward_bias": -1.0}
+# IQL as ikostrikov/implicit_q_learning: locomotion rewards × 1000 / (max − min episode return) of the data
+# (kept online, so one scale throughout); AntMaze-style mazes r − 1 instead.
+_IQL_BASE: dict[str, Any] = {"train.offline_steps": 1_000_000, "train.mixing": "append", "train.start_steps": 0,
+                             "train.reward_normalization": "return-range"}
+_IQL_MAZE: dict[str, Any] = {"agent.expectile": 0.9, "train.reward_bias": -1.0, "train.reward_normalization": "none"}
 
 _RLPD_BASE: dict[str, Any] = {
     "train.offline_ratio": 0.5, "train.offline_steps": 0, "agent.num_critics": 10, "agent.num_target_critics": 2,
@@ -95,9 +101,10 @@ RECIPES: dict[str, Recipe] = {
             summary="WSRL (Zhou et al. 2025): pre-train CQL/Cal-QL with a 10-critic LayerNorm ensemble, then "
                     "SAC from it: 5k warm-up steps with the pre-trained policy, online data only, UTD 4",
             base={**_CQL_BASE, "agent.num_critics": 10, "agent.num_target_critics": 2, "agent.critic_layer_norm": True,
-                  "agent.actor_aggregation": "mean", "agent.online_conservative": False, "agent.utd": 4,
+                  "agent.actor_aggregation": "min", "agent.online_conservative": False, "agent.utd": 4,
                   "agent.actor_full_batch": True, "train.mixing": "online-only", "train.offline_ratio": 0.0,
-                  "train.warmup_policy": "agent", "train.start_steps": 5_000},
+                  "train.warmup_policy": "agent", "train.start_steps": 5_000,
+                  "train.first_update_after_episode": False},
             domains={"maze": {**_CQL_MAZE, "agent.calibrated": True}},
         ),
         Recipe(
@@ -107,7 +114,8 @@ RECIPES: dict[str, Recipe] = {
                     "Q-ensemble SAC online; density-ratio prioritised replay over offline + online data (new rows "
                     "enter at a priority making the first 1k half of the draws); 5x updates in the first 1k steps",
             base={**_CQL_BASE, "agent.ensemble_size": 5, "train.mixing": "density-ratio",
-                  "train.first_epoch_multiplier": 5},
+                  "train.first_epoch_multiplier": 5, "agent.temp_lr": 3e-4, "train.start_steps": 1_000,
+                  "train.warmup_policy": "agent", "train.first_update_after_episode": False},
             domains={"maze": _CQL_MAZE},
         ),
         Recipe(
@@ -115,15 +123,19 @@ RECIPES: dict[str, Recipe] = {
             agent="famo2o-iql",
             summary="FamO2O (Wang et al. 2023) on IQL: a universal policy over AWR temperatures β and a balance "
                     "model choosing β per state; offline data kept online (append), UTD 1",
-            base={**_IQL_BASE, "agent.beta_min": 1.0, "agent.beta_max": 5.0, "agent.balance_every": 5},
-            domains={"maze": {**_IQL_MAZE, "agent.beta_min": 8.0, "agent.beta_max": 14.0, "agent.balance_every": 1}},
+            base={**_IQL_BASE, "agent.beta_min": 1.0, "agent.beta_max": 5.0, "agent.balance_every": 1},
+            domains={"maze": {**_IQL_MAZE, "agent.beta_min": 8.0, "agent.beta_max": 14.0}},
         ),
         Recipe(
             name="famo2o-cql",
             agent="famo2o-cql",
             summary="FamO2O on CQL: a universal policy over the actor's weight β on Q, with a balance model",
-            base={**_CQL_BASE, "agent.beta_min": 0.5, "agent.beta_max": 1.5, "agent.balance_every": 5},
-            domains={"maze": {**_CQL_MAZE, "agent.balance_every": 1}},
+            # the authors' FamO2O-CQL (jax_cql): α_cql 1, no max-backup, LayerNorm critics, lrs 3e-4, one buffer of
+            # offline + online rows sampled uniformly
+            base={**_CQL_BASE, "agent.beta_min": 0.5, "agent.beta_max": 1.5, "agent.balance_every": 1,
+                  "agent.cql_alpha": 1.0, "agent.max_backup": False, "agent.critic_layer_norm": True,
+                  "agent.actor_lr": 3e-4, "agent.temp_lr": 3e-4, "train.mixing": "append"},
+            domains={"maze": _CQL_MAZE},
         ),
         Recipe(
             name="mscp",
@@ -164,11 +176,48 @@ def domain_of(env_id: str) -> str:
     return "locomotion"
 
 
-def resolve(recipe: str, env: str, overrides: list[str] | dict[str, Any] | None = None,
+def env_for_dataset(dataset: str | None) -> str | None:
+    """The env a dataset was recorded on, when it says: a built-in dataset's env, a Minari dataset's recorded
+    env id (read from its metadata, without loading its episodes or importing the env); else None."""
+    if not dataset:
+        return None
+    from pathlib import Path
+
+    from hybridrl.data.suite import SUITE
+
+    if dataset in SUITE:
+        return SUITE[dataset].env
+    path = Path(dataset).expanduser()
+    if path.suffix.lower() in (".npz", ".hdf5", ".h5"):
+        return None
+    from hybridrl.data.minari_io import recorded_env
+
+    return recorded_env(dataset)
+
+
+def resolve_env(env: str | None, dataset: str | None) -> str:
+    """`--env` if given (checked against the data's env when the data names one), else the data's env."""
+    from hybridrl.envs.make import same_task
+
+    data_env = env_for_dataset(dataset)
+    if env is None:
+        if data_env is None:
+            raise ConfigError("--env is required, e.g. --env Hopper-v5" + (
+                f" (dataset {dataset!r} does not name the env it was recorded on)" if dataset else ""))
+        return data_env
+    if data_env is not None and not same_task(data_env, env):
+        raise ConfigError(f"--env {env} contradicts the data: dataset {dataset!r} was recorded on {data_env} "
+                          f"(drop --env to use {data_env}, or pass the dataset of {env})")
+    return env
+
+
+def resolve(recipe: str, env: str | None, overrides: list[str] | dict[str, Any] | None = None,
             **train_fields: Any) -> RunConfig:
-    """Recipe defaults, then the env's domain preset, then explicit train fields, then overrides."""
+    """Recipe defaults, then the env's domain preset, then explicit train fields, then overrides. `env` may
+    be None when the dataset names its env (built-in and Minari datasets)."""
     if recipe not in RECIPES:
         raise ConfigError(f"unknown recipe {recipe!r}; valid recipes: {', '.join(sorted(RECIPES))}")
+    env = resolve_env(env, train_fields.get("dataset"))
     r = RECIPES[recipe]
     cfg = RunConfig(recipe=recipe, agent=agent_config_class(recipe)())
     cfg = apply_overrides(cfg, {"train.env": env, **r.base, **r.domains.get(domain_of(env), {})})
@@ -184,6 +233,8 @@ def resolve(recipe: str, env: str, overrides: list[str] | dict[str, Any] | None 
             raise ConfigError(f"recipe {recipe!r} needs a goal env (observation + desired_goal); {cfg.train.env!r} is "
                               "not one (or set agent.goal_dim to the number of leading state entries a goal fixes)")
         cfg = apply_overrides(cfg, {"agent.goal_dim": dim})
-    if getattr(cfg.agent, "actor_decay_steps", 0) is None:  # IQL: decay over the whole run
-        cfg = apply_overrides(cfg, {"agent.actor_decay_steps": cfg.train.offline_steps + cfg.train.online_steps})
+    if getattr(cfg.agent, "actor_decay_steps", 0) is None:  # IQL's code: cosine over the offline steps of an
+        # offline-only run, a constant rate in its fine-tuning configs
+        steps = cfg.train.offline_steps if cfg.train.online_steps == 0 else 0
+        cfg = apply_overrides(cfg, {"agent.actor_decay_steps": steps})
     return cfg.validate()

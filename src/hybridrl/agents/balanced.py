@@ -55,8 +55,11 @@ class BalancedReplayAgent(AgentAPI, flax.struct.PyTreeNode):
         return 1 if self.online else self.config.ensemble_size
 
     def to_online(self) -> BalancedReplayAgent:
-        # The shared temperature starts at the members' mean only before its first online step, so a
-        # resumed online run keeps what it learned.
+        # The shared temperature starts fresh at init_temperature (the authors' code), or at the members' mean
+        # (online_temperature="members-mean"), and only before its first online step, so a resumed run keeps
+        # what it learned.
+        if self.config.online_temperature == "fresh":
+            return self.replace(online=True)
         log_temps = self.members.temp.params["params"]["log_temp"]
         fresh = self.temp.step == 0
         params = jax.tree_util.tree_map(lambda p: jnp.where(fresh, log_temps.mean(), p), self.temp.params)

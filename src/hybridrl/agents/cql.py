@@ -130,7 +130,8 @@ class CQLAgent(SACAgent):
         agent = super().create(key, obs_dim, action_dim, config, actor_extra_inputs)
         lagrange = None
         if config.lagrange:
-            lagrange = TrainState.create(apply_fn=None, params={"log_alpha": jnp.zeros((), jnp.float32)},
+            init = jnp.full((), config.lagrange_init_log_alpha, jnp.float32)
+            lagrange = TrainState.create(apply_fn=None, params={"log_alpha": init},
                                          tx=optax.adam(config.critic_lr))
         return agent.replace(lagrange=lagrange)
 

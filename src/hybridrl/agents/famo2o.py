@@ -62,8 +62,15 @@ class BalanceMixin:
     online: bool
     config: Any
 
+    balance_entropy = True  # L_b carries α_b log π_b (FamO2O-IQL); the CQL variant's has none
+
     def to_online(self) -> Any:
         return self.replace(online=True)
+
+    @property
+    def balance_critic_params(self) -> Any:
+        """The critics L_b reads: the target critics (IQL: the ones its AWR reads)."""
+        return self.target_critic_params
 
     def universal(self, actor_params: Any, observations: jnp.ndarray, beta: jnp.ndarray) -> Any:
         return self.actor.apply_fn(actor_params, jnp.concatenate([observations, beta_encoding(beta)], axis=-1))
@@ -94,9 +101,12 @@ class BalanceMixin:
         key_u, key_a = jax.random.split(key)
         u, log_p = self.balance.apply_fn(balance_params, obs).sample_and_log_prob(key_u)
         beta = beta_from_unit(u[..., 0], cfg.beta_min, cfg.beta_max)
-        actions = self.universal(self.actor.params, obs, beta).sample(key_a)  # reparameterised in β
-        q = ensemble_apply(self.critic.apply_fn, self.target_critic_params, obs, actions).min(axis=0)
-        loss = (self.balance_temp.apply_fn(self.balance_temp.params) * log_p - q).mean()
+        # reparameterised in β and unclipped (as the authors' code): a clipped sample has dQ/dβ = 0 wherever
+        # the action mean sits near ±1, which left β(s) where it started
+        actions = self.universal(self.actor.params, obs, beta).rsample(key_a)
+        q = ensemble_apply(self.critic.apply_fn, self.balance_critic_params, obs, actions).min(axis=0)
+        entropy_term = self.balance_temp.apply_fn(self.balance_temp.params) * log_p if self.balance_entropy else 0.0
+        loss = (entropy_term - q).mean()
         return loss, {"balance_loss": loss, "balance_entropy": -log_p.mean()}
 
     def balance_step(self, batch: Batch, key: jax.Array) -> tuple[Any, dict]:
@@ -118,7 +128,9 @@ class BalanceMixin:
     @staticmethod
     def balance_parts(key: jax.Array, obs_dim: int, config: BalanceOptions) -> dict[str, Any]:
         key_b, key_t = jax.random.split(key)
-        balance_def = TanhGaussianActor(config.balance_hidden_dims, 1)
+        # a state-independent log-std clipped to [-10, 2], as the authors' balance model (FamO2O-IQL)
+        balance_def = TanhGaussianActor(config.balance_hidden_dims, 1, log_std_min=-10.0, log_std_max=2.0,
+                                        state_dependent_std=False)
         temp_def = Temperature(config.balance_init_temperature)
         return {"balance": TrainState.create(apply_fn=balance_def.apply,
                                              params=balance_def.init(key_b, jnp.zeros((1, obs_dim))),
@@ -142,7 +154,10 @@ class FamO2OIQLAgent(BalanceMixin, IQLAgent):
         obs = batch["observations"]
         beta = self.training_beta(obs, key)
         advantages = self.target_q(batch) - self.value.apply_fn(self.value.params, obs)
-        weights = awr_weights(advantages, beta, self.config.awr_max_weight)
+        if self.config.awr_beta_weighting == "batch-mean":  # the authors' code: adv (B,) times β (B, 1)
+            weights = awr_weights(advantages[None, :], beta[:, None], self.config.awr_max_weight).mean(axis=0)
+        else:  # the paper's equation: each sample's weight uses its own β
+            weights = awr_weights(advantages, beta, self.config.awr_max_weight)
         log_probs = self.universal(actor_params, obs, beta).log_prob(batch["actions"])
         loss = -(jax.lax.stop_gradient(weights) * log_probs).mean()
         return loss, {"actor_loss": loss, "adv_mean": advantages.mean(), "awr_weight_mean": weights.mean(),
@@ -168,6 +183,12 @@ class FamO2OCQLAgent(BalanceMixin, CQLAgent):
     balance: TrainState = None
     balance_temp: TrainState = None
     beta_mean: jnp.ndarray = None
+    balance_entropy = False  # the authors' FamO2O-CQL: L_b = −E[Q(s, a_u)], no entropy term
+
+    @property
+    def balance_critic_params(self) -> Any:
+        """The current critics, as the authors' FamO2O-CQL reads them."""
+        return self.critic.params
 
     @property
     def updates(self) -> jnp.ndarray:

@@ -9,12 +9,22 @@ from pathlib import Path
 import numpy as np
 
 
+def offline_steps_of(run_dir: Path) -> int:
+    try:
+        return int(json.loads((run_dir / "config.json").read_text())["config"]["train"]["offline_steps"])
+    except (OSError, KeyError, ValueError, TypeError):
+        return 0
+
+
 def read_curve(run_dir: Path, metric: str, phase: str | None = "online") -> tuple[np.ndarray, np.ndarray]:
+    """`metric` against online env steps. With `phase=None` the offline phase comes too, drawn before 0:
+    offline update u of U sits at u − U, so every method's online curve starts at 0 whatever its pre-training."""
     steps, values = [], []
+    offset = offline_steps_of(run_dir) if phase is None else 0
     with open(run_dir / "metrics.csv", newline="") as f:
         for row in csv.DictReader(f):
             if (phase is None or row["phase"] == phase) and row.get(metric) not in (None, "", "nan"):
-                steps.append(int(row["step"]))
+                steps.append(int(row["step"]) - (offset if row["phase"] == "offline" else 0))
                 values.append(float(row[metric]))
     return np.asarray(steps), np.asarray(values)
 
@@ -29,7 +39,8 @@ def run_label(run_dir: Path) -> str:
 
 def plot_runs(runs: list[Path], metric: str, out: Path, labels: list[str] | None = None,
               title: str | None = None) -> None:
-    """Curves of `metric` against online steps; runs with the same label are averaged (band = min..max)."""
+    """Curves of `metric` against online env steps, the offline phase (if any) drawn before 0 in offline updates;
+    runs with the same label are averaged (band = min..max)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -38,8 +49,11 @@ def plot_runs(runs: list[Path], metric: str, out: Path, labels: list[str] | None
     groups: dict[str, list[tuple[np.ndarray, np.ndarray]]] = defaultdict(list)
     for i, run in enumerate(runs):
         label = labels[i] if labels else run_label(run)
-        groups[label].append(read_curve(run, metric))
+        groups[label].append(read_curve(run, metric, phase=None))
     fig, ax = plt.subplots(figsize=(6.5, 4))
+    if any((s < 0).any() for curves in groups.values() for s, _ in curves):
+        ax.axvline(0, color="grey", lw=0.8, ls="--")
+        ax.text(0, 1.0, " offline → online", transform=ax.get_xaxis_transform(), fontsize=8, va="top", color="grey")
     for label, curves in groups.items():
         n = min(len(s) for s, _ in curves)
         if n == 0:
@@ -49,7 +63,8 @@ def plot_runs(runs: list[Path], metric: str, out: Path, labels: list[str] | None
         ax.plot(steps, vals.mean(0), label=f"{label} (n={len(curves)})")
         if len(curves) > 1:
             ax.fill_between(steps, vals.min(0), vals.max(0), alpha=0.2)
-    ax.set_xlabel("online environment steps")
+    ax.set_xlabel("online environment steps (offline updates before 0)" if any(
+        (s < 0).any() for curves in groups.values() for s, _ in curves) else "online environment steps")
     ax.set_ylabel(metric.replace("_", " "))
     ax.grid(alpha=0.3)
     ax.legend()

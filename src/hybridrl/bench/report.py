@@ -27,7 +27,7 @@ class RunScores:
     task: str
     method: str
     run_dir: Path
-    steps: np.ndarray  # evaluated global steps (offline + online)
+    steps: np.ndarray  # evaluated online env steps; offline evaluations at (update − offline_steps) <= 0
     values: np.ndarray
 
 
@@ -43,8 +43,9 @@ def find_runs(root: Path, metric: str) -> list[RunScores]:
         with open(metrics, newline="") as f:
             for row in csv.DictReader(f):
                 if row.get(metric) not in (None, "", "nan"):
-                    offset = 0 if row["phase"] == "offline" else cfg["train"]["offline_steps"]
-                    steps.append(int(row["step"]) + offset)
+                    # online env steps on the x-axis; the offline phase before 0 (update u of U at u − U)
+                    offset = cfg["train"]["offline_steps"] if row["phase"] == "offline" else 0
+                    steps.append(int(row["step"]) - offset)
                     values.append(float(row[metric]))
         if not values:
             continue
@@ -166,7 +167,8 @@ def write_report(root: str | Path, out: str | Path | None = None, metric: str | 
         curves[m] = (common, c_point[m], c_ci[m])
         ax.plot(common, c_point[m], label=m)
         ax.fill_between(common, c_ci[m][0], c_ci[m][1], alpha=0.2)
-    ax.set_xlabel("step (offline updates + online env steps)")
+    ax.axvline(0, color="grey", lw=0.8, ls="--")
+    ax.set_xlabel("online environment steps (offline updates before 0)")
     ax.set_ylabel(f"IQM {metric.replace('_', ' ')}")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)

@@ -20,6 +20,54 @@ class DataError(ValueError):
 ACTION_CLIP = 1.0 - 1e-5
 
 
+def parse_action_bounds(bounds: Any, action_dim: int | None, source: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """(low, high) per action dimension from two scalars, or from 2·A values (A lows, then A highs).
+
+    Learners act in [-1, 1]; a dataset whose actions live in [low, high] is mapped there on load."""
+    if bounds is None:
+        return None
+    if isinstance(bounds, tuple) and len(bounds) == 2 and np.ndim(bounds[0]) == 1:
+        low, high = (np.asarray(b, np.float64) for b in bounds)
+    else:
+        flat = np.asarray(bounds, np.float64).ravel()
+        if flat.size == 2:
+            low, high = flat[:1], flat[1:]
+        elif flat.size % 2 == 0 and flat.size > 2:
+            low, high = flat[:flat.size // 2], flat[flat.size // 2:]
+        else:
+            raise DataError(f"{source}: action bounds {list(flat)} must be LOW,HIGH or A lows followed by A highs")
+    if action_dim is not None:
+        if low.size == 1:
+            low, high = np.full(action_dim, low[0]), np.full(action_dim, high[0])
+        if low.size != action_dim:
+            raise DataError(f"{source}: action bounds give {low.size} dimensions; the actions have {action_dim}")
+    if not (np.all(np.isfinite(low)) and np.all(np.isfinite(high)) and np.all(low < high)):
+        raise DataError(f"{source}: action bounds need finite low < high in every dimension; got low {low.tolist()}, "
+                        f"high {high.tolist()}")
+    return low, high
+
+
+def is_unit_box(low: np.ndarray, high: np.ndarray) -> bool:
+    return bool(np.allclose(low, -1.0) and np.allclose(high, 1.0))
+
+
+def normalize_actions(actions: np.ndarray, low: np.ndarray, high: np.ndarray, source: str) -> np.ndarray:
+    """[low, high] → [-1, 1] (what gymnasium's RescaleAction inverts when the env acts); values outside the
+    declared bounds are a DataError naming the field and the first offending dimension."""
+    tol = 1e-6 * np.maximum(1.0, high - low)
+    outside = (actions < low - tol) | (actions > high + tol)
+    if outside.any():
+        row, dim = np.argwhere(outside)[0]
+        raise DataError(f"{source}: field 'actions' has {int(outside.any(axis=1).sum())} rows outside the declared "
+                        f"action bounds, e.g. row {row} dimension {dim}: {actions[row, dim]:.4g} not in "
+                        f"[{low[dim]:.4g}, {high[dim]:.4g}]")
+    return (2.0 * (actions - low) / (high - low) - 1.0).astype(np.float32)
+
+
+def denormalize_actions(actions: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    return (low + (np.asarray(actions, np.float64) + 1.0) * 0.5 * (high - low)).astype(np.float32)
+
+
 @dataclass
 class Dataset:
     observations: np.ndarray  # (N, obs_dim)
@@ -79,7 +127,8 @@ class Dataset:
                 raise DataError(f"{src}: field '{name}' has {bad} rows with NaN or inf; expected finite values")
         if self.actions is not None and np.abs(self.actions).max(initial=0.0) > 1.0 + 1e-6:
             raise DataError(f"{src}: field 'actions' has values up to {np.abs(self.actions).max():.4g}; expected "
-                            "actions in [-1, 1] (rescale them to the env's normalised action space)")
+                            "actions in [-1, 1], or declare the dataset's action bounds (--action-bounds=LOW,HIGH, "
+                            "train.action_bounds, or 'action_low'/'action_high' fields) to have them rescaled")
         inner = ~self.episode_ends[:-1]
         broken = np.flatnonzero(inner & np.any(self.next_observations[:-1] != self.observations[1:], axis=1))
         if len(broken):
@@ -161,6 +210,9 @@ class Dataset:
             info["action_dim"] = int(self.actions.shape[1])
             info["action_mean_abs"] = float(np.abs(self.actions).mean())
             info["action_std"] = [round(float(x), 4) for x in self.actions.std(axis=0)]
+            bounds = self.metadata.get("action_bounds")
+            info["action_bounds"] = ({"low": bounds["low"], "high": bounds["high"]} if bounds else
+                                     "[-1, 1] (assumed: none declared)")
         if self.rewards is not None and self.episode_ends.any():
             rets = self.episode_returns()
             info["return"] = {"mean": float(rets.mean()), "std": float(rets.std()), "min": float(rets.min()),
@@ -171,16 +223,28 @@ class Dataset:
         return {k: getattr(self, k) for k in ("observations", "next_observations", "terminals", "truncations",
                                               "actions", "rewards", "goals") if getattr(self, k) is not None}
 
+    def stored_arrays(self) -> dict[str, np.ndarray]:
+        """The arrays as files hold them: actions in their original units, with 'action_low'/'action_high',
+        when the dataset was read from another action range (so a round trip is exact)."""
+        arrays = self.arrays()
+        bounds = self.metadata.get("action_bounds")
+        if self.actions is not None and bounds:
+            low, high = np.asarray(bounds["low"]), np.asarray(bounds["high"])
+            if not is_unit_box(low, high):
+                arrays["actions"] = denormalize_actions(self.actions, low, high)
+            arrays["action_low"], arrays["action_high"] = low.astype(np.float32), high.astype(np.float32)
+        return arrays
+
     def save_npz(self, path: str | os.PathLike) -> None:
         with _atomic(path) as tmp, open(tmp, "wb") as f:
-            np.savez_compressed(f, **self.arrays())
+            np.savez_compressed(f, **self.stored_arrays())
 
     def save_hdf5(self, path: str | os.PathLike) -> None:
         """D4RL layout: time-limit ends go to `timeouts`, next observations are stored explicitly."""
         import h5py
 
         with _atomic(path) as tmp, h5py.File(tmp, "w") as f:
-            for k, v in self.arrays().items():
+            for k, v in self.stored_arrays().items():
                 f.create_dataset("timeouts" if k == "truncations" else k, data=v, compression="gzip")
 
 
@@ -258,7 +322,8 @@ def repair(fields: dict[str, np.ndarray | None]) -> tuple[dict[str, np.ndarray |
     return f, report
 
 
-def _from_npz(path: Path, drop_invalid: bool = False) -> Dataset:
+def _from_npz(path: Path, drop_invalid: bool = False, action_bounds: Any = None,
+              default_action_bounds: Any = None) -> Dataset:
     try:
         with np.load(path, allow_pickle=False) as f:
             arrays = {k: f[k] for k in f.files}
@@ -266,20 +331,21 @@ def _from_npz(path: Path, drop_invalid: bool = False) -> Dataset:
         raise DataError(f"{path}: cannot read as a NumPy .npz without pickle ({exc})") from None
     except Exception as exc:  # noqa: BLE001 - zipfile/numpy raise many types (BadZipFile, NotImplementedError, ...)
         raise DataError(f"{path}: not a readable .npz file ({type(exc).__name__}: {exc})") from None
-    return _from_arrays(arrays, str(path), drop_invalid)
+    return _from_arrays(arrays, str(path), drop_invalid, action_bounds, default_action_bounds)
 
 
-def _from_hdf5(path: Path, drop_invalid: bool = False) -> Dataset:
+def _from_hdf5(path: Path, drop_invalid: bool = False, action_bounds: Any = None,
+               default_action_bounds: Any = None) -> Dataset:
     import h5py
 
     try:
         with h5py.File(path, "r") as f:
             arrays = {k: f[k][()] for k in f if isinstance(f[k], h5py.Dataset)}
             if "goals" not in arrays and "infos" in f and "goal" in f["infos"]:
-                arrays["goals"] = f["infos"]["goal"][()]  # D4RL maze2d layout
+                arrays["goals"] = f["infos"]["goal"][()]  # D4RL maze2d / AntMaze layout
     except Exception as exc:  # noqa: BLE001 - h5py raises many types for damaged files
         raise DataError(f"{path}: not a readable HDF5 file ({type(exc).__name__}: {exc})") from None
-    return _from_arrays(arrays, str(path), drop_invalid)
+    return _from_arrays(arrays, str(path), drop_invalid, action_bounds, default_action_bounds)
 
 
 def _field(arrays: dict[str, Any], name: str, source: str, dtype: type, ndim: tuple[int, ...]) -> np.ndarray:
@@ -294,15 +360,44 @@ def _field(arrays: dict[str, Any], name: str, source: str, dtype: type, ndim: tu
         return arr.astype(dtype)
 
 
-def _from_arrays(arrays: dict[str, np.ndarray], source: str, drop_invalid: bool = False) -> Dataset:
+def next_rows_layout(arrays: dict[str, Any], source: str) -> tuple[dict[str, Any], dict[str, int]]:
+    """D4RL's own layout (AntMaze, Maze2d, older locomotion files): no next_observations. Read as
+    `d4rl.qlearning_dataset` does: the next state is the following row; a row cut by a timeout (whose
+    following row starts another episode) and the file's last row are dropped. The row kept before a
+    dropped one becomes a truncation (its episode continues past what was kept), unless it is a terminal."""
+    obs = _field(arrays, "observations", source, np.float32, (2,))
+    n = len(obs)
+    terminals = _field(arrays, "terminals", source, bool, (1,))
+    cuts = _field(arrays, "truncations", source, bool, (1,)) if "truncations" in arrays else np.zeros(n, bool)
+    if terminals.shape != (n,) or cuts.shape != (n,) or n < 2:
+        raise DataError(f"{source}: field 'terminals' (and 'timeouts') must have one entry per row of 'observations' "
+                        f"({n} rows, at least 2 without 'next_observations'); found {terminals.shape}, {cuts.shape}")
+    keep = ~cuts
+    keep[-1] = False
+    rows = np.flatnonzero(keep)
+    out: dict[str, Any] = {"observations": obs[rows], "next_observations": obs[rows + 1], "terminals": terminals[rows]}
+    followed = np.append(rows[1:] == rows[:-1] + 1, False)  # the next kept row is this row's successor
+    out["truncations"] = ~followed & ~out["terminals"]
+    for name in ("actions", "rewards", "goals"):
+        if arrays.get(name) is not None:
+            arr = np.asarray(arrays[name])
+            if len(arr) != n:
+                raise DataError(f"{source}: field '{name}' has {len(arr)} rows; 'observations' has {n}")
+            out[name] = arr[rows]
+    report = {"rows_in_file": n, "rows_dropped_at_timeouts": int(cuts[:-1].sum()), "rows_dropped_at_end": 1}
+    return out, report
+
+
+def _from_arrays(arrays: dict[str, np.ndarray], source: str, drop_invalid: bool = False,
+                 action_bounds: Any = None, default_action_bounds: Any = None) -> Dataset:
     if "timeouts" in arrays and "truncations" not in arrays:  # D4RL's name for time-limit ends
         arrays = {**arrays, "truncations": arrays["timeouts"]}
     for name in ("observations", "terminals"):
         if name not in arrays:
             raise DataError(f"{source}: required field '{name}' is missing; found fields {sorted(arrays)}")
+    metadata: dict[str, Any] = {}
     if "next_observations" not in arrays:
-        raise DataError(f"{source}: field 'next_observations' is missing; hybridrl needs it explicitly "
-                        "(D4RL files without it cannot tell episode ends from time-limit cuts)")
+        arrays, metadata["next_observations_from_next_row"] = next_rows_layout(arrays, source)
     terminals = _field(arrays, "terminals", source, bool, (1,))
     fields: dict[str, np.ndarray | None] = {
         "observations": _field(arrays, "observations", source, np.float32, (2,)),
@@ -312,7 +407,8 @@ def _from_arrays(arrays: dict[str, np.ndarray], source: str, drop_invalid: bool 
         else np.zeros_like(terminals)}
     for name, ndim in (("actions", 2), ("rewards", 1), ("goals", 2)):
         fields[name] = None if arrays.get(name) is None else _field(arrays, name, source, np.float32, (ndim,))
-    metadata: dict[str, Any] = {}
+    fields["actions"] = _declared_bounds(arrays, fields["actions"], action_bounds, default_action_bounds, source,
+                                         metadata)
     if drop_invalid:
         try:
             fields, metadata["repairs"] = repair(fields)
@@ -321,24 +417,62 @@ def _from_arrays(arrays: dict[str, np.ndarray], source: str, drop_invalid: bool 
     return Dataset(**fields, metadata=metadata, source=source)
 
 
-def load_dataset(path_or_name: str, *, download: bool = False, drop_invalid: bool = False) -> Dataset:
+def _declared_bounds(arrays: dict[str, Any], actions: np.ndarray | None, option: Any, default: Any, source: str,
+                     metadata: dict[str, Any]) -> np.ndarray | None:
+    """Actions mapped to [-1, 1] from their bounds: the file's 'action_low'/'action_high', else `option`, else
+    `default` (the env's); the original bounds go to metadata['action_bounds'] (file and option disagreeing:
+    DataError)."""
+    if actions is None:
+        return None
+    dim = actions.shape[1] if actions.ndim == 2 else None
+    stored = None
+    if "action_low" in arrays or "action_high" in arrays:
+        if not ("action_low" in arrays and "action_high" in arrays):
+            raise DataError(f"{source}: 'action_low' and 'action_high' come together; found only one of them")
+        low = _field(arrays, "action_low", source, np.float64, (0, 1))
+        high = _field(arrays, "action_high", source, np.float64, (0, 1))
+        stored = parse_action_bounds((np.atleast_1d(low), np.atleast_1d(high)), dim, source)
+    given = parse_action_bounds(option, dim, source)
+    if stored is not None and given is not None and not (np.allclose(stored[0], given[0])
+                                                         and np.allclose(stored[1], given[1])):
+        raise DataError(f"{source}: the file declares action bounds low {stored[0].tolist()}, high "
+                        f"{stored[1].tolist()}; the option says low {given[0].tolist()}, high {given[1].tolist()}")
+    bounds, by = (stored, "file") if stored is not None else (given, "option")
+    if bounds is None:
+        bounds, by = parse_action_bounds(default, dim, source), "env"
+    if bounds is None or dim is None:
+        return actions
+    metadata["action_bounds"] = {"low": bounds[0].tolist(), "high": bounds[1].tolist(), "declared_by": by}
+    if is_unit_box(*bounds):
+        return actions
+    with np.errstate(invalid="ignore"):  # NaN rows are reported by validation
+        finite = np.isfinite(actions).all(axis=1)
+        mapped = actions.copy()
+        mapped[finite] = normalize_actions(actions[finite], bounds[0], bounds[1], source)
+    return mapped
+
+
+def load_dataset(path_or_name: str, *, download: bool = False, drop_invalid: bool = False,
+                 action_bounds: Any = None, default_action_bounds: Any = None) -> Dataset:
     """A dataset from a file (.npz, .hdf5/.h5), a Minari dataset directory, a built-in name (built
     locally on first use) or a Minari id (local; fetched from the Minari server only if `download`).
     `drop_invalid` repairs a .npz/.hdf5 file's problems instead of refusing it (see `repair`); what was
-    changed is in `metadata["repairs"]`."""
+    changed is in `metadata["repairs"]`. `action_bounds` (LOW,HIGH or per-dimension lows then highs) declares
+    where a file's actions live, so they are mapped to [-1, 1]; Minari datasets declare their own (their
+    recorded action space). `default_action_bounds` (the env's) apply to data that declares none."""
     path = Path(path_or_name).expanduser()
     if path.is_dir():
         from hybridrl.data.minari_io import is_minari_dir, read_minari
 
         if is_minari_dir(path):
-            return read_minari(str(path))
+            return read_minari(str(path), action_bounds=action_bounds, default_action_bounds=default_action_bounds)
         raise DataError(f"{path}: a directory, but not a Minari dataset (no data/metadata.json)")
     if path.exists():
         suffix = path.suffix.lower()
         if suffix == ".npz":
-            return _from_npz(path, drop_invalid)
+            return _from_npz(path, drop_invalid, action_bounds, default_action_bounds)
         if suffix in (".hdf5", ".h5"):
-            return _from_hdf5(path, drop_invalid)
+            return _from_hdf5(path, drop_invalid, action_bounds, default_action_bounds)
         raise DataError(f"{path}: unknown dataset format {suffix!r}; expected .npz, .hdf5 or .h5")
     if path.suffix.lower() in (".npz", ".hdf5", ".h5"):
         raise DataError(f"{path}: no such file")
@@ -349,7 +483,8 @@ def load_dataset(path_or_name: str, *, download: bool = False, drop_invalid: boo
     if "/" in path_or_name and not path_or_name.startswith((".", "/", "~")):
         from hybridrl.data.minari_io import read_minari
 
-        return read_minari(path_or_name, download=download)
+        return read_minari(path_or_name, download=download, action_bounds=action_bounds,
+                           default_action_bounds=default_action_bounds)
     raise DataError(f"dataset {path_or_name!r} is neither a file, a Minari dataset (id like "
                     f"'namespace/name-v0' or a directory) nor a built-in dataset; built-in: {', '.join(sorted(SUITE))}")
 

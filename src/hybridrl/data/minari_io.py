@@ -10,7 +10,14 @@ from pathlib import Path
 
 import numpy as np
 
-from hybridrl.data.dataset import DataError, Dataset
+from hybridrl.data.dataset import (
+    DataError,
+    Dataset,
+    denormalize_actions,
+    is_unit_box,
+    normalize_actions,
+    parse_action_bounds,
+)
 
 
 @contextlib.contextmanager
@@ -42,8 +49,32 @@ def is_minari_dir(path: Path) -> bool:
     return (path / "data" / "metadata.json").exists() or (path / "metadata.json").exists()
 
 
-def read_minari(id_or_path: str, *, download: bool = False, root: str | os.PathLike | None = None) -> Dataset:
-    """A Minari dataset as a hybridrl Dataset: a dataset directory, or an id (local; remote if `download`)."""
+def recorded_env(id_or_path: str, root: str | os.PathLike | None = None) -> str | None:
+    """The env id a Minari dataset records (from its metadata only), or None if it names none or is not local."""
+    path = Path(id_or_path).expanduser()
+    if path.is_dir():
+        meta = path / "data" / "metadata.json" if (path / "data").is_dir() else path / "metadata.json"
+    else:
+        with _datasets_root(root):
+            from minari.storage import get_dataset_path
+
+            try:
+                meta = Path(get_dataset_path(id_or_path)) / "data" / "metadata.json"
+            except Exception:  # noqa: BLE001 - an id Minari cannot place: nothing recorded here
+                return None
+    try:
+        import json
+
+        spec = json.loads(meta.read_text()).get("env_spec")
+        return json.loads(spec).get("id") if isinstance(spec, str) else (spec or {}).get("id")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def read_minari(id_or_path: str, *, download: bool = False, root: str | os.PathLike | None = None,
+                action_bounds: object = None, default_action_bounds: object = None) -> Dataset:
+    """A Minari dataset as a hybridrl Dataset: a dataset directory, or an id (local; remote if `download`).
+    Actions are mapped from the dataset's recorded action space (a Box) to [-1, 1], as make_env maps the env's."""
     minari = _import_minari()
     path = Path(id_or_path).expanduser()
     source = str(path)
@@ -87,10 +118,39 @@ def read_minari(id_or_path: str, *, download: bool = False, root: str | os.PathL
         meta = {"env": getattr(env_spec, "id", None), "minari_id": getattr(mds.spec, "dataset_id", None)}
     except Exception:  # noqa: BLE001 - a damaged env_spec only loses the env's name
         meta = {"env": None, "minari_id": None}
+    actions = np.concatenate(parts["act"])
+    bounds = _recorded_bounds(mds, actions.shape[1], source)
+    given = parse_action_bounds(action_bounds, actions.shape[1], source)
+    if bounds is not None and given is not None and not (np.allclose(bounds[0], given[0])
+                                                         and np.allclose(bounds[1], given[1])):
+        raise DataError(f"{source}: the Minari dataset's action space is low {bounds[0].tolist()}, high "
+                        f"{bounds[1].tolist()}; the option says low {given[0].tolist()}, high {given[1].tolist()}")
+    by = "minari action_space" if bounds is not None else "option"
+    bounds = bounds if bounds is not None else given
+    if bounds is None:
+        bounds, by = parse_action_bounds(default_action_bounds, actions.shape[1], source), "env"
+    if bounds is not None:
+        meta["action_bounds"] = {"low": bounds[0].tolist(), "high": bounds[1].tolist(), "declared_by": by}
+        if not is_unit_box(*bounds):
+            finite = np.isfinite(actions).all(axis=1)  # NaN rows: validation names them
+            actions = actions.copy()
+            actions[finite] = normalize_actions(actions[finite], bounds[0], bounds[1], source)
     return Dataset(observations=np.concatenate(parts["obs"]), next_observations=np.concatenate(parts["next"]),
-                   actions=np.concatenate(parts["act"]), rewards=np.concatenate(parts["rew"]),
+                   actions=actions, rewards=np.concatenate(parts["rew"]),
                    terminals=np.concatenate(parts["term"]), truncations=np.concatenate(parts["trunc"]),
                    goals=np.concatenate(parts["goal"]) if parts["goal"] else None, metadata=meta, source=source)
+
+
+def _recorded_bounds(mds: object, dim: int, source: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """The recorded action space's bounds, when it is a finite Box of the actions' size (else None)."""
+    try:
+        space = mds.spec.action_space
+        low, high = np.asarray(space.low, np.float64).ravel(), np.asarray(space.high, np.float64).ravel()
+    except Exception:  # noqa: BLE001 - no recorded Box (or damaged metadata): nothing declared
+        return None
+    if low.size != dim or not (np.all(np.isfinite(low)) and np.all(np.isfinite(high))):
+        return None
+    return parse_action_bounds((low, high), dim, source)
 
 
 _PART_NAMES = {"obs": "observations", "next": "observations", "act": "actions", "rew": "rewards",
@@ -152,6 +212,11 @@ def write_minari(ds: Dataset, dataset_id: str, *, env_id: str | None = None,
     if ds.actions is None or ds.rewards is None:
         raise DataError(f"{ds.source}: Minari datasets need actions and rewards; write an action-free dataset "
                         "as .npz or .hdf5 instead")
+    actions = ds.actions
+    bounds = ds.metadata.get("action_bounds")
+    if bounds:  # read from another action range: written back in its own units and action space
+        bounds = (np.asarray(bounds["low"], np.float32), np.asarray(bounds["high"], np.float32))
+        actions = denormalize_actions(ds.actions, *bounds)
     ends = np.flatnonzero(ds.episode_ends)
     if len(ends) == 0 or ends[-1] != len(ds) - 1:
         ends = np.append(ends, len(ds) - 1)
@@ -167,7 +232,7 @@ def write_minari(ds: Dataset, dataset_id: str, *, env_id: str | None = None,
                             "observations[t+1]); Minari stores episodes as observation sequences")
         trunc = ds.truncations[s:e + 1].copy()
         trunc[-1] = trunc[-1] or not ds.terminals[e]
-        buffers.append(EpisodeBuffer(id=i, observations=obs, actions=ds.actions[s:e + 1],
+        buffers.append(EpisodeBuffer(id=i, observations=obs, actions=actions[s:e + 1],
                                      rewards=list(ds.rewards[s:e + 1].astype(np.float64)),
                                      terminations=list(ds.terminals[s:e + 1]), truncations=list(trunc)))
     obs_space = gym.spaces.Box(-np.inf, np.inf, ds.observations.shape[1:], np.float32)
@@ -175,6 +240,8 @@ def write_minari(ds: Dataset, dataset_id: str, *, env_id: str | None = None,
         obs_space = gym.spaces.Dict({"observation": obs_space, "desired_goal": gym.spaces.Box(
             -np.inf, np.inf, ds.goals.shape[1:], np.float32)})
     act_space = gym.spaces.Box(-1.0, 1.0, ds.actions.shape[1:], np.float32)
+    if bounds:
+        act_space = gym.spaces.Box(bounds[0], bounds[1], ds.actions.shape[1:], np.float32)
     if env_id:
         from hybridrl.envs.make import _register_robotics, _register_toy
 

@@ -96,9 +96,30 @@ def make_env(env_id: str, **kwargs: object) -> gym.Env:
         raise EnvError(f"env {env_id!r} has observation space {space}; expected a flat Box or a goal dict "
                        "with 'observation' and 'desired_goal'")
     low, high = env.action_space.low, env.action_space.high
+    if not (np.all(np.isfinite(low)) and np.all(np.isfinite(high))):
+        env.close()
+        raise EnvError(f"env {env_id!r} has an unbounded action space {env.action_space}; hybridrl maps actions "
+                       "from [-1, 1] onto the env's bounds, so they must be finite")
     if not (np.allclose(low, -1.0) and np.allclose(high, 1.0)):
         env = gym.wrappers.RescaleAction(env, -1.0, 1.0)
     return env
+
+
+def raw_action_bounds(env_id: str) -> tuple[np.ndarray, np.ndarray]:
+    """The env's own action bounds (make_env's agents act in [-1, 1]; these are what the env receives)."""
+    env = make_env(env_id)
+    try:
+        inner = env.env if isinstance(env, gym.wrappers.RescaleAction) else env
+        return (np.asarray(inner.action_space.low, np.float64).ravel(),
+                np.asarray(inner.action_space.high, np.float64).ravel())
+    finally:
+        env.close()
+
+
+def same_task(data_env: str, env_id: str) -> bool:
+    """Whether a dataset recorded on `data_env` fits `env_id`: the same id, or a fixed-task variant of the
+    same maze (hybridrl/PointMaze_Medium_FixedGoal-v3 on PointMaze_Medium-v3 data)."""
+    return data_env == env_id or FIXED_GOAL_MAZES.get(env_id, (None,))[0] == data_env
 
 
 def env_spaces(env_id: str) -> tuple[int, int]:

@@ -25,6 +25,10 @@ class TanhNormal:
     def sample(self, key: jax.Array) -> jnp.ndarray:
         return jnp.tanh(self.loc + self.scale * jax.random.normal(key, self.loc.shape))
 
+    def rsample(self, key: jax.Array) -> jnp.ndarray:
+        """A reparameterised sample for gradients through the action (tanh is already smooth)."""
+        return self.sample(key)
+
     def log_prob(self, action: jnp.ndarray) -> jnp.ndarray:
         """Log-density of an action in (-1, 1); callers clip dataset actions to +-(1-1e-5) first."""
         pre = jnp.arctanh(action)
@@ -57,6 +61,11 @@ class Gaussian:
 
     def sample(self, key: jax.Array) -> jnp.ndarray:
         return jnp.clip(self.loc + self.scale * jax.random.normal(key, self.loc.shape), -1.0, 1.0)
+
+    def rsample(self, key: jax.Array) -> jnp.ndarray:
+        """The unclipped reparameterised sample: a gradient through the action reaches loc (and what loc
+        depends on) on every dimension, which clipping would zero wherever the sample leaves [-1, 1]."""
+        return self.loc + self.scale * jax.random.normal(key, self.loc.shape)
 
     def mode(self) -> jnp.ndarray:
         return self.loc

@@ -4,6 +4,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import flax.linen as nn
+import jax
 import jax.numpy as jnp
 
 from hybridrl.nn.distributions import Gaussian, TanhNormal
@@ -39,12 +40,19 @@ class Critic(nn.Module):
 
     hidden_dims: Sequence[int]
     layer_norm: bool = False
+    final_bias: float = 0.0  # the output's initial bias (Balanced Replay's ratio net: 1, so w ≈ 1 at the start)
+    final_init_scale: float | None = None  # the output kernel ~ U(±scale) instead of Xavier (with final_bias)
 
     @nn.compact
     def __call__(self, obs: jnp.ndarray, actions: jnp.ndarray) -> jnp.ndarray:
         x = jnp.concatenate([obs, actions], axis=-1)
         x = MLP(tuple(self.hidden_dims), layer_norm=self.layer_norm, activate_final=True)(x)
-        return nn.Dense(1, kernel_init=default_init())(x).squeeze(-1)
+        if self.final_init_scale is None and self.final_bias == 0.0:
+            return nn.Dense(1, kernel_init=default_init())(x).squeeze(-1)
+        scale = self.final_init_scale
+        kernel = default_init() if scale is None else (
+            lambda key, shape, dtype=jnp.float32: jax.random.uniform(key, shape, dtype, -scale, scale))
+        return nn.Dense(1, kernel_init=kernel, bias_init=nn.initializers.constant(self.final_bias))(x).squeeze(-1)
 
 
 class ValueNet(nn.Module):
@@ -62,18 +70,24 @@ class ValueNet(nn.Module):
 
 
 class TanhGaussianActor(nn.Module):
-    """State-dependent Gaussian squashed by tanh; log-std clipped to [log_std_min, log_std_max]."""
+    """Gaussian squashed by tanh; log-std clipped to [log_std_min, log_std_max]. The log-std is a function of
+    the state by default, or one learned vector (`state_dependent_std=False`, FamO2O's balance model)."""
 
     hidden_dims: Sequence[int]
     action_dim: int
     log_std_min: float = -20.0
     log_std_max: float = 2.0
+    state_dependent_std: bool = True
+    layer_norm: bool = False
 
     @nn.compact
     def __call__(self, obs: jnp.ndarray, temperature: float = 1.0) -> TanhNormal:
-        x = MLP(tuple(self.hidden_dims), activate_final=True)(obs)
+        x = MLP(tuple(self.hidden_dims), activate_final=True, layer_norm=self.layer_norm)(obs)
         mean = nn.Dense(self.action_dim, kernel_init=default_init())(x)
-        log_std = nn.Dense(self.action_dim, kernel_init=default_init())(x)
+        if self.state_dependent_std:
+            log_std = nn.Dense(self.action_dim, kernel_init=default_init())(x)
+        else:
+            log_std = jnp.broadcast_to(self.param("log_std", nn.initializers.zeros, (self.action_dim,)), mean.shape)
         log_std = jnp.clip(log_std, self.log_std_min, self.log_std_max)
         return TanhNormal(mean, jnp.exp(log_std) * temperature)
 

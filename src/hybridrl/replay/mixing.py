@@ -92,7 +92,7 @@ class Append(Mixer):
                batch_size: int, num: int) -> Batch:
         if offline is None:
             return online.gather(online.sample_indices(key, (num, batch_size)))
-        idx = jax.random.randint(key, (num, batch_size), 0, offline.size + online.size)
+        idx = jax.random.randint(key, (num, batch_size), 0, offline.size + online.size - online.pending)
         return gather_union(offline, online, idx)
 
 
@@ -187,7 +187,9 @@ class DensityRatio(Mixer):
         return {"priority": np.float32(1.0)}
 
     def network(self) -> Critic:
-        return Critic(self.hidden_dims)
+        # as the authors' ratio net: last layer U(±3e-3) with bias 1, so w(s, a) ≈ 1 for every input at the
+        # start (a zero bias behind the ReLU put about half the rows at w = 0: no gradient, priority 1e-3)
+        return Critic(self.hidden_dims, final_bias=1.0, final_init_scale=3e-3)
 
     def init_state(self, key: jax.Array, obs_dim: int, action_dim: int, offline_size: int) -> DensityRatioState:
         net = self.network()

@@ -6,12 +6,14 @@ import csv
 import math
 import os
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 FIXED_COLUMNS = ["step", "phase", "wall_time", "steps_per_sec"]
-EVAL_COLUMNS = ["episode_return", "eval_return", "eval_return_std", "normalized_score", "success_rate"]
+EVAL_COLUMNS = ["episode_return", "eval_return", "eval_return_std", "normalized_score", "success_rate",
+                "eval_return_stochastic", "normalized_score_stochastic"]
 
 
 class MetricsLogger:
@@ -106,11 +108,19 @@ def _fmt(v: Any) -> Any:
 
 
 class Progress:
-    """A rich progress bar with steps/s, ETA and the latest evaluation; silent when not wanted."""
+    """A rich progress bar with steps/s, ETA and the latest evaluation on a terminal; off a terminal (a log
+    file, CI, a cluster job) one plain line every `interval` seconds instead; silent when not wanted."""
 
-    def __init__(self, enabled: bool, total: int, start: int, description: str) -> None:
-        self.enabled = enabled and sys.stderr.isatty()
+    def __init__(self, enabled: bool, total: int, start: int, description: str, *, stream: Any = None,
+                 interval: float = 30.0) -> None:
+        self.stream = stream if stream is not None else sys.stderr
+        tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.enabled = enabled and tty
+        self.plain = enabled and not tty
         self._bar = None
+        self.total, self.description, self.interval = total, description, interval
+        self._step, self._sps, self._info, self._phase = start, None, "", description
+        self._printed_at: float | None = None
         if self.enabled:
             from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
             from rich.progress import Progress as RichProgress
@@ -123,6 +133,16 @@ class Progress:
             self._task = self._bar.add_task(description, total=total, completed=start, sps="", info="")
 
     def update(self, step: int, sps: float | None = None, info: str | None = None, phase: str | None = None) -> None:
+        if self.plain:
+            self._step = step
+            self._sps = sps if sps is not None else self._sps
+            self._info = info if info is not None else self._info
+            self._phase = phase or self._phase
+            now = time.monotonic()
+            if self._printed_at is None or now - self._printed_at >= self.interval:
+                self._print_line()
+                self._printed_at = now
+            return
         if self._bar is None:
             return
         fields: dict[str, Any] = {"completed": step}
@@ -134,6 +154,18 @@ class Progress:
             fields["description"] = phase
         self._bar.update(self._task, **fields)
 
+    def _print_line(self) -> None:
+        parts = [f"hybridrl {self.description}", f"{self._phase} step {self._step:,}/{self.total:,}"]
+        if self._sps:
+            parts.append(f"{self._sps:,.0f} steps/s")
+            eta = max(self.total - self._step, 0) / self._sps
+            parts.append(f"ETA {int(eta // 3600)}:{int(eta % 3600 // 60):02d}:{int(eta % 60):02d}")
+        if self._info:
+            parts.append(self._info)
+        print(" | ".join(parts), file=self.stream, flush=True)
+
     def close(self) -> None:
+        if self.plain and self._printed_at is not None:
+            self._print_line()
         if self._bar is not None:
             self._bar.stop()

@@ -74,15 +74,16 @@ class Carry(flax.struct.PyTreeNode):
 
 
 def _online_step(carry: Carry, offline: ReplayBuffer | None, transition: dict[str, jax.Array],
-                 policy_obs: jax.Array, *, mixer: Any, batch_size: int, utd: int, train: bool,
+                 policy_obs: jax.Array, hold: jax.Array, *, mixer: Any, batch_size: int, utd: int, train: bool,
                  act: str = "random", repeats: int = 1, bound: float = 1e8,
                  skip_diverged: bool = False) -> tuple[Carry, jax.Array, dict[str, jax.Array]]:
     """Store one transition; if training, run all of this env step's updates; pick the next action
     (without updates, `act`: uniform during warm-up, or the agent's policy — WSRL's warm-up with the
     pre-trained policy, or a step between updates when training every few steps). `repeats` whole
     updates (each with its `utd` critic steps) run when training, e.g. in Balanced Replay's first epoch.
-    When training, info carries `diverged` / `diverged_metric` (see `_guard`)."""
-    buffer = carry.buffer.insert(mixer.on_insert(transition, carry.mix))
+    When training, info carries `diverged` / `diverged_metric` (see `_guard`). With `hold` the row is withheld
+    from sampling until its episode ends (returns-to-go need the end)."""
+    buffer = carry.buffer.insert(mixer.on_insert(transition, carry.mix), hold)
     rng, key_batch, key_update, key_act = jax.random.split(carry.rng, 4)
     mix = carry.mix
     if train:
@@ -113,10 +114,11 @@ def _online_step(carry: Carry, offline: ReplayBuffer | None, transition: dict[st
 
 
 def _set_rows(carry: Carry, rows: jax.Array, values: jax.Array, *, name: str) -> Carry:
-    """Write `values` into column `name` at `rows` (rows past the capacity are padding, dropped)."""
+    """Write `values` into column `name` at `rows` (rows past the capacity are padding, dropped) and release
+    the withheld rows: their episode has ended."""
     data = dict(carry.buffer.data)
     data[name] = data[name].at[rows].set(values, mode="drop")
-    return carry.replace(buffer=carry.buffer.replace(data=data))
+    return carry.replace(buffer=carry.buffer.replace(data=data).release())
 
 
 def _offline_chunk(carry: Carry, offline: ReplayBuffer, *, mixer: Any, batch_size: int, utd: int, num_updates: int,
@@ -190,10 +192,11 @@ class Trainer:
         needs_data = (t.offline_steps > 0 or t.mixing in ("append", "density-ratio", "goal-relabel")
                       or (t.mixing == "symmetric" and t.offline_ratio > 0))
         if t.dataset is not None and needs_data:  # first: bad data fails before any network is built
-            self.dataset = load_dataset(t.dataset, drop_invalid=t.drop_invalid)
+            self.dataset = self._load_dataset()
             if self.dataset.metadata.get("repairs"):
                 print(f"hybridrl: repaired {t.dataset}: {self.dataset.metadata['repairs']}", file=sys.stderr)
             self.dataset_fingerprint = self.dataset.fingerprint()
+        self.reward_scale = t.reward_scale * self._return_range_scale()
         agent_name = RECIPES[cfg.recipe].agent
         key_agent, key_run = jax.random.split(jax.random.PRNGKey(t.seed))
         agent = make_agent(agent_name, key_agent, self.obs_dim, self.action_dim, cfg.agent)
@@ -232,6 +235,39 @@ class Trainer:
         self._sample_fn = jax.jit(lambda agent, obs, key: agent.sample_actions(obs, key))
         self._eval_envs = None
 
+    def _return_range_scale(self) -> float:
+        """1000 / (max − min episode return) of the dataset with train.reward_normalization=return-range, else 1."""
+        t = self.cfg.train
+        if t.reward_normalization == "none":
+            return 1.0
+        ds = self.dataset if self.dataset is not None else (load_dataset(t.dataset) if t.dataset else None)
+        if ds is None or ds.rewards is None:
+            raise ConfigError("train.reward_normalization=return-range scales rewards by the dataset's episode "
+                              "returns: pass a --dataset with rewards (or set train.reward_normalization=none)")
+        returns = ds.episode_returns()
+        spread = float(returns.max() - returns.min())
+        if not spread > 0:
+            raise ConfigError(f"train.reward_normalization=return-range: every episode of {t.dataset} returns "
+                              f"{returns.max():.4g}, so there is no range to scale by")
+        return 1000.0 / spread
+
+    def _load_dataset(self) -> Any:
+        """The dataset with its actions in [-1, 1]: mapped from train.action_bounds, or the bounds the data
+        declares, or (a bare file declaring none) the env's own action space, as make_env maps the env's.
+        Data declared in other bounds than the env's cannot be acted out there: an error naming both."""
+        from hybridrl.envs.make import raw_action_bounds
+
+        t = self.cfg.train
+        low, high = raw_action_bounds(t.env)
+        ds = load_dataset(t.dataset, drop_invalid=t.drop_invalid, action_bounds=t.action_bounds,
+                          default_action_bounds=(low, high))
+        bounds = ds.metadata.get("action_bounds")
+        if bounds and not (np.allclose(bounds["low"], low) and np.allclose(bounds["high"], high)):
+            raise ConfigError(f"dataset {t.dataset} has actions in low {bounds['low']}, high {bounds['high']} "
+                              f"(declared by {bounds['declared_by']}); env {t.env} acts in low {low.tolist()}, "
+                              f"high {high.tolist()}")
+        return ds
+
     def _mixer_options(self, agent: Any) -> dict[str, Any]:
         t, a = self.cfg.train, self.cfg.agent
         if t.mixing == "density-ratio":
@@ -253,10 +289,10 @@ class Trainer:
                                   f"has {agent.state_dim}")
             return ReplayBuffer.from_arrays(self.mixer.offline_arrays(dataset.observations, dataset.next_observations,
                                                                       dataset.episode_ends))
-        arrays = dataset.transitions(t.reward_scale, t.reward_bias)
+        arrays = dataset.transitions(self.reward_scale, t.reward_bias)
         if self.mc_returns:
             arrays["mc_returns"] = dataset.returns_to_go(
-                self.cfg.agent.discount, t.reward_bias if t.sparse_reward else None, t.reward_scale, t.reward_bias)
+                self.cfg.agent.discount, t.reward_bias if t.sparse_reward else None, self.reward_scale, t.reward_bias)
         if arrays["observations"].shape[1] != self.obs_dim or arrays["actions"].shape[1] != self.action_dim:
             raise ConfigError(
                 f"dataset {t.dataset} has obs_dim {arrays['observations'].shape[1]} and action_dim "
@@ -406,6 +442,9 @@ class Trainer:
                                    rng=state["state"]["rng"], mix=state["state"]["mix"]))
         self.host = HostState(**meta["host"])
         self.episode_rewards = list(meta.get("episode_rewards", []))
+        if self.mc_returns:  # the current episode's rows wait for its end, as before the checkpoint
+            held = jnp.asarray(len(self.episode_rewards), jnp.int32)
+            self.carry = _commit(self.carry.replace(buffer=self.carry.buffer.replace(pending=held)))
         if meta["has_env_state"]:
             self.pending_action = np.asarray(extras["['pending_action']"], np.float32)
             self.obs = np.asarray(extras["['obs']"], np.float32)
@@ -423,7 +462,8 @@ class Trainer:
         self.logger = MetricsLogger(self.run_dir, self._metric_names(), keep=keep, tensorboard=t.tensorboard,
                                     wandb=t.wandb, wandb_project=t.wandb_project, config=self.cfg.to_dict())
         total = t.offline_steps + t.online_steps
-        self.progress = Progress(t.progress, total, self.host.offline_step + self.host.online_step, self.cfg.recipe)
+        self.progress = Progress(t.progress, total, self.host.offline_step + self.host.online_step, self.cfg.recipe,
+                                 interval=t.progress_interval)
         try:
             if self.host.offline_step < t.offline_steps:
                 self._offline_phase()
@@ -458,6 +498,7 @@ class Trainer:
                 "device": f"{dev.platform}:{getattr(dev, 'device_kind', '')}", "python": platform.python_version(),
                 "dataset": {"source": self.dataset.source, "transitions": len(self.dataset),
                             "fingerprint": self.dataset_fingerprint} if self.dataset is not None else None,
+                "reward_scale_applied": self.reward_scale,
                 "initialised_from": self.init_from}
         if (self.run_dir / "config.json").exists():  # a resumed run keeps where it came from
             info["initialised_from"] = json.loads((self.run_dir / "config.json").read_text()).get("initialised_from")
@@ -499,6 +540,14 @@ class Trainer:
             raise EnvError(f"evaluation env {t.env} failed at offline step {self.host.offline_step}, online step "
                            f"{self.host.online_step}: {type(exc).__name__}: {exc}. {self._kept_checkpoint()}.") \
                 from exc
+        if t.eval_stochastic:  # the same episodes acted by sampling π, beside its mode (a diagnostic)
+            base = jax.random.PRNGKey(20_000 + t.seed)
+            calls = iter(range(1 << 30))
+            sample = partial(self._sample_fn, self.carry.agent)
+            extra = evaluate(lambda _, obs: sample(obs, jax.random.fold_in(base, next(calls))), None, t.env,
+                             t.eval_episodes, seed=10_000 + t.seed * 1000, envs=self._eval_envs)
+            result = {**result, "eval_return_stochastic": extra["eval_return"],
+                      "normalized_score_stochastic": extra["normalized_score"]}
         self.host.last_eval = result
         if t.policy_snapshots and RECIPES[self.cfg.recipe].agent in ("sac", "cql"):
             step = self.host.offline_step + self.host.online_step
@@ -516,10 +565,11 @@ class Trainer:
             row.update(self.host.last_eval)
         self.logger.log(row)
         ev = self.host.last_eval
+        text = None
         if ev:
             score = ev.get("normalized_score")
             text = f"eval {ev['eval_return']:.1f}" + (f" ({score:.1f} norm)" if score is not None else "")
-            self.progress.update(self.host.offline_step + self.host.online_step, sps, text, phase)
+        self.progress.update(self.host.offline_step + self.host.online_step, sps, text, phase)
 
     def _offline_phase(self) -> None:
         t = self.cfg.train
@@ -676,7 +726,7 @@ class Trainer:
             action = self.pending_action
             env, next_obs, reward, terminated, truncated = self._step_env(env, action)
             transition = {"observations": self.obs, "actions": np.clip(action, -ACTION_CLIP, ACTION_CLIP),
-                          "rewards": np.float32(reward * t.reward_scale + t.reward_bias),
+                          "rewards": np.float32(reward * self.reward_scale + t.reward_bias),
                           "next_observations": next_obs, "masks": np.float32(0.0 if terminated else 1.0)}
             h.episode_return += float(reward)
             h.episode_length += 1
@@ -691,8 +741,8 @@ class Trainer:
                 env, policy_obs = self._env_call(env, "reset", self._reset_env)
             else:
                 policy_obs = next_obs
-            if self.mc_returns:
-                transition["mc_returns"] = np.float32(-np.inf)
+            if self.mc_returns:  # rows wait, unsampled, for their episode's end and its returns-to-go
+                transition["mc_returns"] = self._finish_episode_returns() if done else np.float32(-np.inf)
             if "episode_end" in self.carry.buffer.data:  # goal relabelling samples finished episodes only
                 transition["episode_end"] = np.float32(done)
             warm = h.online_step < t.start_steps
@@ -700,11 +750,12 @@ class Trainer:
                 self._label_offline()  # once, at the end of the warm-up (again on resume: same rows, same model)
                 offline = self.offline
             train = (not warm and (h.online_step - t.start_steps) % t.update_every == 0
-                     and self.mixer.can_train(h.episode))
+                     and self.mixer.can_train(h.episode) and (h.episode >= 1 or not t.first_update_after_episode))
             act = "random" if warm and t.warmup_policy == "random" else "agent"
             first_epoch = not warm and h.online_step - t.start_steps < t.first_epoch_steps
             self.carry, action_dev, step_info = self._step_fn(
-                self.carry, offline, transition, policy_obs, train=train, act=act,
+                self.carry, offline, transition, policy_obs, np.bool_(self.mc_returns and not done), train=train,
+                act=act,
                 repeats=t.first_epoch_multiplier if train and first_epoch else 1)
             if step_info:
                 step_info = dict(step_info)
@@ -713,7 +764,7 @@ class Trainer:
                     name = sorted(step_info)[int(which)]
                     self._diverged("online", h.online_step + 1, name, float(step_info[name]), 1)
             if done:
-                self._finish_episode_returns()
+                self.episode_rewards = []
             if step_info:
                 info = step_info
             self.obs = policy_obs
@@ -724,23 +775,24 @@ class Trainer:
                 self.progress.update(t.offline_steps + h.online_step)
         env.close()
 
-    def _finish_episode_returns(self) -> None:
-        """Write the finished episode's Monte-Carlo returns into its buffer rows (Cal-QL online)."""
-        rewards, self.episode_rewards = np.asarray(self.episode_rewards, np.float32), []
-        if not self.mc_returns:
-            return
+    def _finish_episode_returns(self) -> np.float32:
+        """At an episode's last step, before it is stored: write the episode's Monte-Carlo returns into its
+        rows already in the buffer and release them for sampling (Cal-QL online, as the authors' buffers hold
+        finished trajectories only); returns the last step's own return-to-go, stored with it."""
         t = self.cfg.train
+        rewards = np.asarray(self.episode_rewards, np.float32)
         ends = np.zeros(len(rewards), bool)
         ends[-1] = True
         returns = discounted_returns(rewards, ends, self.cfg.agent.discount,
                                      t.reward_bias if t.sparse_reward else None)
         capacity = self.carry.buffer.capacity
-        n = min(len(rewards), capacity)
+        n = min(len(rewards) - 1, capacity)  # the rows stored before this step
         rows = (int(self.carry.buffer.ptr) - n + np.arange(n)) % capacity
         padded = 1 << max(n - 1, 0).bit_length()  # a few padded sizes, so only a few compilations
         rows = np.concatenate([rows, np.full(padded - n, capacity)]).astype(np.int32)
-        values = np.concatenate([returns[-n:], np.zeros(padded - n, np.float32)]).astype(np.float32)
-        self.carry = self._set_rows_fn(self.carry, rows, values)
+        values = np.concatenate([returns[:-1][len(returns) - 1 - n:], np.zeros(padded - n, np.float32)])
+        self.carry = self._set_rows_fn(self.carry, rows, values.astype(np.float32))
+        return np.float32(returns[-1])
 
 
 def compile_counts(trainer: Trainer) -> dict[str, int]:

@@ -1,0 +1,299 @@
+"""Fidelity sheets: for every recipe, each hyper-parameter and design choice with the paper's value, the
+authors' code value (repository and file), ours, and why ours differs where it does.
+
+"Ours" is read from the recipe's resolved config for a representative env of each domain whenever the row
+names a config key, so the sheet cannot go stale; `docs/fidelity.md` is this module's output
+(`python -m hybridrl.fidelity > docs/fidelity.md`, checked by a test).
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Row:
+    item: str
+    paper: str
+    code: str  # the authors' code value and where it is set
+    key: str | None = None  # config key holding ours (read from the resolved config)
+    ours: str | None = None  # ours, when no single key holds it
+    note: str = ""  # why ours differs ("" when it matches)
+
+
+IQL_REPO = "ikostrikov/implicit_q_learning"
+CALQL_REPO = "nakamotoo/Cal-QL"
+WSRL_REPO = "zhouzypaul/wsrl"
+BR_REPO = "shlee94/Off2OnRL"
+FAMO2O_REPO = "LeapLabTHU/FamO2O"
+RLPD_REPO = "ikostrikov/rlpd"
+
+_INIT = Row("initialisation", "—", "orthogonal (√2 hidden layers) (common.py)", ours="Xavier uniform",
+            note="not yet matched; every hybridrl network shares one initialiser")
+
+_IQL_ROWS = [
+    Row("expectile τ", "0.7 locomotion, 0.9 AntMaze", f"0.7 / 0.9 ({IQL_REPO} configs/mujoco_config.py, "
+        "antmaze_config.py)", "agent.expectile"),
+    Row("AWR inverse temperature β", "3 locomotion, 10 AntMaze", f"3 / 10 ({IQL_REPO} configs/*)",
+        "agent.awr_temperature"),
+    Row("AWR weight clip", "100", f"min(exp(β A), 100) ({IQL_REPO} actor.py)", "agent.awr_max_weight"),
+    Row("networks", "256×2", f"256×2 ({IQL_REPO} configs/*)", "agent.hidden_dims"),
+    Row("learning rates (actor, critic, value)", "3e-4", f"3e-4 ({IQL_REPO} configs/*)", "agent.actor_lr"),
+    Row("actor lr schedule", "—", f"cosine over the offline steps offline; constant in the fine-tuning config "
+        f"({IQL_REPO} learner.py, configs/antmaze_finetune_config.py)", "agent.actor_decay_steps",
+        note="0 = constant when the run has an online phase, else the offline steps"),
+    Row("reward transform (locomotion)", "normalised by the return range", f"× 1000 / (max − min episode "
+        f"return) of the dataset ({IQL_REPO} train_offline.py normalize)", "train.reward_normalization",
+        note="their fine-tuning script has no locomotion config and scales only the dataset; we keep the "
+        "same scale for online rows, so offline and online rewards share one unit"),
+    Row("reward transform (AntMaze)", "r − 1", f"r − 1 ({IQL_REPO} train_finetune.py)", "train.reward_bias"),
+    Row("actor", "Gaussian, tanh mean, state-independent log-std", "log-std init 0, clip [−5, 2], not "
+        f"squashed; samples clipped to [−1, 1] ({IQL_REPO} policy.py)", "agent.log_std_init"),
+    Row("online data", "offline data kept", f"one buffer of offline + online rows, uniform ({IQL_REPO} "
+        "train_finetune.py)", "train.mixing"),
+    Row("online warm-up", "none", f"update from the first env step ({IQL_REPO} train_finetune.py)",
+        "train.start_steps"),
+    Row("offline updates", "1M", f"1M ({IQL_REPO} train_offline.py)", "train.offline_steps"),
+    Row("batch size", "256", "256", "agent.batch_size"),
+    _INIT,
+]
+
+_CQL_COMMON = [
+    Row("α_cql (conservative weight)", "5 (AntMaze)", f"cql_min_q_weight 5 ({CALQL_REPO} "
+        "JaxCQL/conservative_sac.py); WSRL locomotion_cql 5", "agent.cql_alpha"),
+    Row("max-backup target", "—", f"cql_max_target_backup True ({CALQL_REPO} JaxCQL/conservative_sac.py)",
+        "agent.max_backup"),
+    Row("sampled actions, importance sampling", "10, on", f"cql_n_actions 10, importance sampling on "
+        f"({CALQL_REPO} JaxCQL/conservative_sac.py)", "agent.cql_n_actions"),
+    Row("Lagrange α′ (mazes)", "on, gap 0.8", f"on for AntMaze, gap 0.8, log α′ starts at 1.0 ({CALQL_REPO} "
+        "scripts/run_antmaze.sh, JaxCQL/conservative_sac.py)", "agent.lagrange_init_log_alpha"),
+    Row("learning rates", "policy 1e-4, Q 3e-4", f"policy 1e-4, Q 3e-4, temperature = policy lr ({CALQL_REPO} "
+        "JaxCQL/conservative_sac.py)", ours=None, key="agent.temp_lr"),
+    Row("entropy in the backup", "no", f"backup_entropy False ({CALQL_REPO} JaxCQL/conservative_sac.py)",
+        "agent.backup_entropy"),
+    Row("target entropy", "−|A|", "−|A|", "agent.target_entropy_scale"),
+    Row("online data", "50/50", f"mixing_ratio 0.5 ({CALQL_REPO} scripts/*)", "train.offline_ratio"),
+    Row("first online update", "after a trajectory", f"collects one whole trajectory with the policy, then "
+        f"len(traj) updates ({CALQL_REPO} JaxCQL/conservative_sac_main.py)", "train.first_update_after_episode",
+        note="after the first episode ours updates once per env step (the same number of updates, not in "
+        "blocks after each trajectory)"),
+    Row("reward transform (AntMaze)", "×10 − 5", f"reward_scale 10, reward_bias −5 ({CALQL_REPO} "
+        "scripts/run_antmaze.sh)", "train.reward_scale"),
+    Row("networks (AntMaze)", "Q 256×4, policy 256×2", f"qf_arch 256-256-256-256, policy_arch 256-256 "
+        f"({CALQL_REPO} scripts/run_antmaze.sh)", "agent.hidden_dims",
+        note="one hidden_dims serves actor and critic (256×3 on mazes); separate sizes not yet matched"),
+    Row("policy log-std", "—", f"m·raw + b, learnable m = 1, b = −1, clip [−20, 2] ({CALQL_REPO} "
+        "JaxCQL/model.py)", ours="raw, clip [−20, 2]", note="not yet matched: ours starts near std 1, theirs 0.37"),
+    Row("offline updates", "1M (AntMaze)", "1M AntMaze, 250k locomotion (WSRL)", "train.offline_steps"),
+    _INIT,
+]
+
+_CALQL_ROWS = [
+    Row("calibration", "Q(s, π) floored at the MC return", f"floors Q(s, a∼π(s)) and Q(s, a′∼π(s′)) at "
+        f"G_MC(s) ({CALQL_REPO} JaxCQL/conservative_sac.py)", "agent.calibrated"),
+    Row("online MC returns", "finished trajectories", f"only finished trajectories enter the buffer, with "
+        f"their returns ({CALQL_REPO} JaxCQL/replay_buffer.py)", ours="rows wait, unsampled, until their "
+        "episode ends (ReplayBuffer.pending)"),
+    Row("rewards", "sparse only", f"dense rewards refused (NotImplementedError) ({CALQL_REPO} "
+        "JaxCQL/conservative_sac_main.py)", ours="any rewards",
+        note="WSRL's Cal-QL computes returns-to-go on dense rewards too; we allow them"),
+    *_CQL_COMMON,
+]
+
+_WSRL_ROWS = [
+    Row("critics", "E = 10, Z = 2, LayerNorm", f"10, 2 (with replacement), LayerNorm ({WSRL_REPO} "
+        "experiments/configs/*)", "agent.num_critics", note="ours draws the Z members without replacement"),
+    Row("actor reads the critics as", "min", f"min over all E ({WSRL_REPO} wsrl/agents/sac.py)",
+        "agent.actor_aggregation"),
+    Row("policy LayerNorm", "—", f"on ({WSRL_REPO} experiments/configs/*)", ours="off",
+        note="not yet matched"),
+    Row("warm-up", "5k steps, pre-trained policy", f"--warmup_steps 5000 ({WSRL_REPO} experiments/scripts/*)",
+        "train.start_steps"),
+    Row("online UTD, batch", "4, 1024 actor / 256 per critic step", f"--utd 4 --batch_size 1024 ({WSRL_REPO} "
+        "experiments/scripts/*)", "agent.utd"),
+    Row("online data", "online only", f"offline_data_ratio 0 ({WSRL_REPO} finetune.py)", "train.mixing"),
+    Row("online learner", "SAC", f"SAC, no conservative term ({WSRL_REPO} finetune.py)",
+        "agent.online_conservative"),
+    Row("α_cql (locomotion pre-training)", "5", f"cql_alpha 5 ({WSRL_REPO} experiments/configs/"
+        "locomotion_cql)", "agent.cql_alpha"),
+    Row("temperature lr", "—", f"1e-4 ({WSRL_REPO} experiments/configs/*)", "agent.temp_lr"),
+]
+
+_BR_ROWS = [
+    Row("ensemble", "5 CQL agents", f"5 ({BR_REPO} rlkit/examples/ours.py)", "agent.ensemble_size"),
+    Row("ratio net w(s, a)", "MLP", f"256×2, last layer U(±3e-3) with bias 1, ReLU ({BR_REPO} "
+        "rlkit/examples/ours.py, rlkit/torch/sac/ours.py)", "train.ratio_hidden_dims",
+        note="same (last layer bias 1, so w ≈ 1 at the start)"),
+    Row("ratio lr, priority temperature T", "—, 5", f"3e-4, 5 ({BR_REPO} rlkit/examples/ours.py)",
+        "train.ratio_temperature"),
+    Row("initial online fraction f", "0.5", f"argparse 0.5; README 0.75 ({BR_REPO} README.md)",
+        "train.ratio_online_fraction"),
+    Row("first-epoch update multiplier", "—", f"README 5, argparse 10 ({BR_REPO})",
+        "train.first_epoch_multiplier"),
+    Row("online start", "—", f"1,000 env steps with the policy, then updates ({BR_REPO} "
+        "rlkit/core/batch_rl_algorithm.py)", "train.start_steps",
+        note="ours then updates every env step, theirs 1,000 updates after each 1,000 steps"),
+    Row("online temperature", "—", f"fresh at 1, lr 3e-4 ({BR_REPO} rlkit/examples/ours.py)",
+        "agent.online_temperature"),
+    Row("online actor lr", "—", f"3e-4, new Adam ({BR_REPO} rlkit/examples/ours.py)", "agent.actor_lr",
+        note="not yet matched: ours keeps the pre-training's 1e-4 and its Adam state"),
+    Row("online buffer", "—", f"250k ({BR_REPO} rlkit/examples/ours.py)", "train.buffer_capacity",
+        note="ours keeps every online row"),
+    Row("CQL pre-training α", "—", "not in the repository (it ships the checkpoints); CQL's README: 5 or 10",
+        "agent.cql_alpha"),
+]
+
+_FAMO2O_IQL_ROWS = [
+    Row("β range", "[1, 5] locomotion, [8, 14] AntMaze", f"(1, 5) constructor default, (8, 14) "
+        f"({FAMO2O_REPO} jax_iql/family_learner.py, configs/family_antmaze_finetune_config.py)",
+        "agent.beta_min"),
+    Row("β encoding", "6 sinusoids", f"6 sinusoids (n = 1e4, d = 6) ({FAMO2O_REPO} jax_iql/family_actor.py)",
+        ours="6 sinusoids"),
+    Row("balance model", "tanh-Gaussian over the range", f"state-independent log-std, clip [−10, 2] "
+        f"({FAMO2O_REPO} jax_iql/family_learner.py)", ours="state-independent log-std, clip [−10, 2]"),
+    Row("balance-model updates", "every step", f"every step, both phases ({FAMO2O_REPO} "
+        "jax_iql/family_learner.py)", "agent.balance_every"),
+    Row("balance loss action", "reparameterised", f"unclipped Gaussian sample ({FAMO2O_REPO} "
+        "jax_iql/family_actor.py)", ours="unclipped sample (Gaussian.rsample)"),
+    Row("balance lr, temperature", "—", "actor lr 3e-4; α_b lr 3e-4, init 1, target entropy −0.5",
+        "agent.balance_lr"),
+    Row("AWR weight", "exp(β_i A_i) per sample", f"A (B,) × β (B, 1) broadcasts to B×B: each sample's weight "
+        f"is a mean over the batch's β ({FAMO2O_REPO} jax_iql/family_actor.py)", "agent.awr_beta_weighting",
+        note="the paper's equation by default; 'batch-mean' reproduces the authors' broadcast"),
+    Row("reward transform (locomotion)", "—", f"× 1000 / (max − min return) on every batch, offline and "
+        f"online ({FAMO2O_REPO} jax_iql/family_train_finetune.py)", "train.reward_normalization"),
+    Row("actor lr schedule", "—", "constant (AntMaze fine-tuning config)", "agent.actor_decay_steps"),
+    Row("expectile (locomotion)", "—", "0.8 constructor default (no locomotion config is published)",
+        "agent.expectile", note="ours keeps IQL's 0.7"),
+    _INIT,
+]
+
+_FAMO2O_CQL_ROWS = [
+    Row("β range", "[0.5, 1.5]", f"samples·(hi − lo) + lo maps onto (−0.5, 1.5) ({FAMO2O_REPO} "
+        "jax_cql/JaxCQL/family_conservative_sac.py)", "agent.beta_min", note="ours uses the stated range"),
+    Row("balance loss", "−Q of the universal policy's action", f"−E[Q(s, a_u)] on the current critics, no "
+        f"entropy term ({FAMO2O_REPO} jax_cql/JaxCQL/family_conservative_sac.py)", ours="same"),
+    Row("α_cql, max-backup, Lagrange", "—", "1.0, off, off (ConservativeSAC defaults)", "agent.cql_alpha"),
+    Row("critic LayerNorm", "—", f"on ({FAMO2O_REPO} jax_cql/JaxCQL/family_model.py)", "agent.critic_layer_norm"),
+    Row("policy lr", "—", "3e-4", "agent.actor_lr"),
+    Row("online data", "—", "one buffer, offline + online, uniform", "train.mixing"),
+    Row("β in the backup and conservative term", "—", "the balance model's stochastic β at s for next-state "
+        "actions", ours="the deterministic β(s′)", note="not yet matched"),
+    Row("offline updates", "—", "2M (n_epochs −400 × 5 × 1000)", "train.offline_steps"),
+]
+
+_RLPD_ROWS = [
+    Row("critics", "E = 10, Z = 2, LayerNorm", f"10, 2, LayerNorm ({RLPD_REPO} configs/rlpd_config.py)",
+        "agent.num_critics"),
+    Row("UTD", "20", f"20 ({RLPD_REPO} train_finetuning.py)", "agent.utd"),
+    Row("offline share of each batch", "0.5", f"0.5 ({RLPD_REPO} train_finetuning.py)", "train.offline_ratio"),
+    Row("actor reads the critics as", "mean", f"mean ({RLPD_REPO} rlpd/agents/sac/sac_learner.py)",
+        "agent.actor_aggregation"),
+    Row("entropy backup, target entropy", "on, −|A|/2", "on, −|A|/2", "agent.target_entropy_scale"),
+    Row("networks, lr, batch", "256×2, 3e-4, 256", "256×2, 3e-4, 256", "agent.hidden_dims"),
+]
+
+_SAC_ROWS = [
+    Row("critics, target", "2, min", "2, min", "agent.num_critics"),
+    Row("target entropy", "−|A|", "−|A|/2 in RLPD's SAC baseline", "agent.target_entropy_scale",
+        note="shared with RLPD, so the demo's arms differ only in the data"),
+    Row("random warm-up", "5k–10k steps", "5k (RLPD's SAC baseline)", "train.start_steps"),
+]
+
+_MSCP_ROWS = [
+    Row("source", "Wu et al. 2024", "no public code; ../shared/specs/mscp.md reads the paper",
+        ours="the spec's reading"),
+    Row("guidance weight λ", "7 (mazes)", "—", "agent.guidance_weight"),
+    Row("expectile offline / online", "0.7 / 0.5", "—", "agent.online_expectile"),
+    Row("subgoal horizon k", "25", "—", "agent.subgoal_steps"),
+    Row("networks", "512×3, LayerNorm, GELU", "—", "agent.hidden_dims", note="scaled down for 2-core CPUs"),
+    Row("batch size", "1024", "—", "agent.batch_size", note="scaled down for 2-core CPUs"),
+]
+
+SHEETS: dict[str, list[Row]] = {
+    "sac": _SAC_ROWS, "rlpd": _RLPD_ROWS, "iql": _IQL_ROWS, "cql": _CQL_COMMON, "cal-ql": _CALQL_ROWS,
+    "wsrl": _WSRL_ROWS, "balanced-replay": _BR_ROWS, "famo2o-iql": _FAMO2O_IQL_ROWS,
+    "famo2o-cql": _FAMO2O_CQL_ROWS, "mscp": _MSCP_ROWS,
+    "hiql": [Row("guidance weight λ", "0 (the HIQL ablation)", "—", "agent.guidance_weight"),
+             Row("online expectile", "0.7", "—", "agent.online_expectile"), *_MSCP_ROWS[3:]],
+    "idm-label": [Row("labelling", "inverse dynamics a(s, s′) fitted on online data (SS-ORL)", "—",
+                      "train.label_actions"),
+                  Row("fit on", "the random warm-up", "—", "train.start_steps"), *_RLPD_ROWS],
+}
+DOMAIN_ENVS = {"locomotion": "Hopper-v5", "maze": "PointMaze_Medium-v3"}
+GOAL_ONLY = {"mscp", "hiql", "idm-label"}  # sheets resolved on the maze only (goal envs, action-free data)
+
+
+def _ours(recipe: str, key: str, cfgs: dict[str, Any]) -> str:
+    values = []
+    for domain, cfg in cfgs.items():
+        section, name = key.split(".", 1)
+        values.append((domain, getattr(getattr(cfg, section), name)))
+    if len({repr(v) for _, v in values}) == 1:
+        return _fmt(values[0][1])
+    return "; ".join(f"{_fmt(v)} ({d})" for d, v in values)
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, tuple):
+        return "×".join(str(x) for x in v) if len(set(v)) > 1 else f"{v[0]}×{len(v)}"
+    return str(v)
+
+
+def sheet(recipe: str) -> list[dict[str, str]]:
+    """The recipe's rows with ours filled in from its resolved configs (one per domain)."""
+    from hybridrl.config import ConfigError
+    from hybridrl.recipes import RECIPES, resolve
+
+    if recipe not in RECIPES:
+        raise ConfigError(f"unknown recipe {recipe!r}; valid recipes: {', '.join(sorted(RECIPES))}")
+    domains = {"maze": DOMAIN_ENVS["maze"]} if recipe in GOAL_ONLY else DOMAIN_ENVS
+    cfgs = {}
+    for domain, env in domains.items():
+        data = "pointmaze-medium-diverse-actionfree-small" if recipe in GOAL_ONLY else \
+            ("pointmaze-medium-diverse-small" if domain == "maze" else "hopper-medium-small")
+        cfgs[domain] = resolve(recipe, env, dataset=None if recipe == "sac" else data, online_steps=1)
+    rows = []
+    for r in SHEETS.get(recipe, []):
+        ours = _ours(recipe, r.key, cfgs) if r.key else (r.ours or "—")
+        rows.append({**dataclasses.asdict(r), "ours": ours, "differs": bool(r.note)})
+    return rows
+
+
+def markdown(recipes: list[str] | None = None) -> str:
+    from hybridrl.recipes import RECIPES
+
+    names = recipes or list(RECIPES)
+    lines = ["# Fidelity sheets", "",
+             "Generated by `python -m hybridrl.fidelity` from the recipes' resolved configs (locomotion: "
+             f"{DOMAIN_ENVS['locomotion']}; mazes: {DOMAIN_ENVS['maze']}); `hybridrl recipes NAME` prints one. "
+             "*Ours* is read from the config, so it is what a run gets; *why* says why ours differs where it does.",
+             ""]
+    for name in names:
+        lines += [f"## {name}", "", RECIPES[name].summary, "",
+                  "| item | paper | authors' code | ours (config key) | why ours differs |",
+                  "|---|---|---|---|---|"]
+        for r in sheet(name):
+            key = f" (`{r['key']}`)" if r["key"] else ""
+            lines.append(f"| {r['item']} | {r['paper']} | {r['code']} | {r['ours']}{key} | {r['note']} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def print_sheet(recipe: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from hybridrl.recipes import RECIPES
+
+    table = Table(title=f"{recipe}: {RECIPES[recipe].summary}", show_lines=True)
+    for col in ("item", "paper", "authors' code", "ours", "why ours differs"):
+        table.add_column(col, overflow="fold")
+    for r in sheet(recipe):
+        table.add_row(r["item"], r["paper"], r["code"], r["ours"] + (f"\n{r['key']}" if r["key"] else ""), r["note"])
+    Console(width=160).print(table)
+
+
+if __name__ == "__main__":
+    print(markdown())

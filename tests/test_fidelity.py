@@ -1,0 +1,173 @@
+"""The fixes that bring the seed methods to their authors' code, each on a hand-checkable input, and the
+fidelity sheets generated from the configs."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from conftest import TINY, TOY
+
+from hybridrl.config import ConfigError
+from hybridrl.recipes import resolve
+from hybridrl.training.loop import Trainer
+
+
+def test_unclipped_sample_passes_the_gradient_where_a_clipped_one_stops_it():
+    from hybridrl.nn.distributions import Gaussian
+
+    loc, scale = jnp.full((4096, 3), 0.95), jnp.ones((4096, 3))
+    key = jax.random.PRNGKey(0)
+    clipped = jax.grad(lambda m: Gaussian(m, scale).sample(key).sum())(loc)
+    unclipped = jax.grad(lambda m: Gaussian(m, scale).rsample(key).sum())(loc)
+    np.testing.assert_array_equal(unclipped, 1.0)  # d a / d loc = 1 on every dimension
+    outside = np.abs(np.asarray(Gaussian(loc, scale).rsample(key))) > 1
+    assert 0.4 < outside.mean() < 0.6  # with the mean near 1, about half the draws leave [-1, 1] ...
+    np.testing.assert_array_equal(np.asarray(clipped)[outside], 0.0)  # ... and clipping zeroes their gradient
+
+
+def test_famo2o_balance_loss_reads_an_unclipped_action_and_reaches_beta(monkeypatch):
+    from hybridrl.agents import make_agent
+    from hybridrl.nn import distributions
+
+    cfg = resolve("famo2o-iql", TOY, {"agent.hidden_dims": [16, 16], "agent.balance_hidden_dims": [16, 16]},
+                  dataset=None, online_steps=1, offline_steps=0)
+    agent = make_agent("famo2o-iql", jax.random.PRNGKey(0), 2, 2, cfg.agent)
+
+    def refuse(*_a, **_k):
+        raise AssertionError("the balance loss drew a clipped sample")
+
+    monkeypatch.setattr(distributions.Gaussian, "sample", refuse)
+    batch = {"observations": jax.random.uniform(jax.random.PRNGKey(1), (64, 2), minval=-1, maxval=1)}
+    grads, info = jax.grad(agent.balance_loss, has_aux=True)(agent.balance.params, batch, jax.random.PRNGKey(2))
+    assert any(float(jnp.abs(g).max()) > 0 for g in jax.tree_util.tree_leaves(grads))
+    # the balance model's log-std is one learned value (state-independent), clipped to [-10, 2]
+    assert agent.balance.params["params"]["log_std"].shape == (1,)
+    assert cfg.agent.balance_every == 1
+
+
+def test_famo2o_awr_weighting_per_sample_and_the_authors_batch_mean():
+    from hybridrl.agents.iql import awr_weights
+
+    adv, beta = jnp.array([1.0, -1.0]), jnp.array([1.0, 2.0])
+    per_sample = awr_weights(adv, beta, 100.0)
+    np.testing.assert_allclose(per_sample, [np.e, np.exp(-2.0)], rtol=1e-6)
+    batch_mean = awr_weights(adv[None, :], beta[:, None], 100.0).mean(axis=0)  # what the authors' broadcast does
+    np.testing.assert_allclose(batch_mean, [(np.e + np.e ** 2) / 2, (np.exp(-1) + np.exp(-2)) / 2], rtol=1e-6)
+    with pytest.raises(ConfigError, match="agent.awr_beta_weighting must be 'per-sample' or 'batch-mean'"):
+        resolve("famo2o-iql", TOY, {"agent.awr_beta_weighting": "mean"}, dataset=None, online_steps=1)
+
+
+def test_iql_rewards_scaled_by_the_data_return_range_offline_and_online(tmp_path, toy_npz):
+    from hybridrl.data import load_dataset
+
+    cfg = resolve("iql", TOY, {**TINY, "train.start_steps": 0}, dataset=str(toy_npz), offline_steps=10,
+                  online_steps=30)
+    assert cfg.train.reward_normalization == "return-range" and cfg.agent.actor_decay_steps == 0
+    trainer = Trainer(cfg, tmp_path / "iql")
+    ds = load_dataset(str(toy_npz))
+    returns = ds.episode_returns()
+    scale = 1000.0 / (returns.max() - returns.min())
+    assert trainer.reward_scale == pytest.approx(scale)
+    np.testing.assert_allclose(np.asarray(trainer.offline.data["rewards"]), ds.rewards * scale, rtol=1e-5)
+    trainer.run()
+    online = trainer.carry.buffer.filled()
+    env_rewards = -np.linalg.norm(online["next_observations"], axis=1)  # PointReach: r = −‖s′‖
+    np.testing.assert_allclose(online["rewards"], env_rewards * scale, rtol=1e-4)
+    # an offline-only IQL run decays the actor lr over its offline steps, as IQL's code
+    assert resolve("iql", TOY, dataset=str(toy_npz), offline_steps=500, online_steps=0).agent.actor_decay_steps == 500
+    maze = resolve("iql", "PointMaze_Medium-v3", dataset="pointmaze-medium-diverse-small", online_steps=1)
+    assert maze.train.reward_normalization == "none" and maze.train.reward_bias == -1.0
+
+
+def test_buffer_never_samples_withheld_rows():
+    from hybridrl.replay import ReplayBuffer
+
+    example = {"x": np.float32(0)}
+    buf = ReplayBuffer.create(example, 8)
+    for i in range(5):
+        buf = buf.insert({"x": jnp.float32(i)})
+    for i in range(5, 8):
+        buf = buf.insert({"x": jnp.float32(i)}, hold=True)
+    idx = np.asarray(buf.sample_indices(jax.random.PRNGKey(0), (4000,)))
+    assert set(np.unique(idx)) == {0, 1, 2, 3, 4}
+    buf = buf.release()
+    assert set(np.unique(np.asarray(buf.sample_indices(jax.random.PRNGKey(0), (4000,))))) == set(range(8))
+    # a wrapped ring: rows 8..9 overwrote 0..1 and are withheld; the oldest rows (2..7) stay sampleable
+    for i in range(8, 10):
+        buf = buf.insert({"x": jnp.float32(i)}, hold=True)
+    values = np.asarray(buf.gather(buf.sample_indices(jax.random.PRNGKey(1), (4000,)))["x"])
+    assert set(np.unique(values)) == {2.0, 3.0, 4.0, 5.0, 6.0, 7.0}
+
+
+def test_cal_ql_waits_for_the_first_episode_and_samples_finished_episodes_only(tmp_path, toy_npz):
+    cfg = resolve("cal-ql", TOY, {**TINY, "train.start_steps": 0, "train.log_interval": 1,
+                                  "train.eval_interval": 1000}, dataset=str(toy_npz), offline_steps=10,
+                  online_steps=40)
+    assert cfg.train.first_update_after_episode and cfg.train.warmup_policy == "agent"
+    assert cfg.agent.cql_alpha == 5.0 and cfg.agent.max_backup and cfg.agent.temp_lr == 1e-4
+    trainer = Trainer(cfg, tmp_path / "calql")
+    seen: list[tuple[int, int, int]] = []  # (episode, pending rows, whether this step trained)
+    step = trainer._step_fn
+
+    def spy(carry, offline, transition, policy_obs, hold, *, train, act, repeats):
+        h = trainer.host
+        seen.append((h.episode, int(carry.buffer.pending), int(train)))
+        # every earlier row of the running episode is withheld; at its end they were released first
+        assert int(carry.buffer.pending) == max(h.episode_length - 1, 0)
+        assert bool(hold) == (h.episode_length > 0)  # the last step of an episode is stored released
+        return step(carry, offline, transition, policy_obs, hold, train=train, act=act, repeats=repeats)
+
+    trainer._step_fn = spy
+    trainer.run()
+    first_train = next(i for i, (_, _, t) in enumerate(seen) if t)
+    assert all(ep == 0 for ep, _, _ in seen[:first_train])  # nothing trained inside the first episode
+    assert seen[first_train][:2] == (1, 0)  # the first update comes at its last step, its rows released
+    rows = trainer.carry.buffer.filled()
+    finished = len(rows["mc_returns"]) - int(trainer.carry.buffer.pending)
+    assert np.isfinite(rows["mc_returns"][:finished]).all() and np.isneginf(rows["mc_returns"][finished:]).all()
+
+
+def test_ratio_net_starts_at_one_everywhere():
+    from hybridrl.replay.mixing import make_mixer
+
+    mixer = make_mixer("density-ratio", temperature=5.0, hidden_dims=(32, 32), lr=3e-4, online_fraction=0.5)
+    state = mixer.init_state(jax.random.PRNGKey(0), 5, 3, 100)
+    batch = {"observations": jax.random.normal(jax.random.PRNGKey(1), (512, 5)) * 3,
+             "actions": jax.random.uniform(jax.random.PRNGKey(2), (512, 3), minval=-1, maxval=1)}
+    w = np.asarray(mixer.weights(state.ratio.params, state, batch))
+    assert np.all(w > 0.9) and np.all(w < 1.1)
+
+
+def test_recipe_presets_follow_the_authors():
+    wsrl = resolve("wsrl", "Hopper-v5", dataset="hopper-medium-small", online_steps=1)
+    assert wsrl.agent.actor_aggregation == "min" and wsrl.agent.cql_alpha == 5.0
+    br = resolve("balanced-replay", "Hopper-v5", dataset="hopper-medium-small", online_steps=1)
+    assert br.train.start_steps == 1000 and br.train.warmup_policy == "agent"
+    assert br.agent.online_temperature == "fresh"
+    fcql = resolve("famo2o-cql", "Hopper-v5", dataset="hopper-medium-small", online_steps=1)
+    assert (fcql.agent.cql_alpha, fcql.agent.max_backup, fcql.agent.critic_layer_norm, fcql.train.mixing) == \
+        (1.0, False, True, "append")
+    with pytest.raises(ConfigError, match="train.reward_normalization must be 'none' or 'return-range'"):
+        resolve("iql", "Hopper-v5", {"train.reward_normalization": "minmax"}, dataset="hopper-medium-small")
+    with pytest.raises(ConfigError, match="agent.online_temperature must be 'fresh' or 'members-mean'"):
+        resolve("balanced-replay", "Hopper-v5", {"agent.online_temperature": "x"}, dataset="hopper-medium-small")
+
+
+def test_fidelity_sheets_are_generated_and_docs_are_current(capsys):
+    from hybridrl.cli import main
+    from hybridrl.fidelity import SHEETS, markdown, sheet
+    from hybridrl.recipes import RECIPES
+
+    assert set(SHEETS) == set(RECIPES)
+    rows = {r["item"]: r for r in sheet("famo2o-iql")}
+    assert rows["balance-model updates"]["ours"] == "1"  # read from the resolved config
+    assert rows["AWR weight"]["differs"] and "batch-mean" in rows["AWR weight"]["note"]
+    doc = Path(__file__).resolve().parents[1] / "docs" / "fidelity.md"
+    assert doc.read_text().strip() == markdown().strip(), "regenerate: python -m hybridrl.fidelity > docs/fidelity.md"
+    assert main(["recipes", "cal-ql"]) == 0
+    out = capsys.readouterr().out
+    assert "first online update" in out and "nakamotoo/Cal-QL" in out
+    assert main(["recipes", "nope"]) == 2

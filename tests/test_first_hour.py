@@ -1,0 +1,196 @@
+"""A new user's first hour: any Box action range, D4RL's own layouts, the env named by the data, plain
+progress lines off a terminal, curves on the online-step axis."""
+from __future__ import annotations
+
+import io
+import json
+
+import gymnasium as gym
+import h5py
+import numpy as np
+import pytest
+
+from hybridrl.data import DataError, load_dataset
+
+
+def _pendulum_minari(tmp_path, monkeypatch, episodes: int = 3, steps: int = 20):
+    """A Minari dataset written by minari's own DataCollector on Pendulum-v1 (actions in [-2, 2])."""
+    import minari
+    from minari import DataCollector
+
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari"))
+    env = DataCollector(gym.make("Pendulum-v1", max_episode_steps=steps))
+    env.action_space.seed(0)
+    for ep in range(episodes):
+        env.reset(seed=ep)
+        done = False
+        while not done:
+            _, _, term, trunc, _ = env.step(env.action_space.sample())
+            done = term or trunc
+    env.create_dataset("test/pendulum-random-v0", algorithm_name="random")
+    return minari.load_dataset("test/pendulum-random-v0")
+
+
+def test_minari_pendulum_actions_rescaled_from_recorded_space(tmp_path, monkeypatch):
+    mds = _pendulum_minari(tmp_path, monkeypatch)
+    raw = np.concatenate([ep.actions for ep in mds.iterate_episodes()])
+    assert np.abs(raw).max() > 1.0  # the point: Pendulum acts in [-2, 2]
+    ds = load_dataset("test/pendulum-random-v0")
+    np.testing.assert_allclose(ds.actions, raw / 2.0, atol=1e-6)  # [-2, 2] -> [-1, 1]
+    assert ds.metadata["action_bounds"]["low"] == [-2.0] and ds.metadata["action_bounds"]["high"] == [2.0]
+    assert ds.metadata["env"] == "Pendulum-v1"
+    assert ds.summary()["action_bounds"] == {"low": [-2.0], "high": [2.0]}
+    # written back (npz and Minari) in its own units, read again to the same normalised actions
+    ds.save_npz(tmp_path / "p.npz")
+    with np.load(tmp_path / "p.npz") as f:
+        np.testing.assert_allclose(f["actions"], raw, atol=1e-5)
+        assert f["action_low"].tolist() == [-2.0]
+    np.testing.assert_allclose(load_dataset(str(tmp_path / "p.npz")).actions, ds.actions, atol=1e-6)
+
+
+def test_make_env_maps_unit_actions_back_to_the_env_range():
+    from hybridrl.envs import make_env
+    from hybridrl.envs.make import raw_action_bounds
+
+    env = make_env("Pendulum-v1")
+    assert np.allclose(env.action_space.low, -1) and np.allclose(env.action_space.high, 1)
+    low, high = raw_action_bounds("Pendulum-v1")
+    assert low.tolist() == [-2.0] and high.tolist() == [2.0]
+    env.reset(seed=0)
+    env.step(np.array([0.5], np.float32))
+    assert env.unwrapped.last_u == pytest.approx(1.0)  # 0.5 in [-1, 1] is 1.0 in [-2, 2]
+
+
+def test_bare_file_actions_outside_bounds_name_the_field(tmp_path):
+    n = 10
+    obs = np.arange(n + 1, dtype=np.float32)[:, None]
+    arrays = dict(observations=obs[:-1], next_observations=obs[1:], actions=np.linspace(-3, 3, n)[:, None],
+                  rewards=np.zeros(n), terminals=np.zeros(n, bool), truncations=np.eye(n, dtype=bool)[-1])
+    np.savez(tmp_path / "wide.npz", **arrays)
+    with pytest.raises(DataError, match="'actions'.*declare the dataset's action bounds"):
+        load_dataset(str(tmp_path / "wide.npz"))
+    ds = load_dataset(str(tmp_path / "wide.npz"), action_bounds=(-3.0, 3.0))
+    np.testing.assert_allclose(ds.actions[:, 0], np.linspace(-1, 1, n), atol=1e-6)
+    with pytest.raises(DataError, match=r"field 'actions' has 2 rows outside the declared action bounds.*row 0"):
+        load_dataset(str(tmp_path / "wide.npz"), action_bounds=(-2.5, 2.5))
+    with pytest.raises(DataError, match="finite low < high"):
+        load_dataset(str(tmp_path / "wide.npz"), action_bounds=(3.0, -3.0))
+
+
+def _antmaze_hdf5(path, timeouts_at=(4,), terminal_at=(7,), n=12):
+    """An AntMaze-layout file: observations, actions, rewards, terminals, timeouts, infos/goal; no
+    next_observations. Row t's observation is 10·episode + t-in-episode, so a next-row link is checkable."""
+    obs, ep, t = [], 0, 0
+    for i in range(n):
+        obs.append([10.0 * ep + t, 0.5])
+        t += 1
+        if i in timeouts_at or i in terminal_at:
+            ep, t = ep + 1, 0
+    with h5py.File(path, "w") as f:
+        f["observations"] = np.asarray(obs, np.float32)
+        f["actions"] = np.full((n, 2), 0.25, np.float32)
+        f["rewards"] = np.arange(n, dtype=np.float32)
+        f["terminals"] = np.isin(np.arange(n), terminal_at)
+        f["timeouts"] = np.isin(np.arange(n), timeouts_at)
+        f.create_group("infos")["goal"] = np.tile(np.array([[1.0, 2.0]], np.float32), (n, 1))
+    return path
+
+
+def test_d4rl_layout_without_next_observations_reads_as_qlearning_dataset(tmp_path):
+    ds = load_dataset(str(_antmaze_hdf5(tmp_path / "antmaze.hdf5")))
+    # qlearning_dataset keeps rows i < N-1 that are not timeouts: 12 rows - 1 timeout - the last
+    kept = [0, 1, 2, 3, 5, 6, 7, 8, 9, 10]
+    np.testing.assert_array_equal(ds.rewards, np.asarray(kept, np.float32))
+    np.testing.assert_array_equal(ds.observations[:, 0], [0, 1, 2, 3, 10, 11, 12, 20, 21, 22])
+    np.testing.assert_array_equal(ds.next_observations[:, 0], [1, 2, 3, 4, 11, 12, 20, 21, 22, 23])
+    np.testing.assert_array_equal(np.flatnonzero(ds.terminals), [6])  # file row 7
+    # the row before the dropped timeout row, and the last kept row, end their episodes as truncations
+    np.testing.assert_array_equal(np.flatnonzero(ds.truncations), [3, 9])
+    assert ds.goals.shape == (10, 2)
+    assert ds.metadata["next_observations_from_next_row"] == {"rows_in_file": 12, "rows_dropped_at_timeouts": 1,
+                                                             "rows_dropped_at_end": 1}
+    assert ds.summary()["metadata"]["next_observations_from_next_row"]["rows_dropped_at_timeouts"] == 1
+
+
+def test_d4rl_locomotion_and_maze2d_layouts(tmp_path):
+    # locomotion (hopper-medium-v2 keys) with next_observations: read as stored, nothing dropped
+    n = 6
+    obs = np.arange(n + 1, dtype=np.float32)[:, None].repeat(3, 1)
+    with h5py.File(tmp_path / "hopper.hdf5", "w") as f:
+        for k, v in dict(observations=obs[:-1], next_observations=obs[1:], actions=np.zeros((n, 2), np.float32),
+                         rewards=np.ones(n, np.float32), terminals=np.eye(n, dtype=bool)[-1],
+                         timeouts=np.zeros(n, bool)).items():
+            f[k] = v
+    ds = load_dataset(str(tmp_path / "hopper.hdf5"))
+    assert len(ds) == n and "next_observations_from_next_row" not in ds.metadata
+    # maze2d: one continuous stream, goals in infos/goal, timeouts where the generator restarted its counter
+    ds = load_dataset(str(_antmaze_hdf5(tmp_path / "maze2d.hdf5", timeouts_at=(5,), terminal_at=(), n=10)))
+    assert len(ds) == 8 and int(ds.terminals.sum()) == 0
+    np.testing.assert_array_equal(np.flatnonzero(ds.truncations), [4, 7])
+
+
+def test_env_comes_from_the_data(tmp_path, monkeypatch):
+    from hybridrl.config import ConfigError
+    from hybridrl.recipes import env_for_dataset, resolve
+
+    assert env_for_dataset("hopper-medium-small") == "Hopper-v5"
+    cfg = resolve("mscp", None, dataset="pointmaze-medium-diverse-actionfree-small")
+    assert cfg.train.env == "PointMaze_Medium-v3"
+    # the fixed-task maze is the same maze: allowed
+    assert resolve("mscp", "hybridrl/PointMaze_Medium_FixedGoal-v3",
+                   dataset="pointmaze-medium-diverse-actionfree-small").train.env.endswith("FixedGoal-v3")
+    with pytest.raises(ConfigError, match="Walker2d-v5.*hopper-medium-small.*Hopper-v5"):
+        resolve("rlpd", "Walker2d-v5", dataset="hopper-medium-small")
+    with pytest.raises(ConfigError, match="--env is required"):
+        resolve("rlpd", None, dataset=str(tmp_path / "nothing.npz"))
+    _pendulum_minari(tmp_path, monkeypatch)
+    assert env_for_dataset("test/pendulum-random-v0") == "Pendulum-v1"
+
+
+def test_cli_train_takes_the_env_from_a_built_in_dataset(tmp_path, capsys):
+    from hybridrl.cli import main
+
+    out = tmp_path / "run"
+    rc = main(["train", "--recipe", "sac", "--dataset", "pointmaze-medium-diverse-small", "--online-steps", "60",
+               "--out", str(out), "--no-progress", "--set", "agent.hidden_dims=[16,16]", "--set",
+               "train.start_steps=30", "--set", "train.eval_episodes=1", "--set", "train.tensorboard=false",
+               "--set", "agent.batch_size=8"])
+    assert rc == 0
+    assert json.loads((out / "config.json").read_text())["config"]["train"]["env"] == "PointMaze_Medium-v3"
+
+
+def test_plain_progress_lines_when_not_a_terminal():
+    from hybridrl.training.logger import Progress
+
+    stream = io.StringIO()
+    p = Progress(True, total=2000, start=0, description="rlpd", stream=stream, interval=0.0)
+    p.update(500, 250.0, "eval 12.0 (3.1 norm)", "online")
+    p.update(1000, 250.0, None, "online")
+    p.close()
+    lines = stream.getvalue().splitlines()
+    assert len(lines) >= 2
+    assert "online" in lines[0] and "step 500/2,000" in lines[0] and "250 steps/s" in lines[0]
+    assert "ETA" in lines[0] and "eval 12.0 (3.1 norm)" in lines[0]
+    quiet = io.StringIO()
+    p = Progress(True, total=2000, start=0, description="rlpd", stream=quiet, interval=3600.0)
+    for s in range(0, 2000, 100):
+        p.update(s, 100.0, None, "online")
+    p.close()
+    assert len(quiet.getvalue().splitlines()) <= 2  # the first line and the closing one, not one per call
+
+
+def test_curves_put_online_steps_on_the_x_axis(tmp_path):
+    from hybridrl.bench.plots import read_curve
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text(json.dumps({"config": {"recipe": "iql", "train": {"offline_steps": 5000,
+                                                                                        "env": "Hopper-v5"}}}))
+    (run / "metrics.csv").write_text("step,phase,eval_return\n2500,offline,1\n5000,offline,2\n1000,online,3\n"
+                                     "2000,online,4\n")
+    steps, values = read_curve(run, "eval_return", phase=None)
+    assert steps.tolist() == [-2500, 0, 1000, 2000] and values.tolist() == [1, 2, 3, 4]
+    from hybridrl.bench.report import find_runs
+
+    (r,) = find_runs(tmp_path, "eval_return")
+    assert r.steps.tolist() == [-2500, 0, 1000, 2000]
