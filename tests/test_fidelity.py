@@ -171,3 +171,57 @@ def test_fidelity_sheets_are_generated_and_docs_are_current(capsys):
     out = capsys.readouterr().out
     assert "first online update" in out and "nakamotoo/Cal-QL" in out
     assert main(["recipes", "nope"]) == 2
+
+
+def test_cql_actor_shape_options_follow_the_authors(toy_npz):
+    import dataclasses
+
+    from hybridrl.agents import make_agent
+
+    cfg = resolve("cal-ql", TOY, {"agent.hidden_dims": [16, 16]}, dataset=str(toy_npz), online_steps=1)
+    assert cfg.agent.actor_log_std_offset == -1.0
+    agent = make_agent("cql", jax.random.PRNGKey(0), 2, 2, cfg.agent)
+    p = agent.actor.params["params"]
+    assert float(p["log_std_offset"]) == -1.0 and float(p["log_std_multiplier"]) == 1.0
+    obs = jnp.zeros((1, 2))
+    raw = dataclasses.replace(cfg.agent, actor_log_std_offset=None)
+    plain = make_agent("cql", jax.random.PRNGKey(0), 2, 2, raw)
+    np.testing.assert_allclose(np.log(agent.policy(agent.actor.params, obs).scale),
+                               np.log(plain.policy(plain.actor.params, obs).scale) - 1.0, rtol=1e-5, atol=1e-5)
+    maze = resolve("cal-ql", "PointMaze_Medium-v3", dataset="pointmaze-medium-diverse-small", online_steps=1).agent
+    assert maze.hidden_dims == (256,) * 4 and maze.actor_hidden_dims == (256, 256)
+    wsrl = resolve("wsrl", "Hopper-v5", dataset="hopper-medium-small", online_steps=1).agent
+    assert wsrl.actor_layer_norm and wsrl.online_max_backup is False and wsrl.max_backup
+
+
+def test_wsrl_online_backup_drops_the_max_over_actions(toy_npz):
+    import dataclasses
+
+    from hybridrl.agents import make_agent
+
+    cfg = resolve("wsrl", TOY, {"agent.hidden_dims": [16, 16], "agent.num_critics": 4}, dataset=str(toy_npz),
+                  online_steps=1).agent
+    batch = {"rewards": jnp.zeros(8), "masks": jnp.ones(8), "next_observations": jnp.ones((8, 2)) * 0.3}
+    key = jax.random.PRNGKey(3)
+    online = make_agent("cql", jax.random.PRNGKey(0), 2, 2, cfg).to_online()
+    single = make_agent("cql", jax.random.PRNGKey(0), 2, 2, dataclasses.replace(cfg, max_backup=False))
+    maxed = make_agent("cql", jax.random.PRNGKey(0), 2, 2, cfg)
+    np.testing.assert_array_equal(online.backup(batch, key), single.backup(batch, key))  # one a′, as SAC
+    assert not np.allclose(maxed.backup(batch, key), single.backup(batch, key))  # offline: the max over 10
+
+
+def test_balanced_replay_online_actors_get_a_fresh_adam_at_the_authors_rate(toy_npz):
+    from hybridrl.agents import make_agent
+
+    cfg = resolve("balanced-replay", TOY, {"agent.hidden_dims": [8], "agent.ensemble_size": 2},
+                  dataset=str(toy_npz), online_steps=1).agent
+    assert cfg.online_actor_lr == 3e-4 and cfg.actor_lr == 1e-4
+    agent = make_agent("balanced", jax.random.PRNGKey(0), 2, 2, cfg)
+    nonzero = jax.tree_util.tree_map(lambda x: x + 1.0, agent.members.actor.opt_state)  # as after pre-training
+    trained = agent.replace(members=agent.members.replace(actor=agent.members.actor.replace(opt_state=nonzero)))
+    online = trained.to_online()
+    mu = online.members.actor.opt_state[0].mu
+    assert all(float(jnp.abs(x).max()) == 0.0 for x in jax.tree_util.tree_leaves(mu))  # new moments
+    resumed = trained.replace(temp=trained.temp.replace(step=trained.temp.step + 5)).to_online()
+    kept = resumed.members.actor.opt_state[0].mu
+    assert all(float(x.min()) == 1.0 for x in jax.tree_util.tree_leaves(kept))  # a resumed online run keeps them

@@ -194,3 +194,41 @@ def test_curves_put_online_steps_on_the_x_axis(tmp_path):
 
     (r,) = find_runs(tmp_path, "eval_return")
     assert r.steps.tolist() == [-2500, 0, 1000, 2000]
+
+
+def test_training_on_a_pendulum_minari_dataset_maps_its_actions(tmp_path, monkeypatch):
+    """A Minari dataset on an env that does not act in [-1, 1]: the env comes from the data, the offline rows
+    are in [-1, 1], and data declared in other bounds than the env's is refused naming both."""
+    from hybridrl.config import ConfigError
+    from hybridrl.recipes import resolve
+    from hybridrl.training.loop import Trainer
+
+    _pendulum_minari(tmp_path, monkeypatch, episodes=4, steps=25)
+    small = {"agent.hidden_dims": [16, 16], "agent.batch_size": 16, "agent.num_critics": 2, "agent.utd": 1,
+             "train.start_steps": 20, "train.eval_episodes": 1, "train.eval_interval": 50, "train.log_interval": 25,
+             "train.progress": False, "train.tensorboard": False}
+    cfg = resolve("rlpd", None, small, dataset="test/pendulum-random-v0", online_steps=50)
+    assert cfg.train.env == "Pendulum-v1"
+    trainer = Trainer(cfg, tmp_path / "run")
+    raw = np.concatenate([ep.actions for ep in __import__("minari").load_dataset(
+        "test/pendulum-random-v0").iterate_episodes()])
+    offline = np.asarray(trainer.offline.data["actions"])
+    np.testing.assert_allclose(offline, np.clip(raw / 2.0, -1 + 1e-5, 1 - 1e-5), atol=1e-6)
+    trainer.run()
+    n = 30
+    obs = np.zeros((n + 1, 3), np.float32)
+    np.savez(tmp_path / "wide.npz", observations=obs[:-1], next_observations=obs[1:],
+             actions=np.full((n, 1), 2.5, np.float32), rewards=np.zeros(n, np.float32),
+             terminals=np.zeros(n, bool), truncations=np.eye(n, dtype=bool)[-1],
+             action_low=np.array([-3.0], np.float32), action_high=np.array([3.0], np.float32))
+    bad = resolve("rlpd", "Pendulum-v1", small, dataset=str(tmp_path / "wide.npz"), online_steps=50)
+    with pytest.raises(ConfigError, match=r"low \[-3.0\], high \[3.0\].*Pendulum-v1 acts in low \[-2.0\]"):
+        Trainer(bad, tmp_path / "bad")
+    # a bare file that declares nothing takes the env's bounds: 1.5 in [-2, 2] is 0.75
+    np.savez(tmp_path / "bare.npz", observations=obs[:-1], next_observations=obs[1:],
+             actions=np.full((n, 1), 1.5, np.float32), rewards=np.zeros(n, np.float32),
+             terminals=np.zeros(n, bool), truncations=np.eye(n, dtype=bool)[-1])
+    bare = Trainer(resolve("rlpd", "Pendulum-v1", small, dataset=str(tmp_path / "bare.npz"), online_steps=50),
+                   tmp_path / "bare")
+    np.testing.assert_allclose(np.asarray(bare.offline.data["actions"]), 0.75, atol=1e-6)
+    assert bare.dataset.metadata["action_bounds"]["declared_by"] == "env"

@@ -36,7 +36,10 @@ class SACConfig:
     """SAC with a critic ensemble: covers SAC, RLPD and their variants by value alone."""
 
     hidden_dims: tuple[int, ...] = (256, 256)
+    actor_hidden_dims: tuple[int, ...] | None = None  # None: hidden_dims (Cal-QL's mazes: critic 256×4, actor 256×2)
     critic_layer_norm: bool = False
+    actor_layer_norm: bool = False  # LayerNorm in the policy too (WSRL)
+    actor_log_std_offset: float | None = None  # log-std = m·raw + b, m and b learned from 1 and this (Cal-QL: −1)
     num_critics: int = 2  # E
     num_target_critics: int = 2  # Z: the target is the min over a random subset of this size
     actor_aggregation: str = "min"  # how the actor reads the ensemble: "mean" (RLPD) or "min"
@@ -82,6 +85,7 @@ class CQLConfig(SACConfig):
     lagrange_init_log_alpha: float = 1.0  # log α′ before training (Cal-QL's code: 1.0, i.e. α′ = e)
     max_backup: bool = True  # target: max over cql_n_actions next actions of the min over the target subset (the
     # authors' default everywhere)
+    online_max_backup: bool | None = None  # online phase; None: as max_backup (WSRL's online SAC: off on locomotion)
     online_conservative: bool = True  # keep the conservative term online (False: plain SAC online, as WSRL)
 
     def validate(self) -> None:
@@ -101,11 +105,14 @@ class BalancedConfig(CQLConfig):
     online_backup_entropy: bool = True  # the online SAC's soft backup (CQL pre-training keeps backup_entropy)
     online_temperature: str = "fresh"  # online SAC's temperature starts at init_temperature (the authors' code) or
     # at the members' mean ("members-mean")
+    online_actor_lr: float | None = 3e-4  # the actors' lr online, with a new Adam (the authors'); None: keep actor_lr
 
     def validate(self) -> None:
         super().validate()
         if self.ensemble_size < 1:
             raise ConfigError(f"agent.ensemble_size must be >= 1, got {self.ensemble_size}")
+        if self.online_actor_lr is not None and not self.online_actor_lr > 0:
+            raise ConfigError(f"agent.online_actor_lr must be > 0 (or none), got {self.online_actor_lr}")
         if self.online_temperature not in ("fresh", "members-mean"):
             raise ConfigError(f"agent.online_temperature must be 'fresh' or 'members-mean', "
                               f"got {self.online_temperature!r}")

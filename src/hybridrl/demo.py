@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-DEMO_DATASET = "hopper-medium-expert-small"  # 25k medium + 25k expert transitions
+DEMO_DATASET = "hopper-expert-small"  # 25k transitions of the suite's expert (its return: 100 normalised)
 DEMO_ENV = "Hopper-v5"
 DEMO_STEPS = 10_000
 LIGHT_PRESET = {

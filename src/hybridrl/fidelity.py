@@ -81,10 +81,11 @@ _CQL_COMMON = [
     Row("reward transform (AntMaze)", "×10 − 5", f"reward_scale 10, reward_bias −5 ({CALQL_REPO} "
         "scripts/run_antmaze.sh)", "train.reward_scale"),
     Row("networks (AntMaze)", "Q 256×4, policy 256×2", f"qf_arch 256-256-256-256, policy_arch 256-256 "
-        f"({CALQL_REPO} scripts/run_antmaze.sh)", "agent.hidden_dims",
-        note="one hidden_dims serves actor and critic (256×3 on mazes); separate sizes not yet matched"),
+        f"({CALQL_REPO} scripts/run_antmaze.sh)", "agent.hidden_dims"),
+    Row("policy network (AntMaze)", "256×2", f"policy_arch 256-256 ({CALQL_REPO} scripts/run_antmaze.sh)",
+        "agent.actor_hidden_dims", note="None = the critic's hidden_dims (locomotion: both 256×2)"),
     Row("policy log-std", "—", f"m·raw + b, learnable m = 1, b = −1, clip [−20, 2] ({CALQL_REPO} "
-        "JaxCQL/model.py)", ours="raw, clip [−20, 2]", note="not yet matched: ours starts near std 1, theirs 0.37"),
+        "JaxCQL/model.py)", "agent.actor_log_std_offset"),
     Row("offline updates", "1M (AntMaze)", "1M AntMaze, 250k locomotion (WSRL)", "train.offline_steps"),
     _INIT,
 ]
@@ -106,8 +107,11 @@ _WSRL_ROWS = [
         "experiments/configs/*)", "agent.num_critics", note="ours draws the Z members without replacement"),
     Row("actor reads the critics as", "min", f"min over all E ({WSRL_REPO} wsrl/agents/sac.py)",
         "agent.actor_aggregation"),
-    Row("policy LayerNorm", "—", f"on ({WSRL_REPO} experiments/configs/*)", ours="off",
-        note="not yet matched"),
+    Row("policy LayerNorm", "—", f"on ({WSRL_REPO} experiments/configs/*)", "agent.actor_layer_norm"),
+    Row("online max-backup", "—", f"off online on locomotion, on for AntMaze ({WSRL_REPO} "
+        "experiments/configs/*)", "agent.online_max_backup"),
+    Row("policy log-std", "—", f"tanh-Gaussian, no offset ({WSRL_REPO} wsrl/networks/*)",
+        "agent.actor_log_std_offset"),
     Row("warm-up", "5k steps, pre-trained policy", f"--warmup_steps 5000 ({WSRL_REPO} experiments/scripts/*)",
         "train.start_steps"),
     Row("online UTD, batch", "4, 1024 actor / 256 per critic step", f"--utd 4 --batch_size 1024 ({WSRL_REPO} "
@@ -136,8 +140,8 @@ _BR_ROWS = [
         note="ours then updates every env step, theirs 1,000 updates after each 1,000 steps"),
     Row("online temperature", "—", f"fresh at 1, lr 3e-4 ({BR_REPO} rlkit/examples/ours.py)",
         "agent.online_temperature"),
-    Row("online actor lr", "—", f"3e-4, new Adam ({BR_REPO} rlkit/examples/ours.py)", "agent.actor_lr",
-        note="not yet matched: ours keeps the pre-training's 1e-4 and its Adam state"),
+    Row("online actor lr", "—", f"3e-4, new Adam ({BR_REPO} rlkit/examples/ours.py)", "agent.online_actor_lr",
+        note="pre-training keeps CQL's actor_lr 1e-4"),
     Row("online buffer", "—", f"250k ({BR_REPO} rlkit/examples/ours.py)", "train.buffer_capacity",
         note="ours keeps every online row"),
     Row("CQL pre-training α", "—", "not in the repository (it ships the checkpoints); CQL's README: 5 or 10",

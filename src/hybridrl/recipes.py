@@ -25,12 +25,12 @@ _CQL_BASE: dict[str, Any] = {
     "train.offline_steps": 1_000_000, "train.mixing": "symmetric", "train.offline_ratio": 0.5,
     "train.start_steps": 0, "train.warmup_policy": "agent", "train.first_update_after_episode": True,
     "agent.num_critics": 2, "agent.num_target_critics": 2, "agent.utd": 1, "agent.cql_alpha": 5.0,
-    "agent.max_backup": True, "agent.temp_lr": 1e-4,
+    "agent.max_backup": True, "agent.temp_lr": 1e-4, "agent.actor_log_std_offset": -1.0,
 }
-_CQL_MAZE: dict[str, Any] = {  # sparse goal reaching: Cal-QL's AntMaze settings
+_CQL_MAZE: dict[str, Any] = {  # sparse goal reaching: Cal-QL's AntMaze settings (critic 256×4, policy 256×2)
     "agent.cql_alpha": 5.0, "agent.lagrange": True, "agent.target_action_gap": 0.8, "agent.max_backup": True,
-    "agent.hidden_dims": [256, 256, 256], "train.reward_scale": 10.0, "train.reward_bias": -5.0,
-    "train.sparse_reward": True,
+    "agent.hidden_dims": [256, 256, 256, 256], "agent.actor_hidden_dims": [256, 256], "train.reward_scale": 10.0,
+    "train.reward_bias": -5.0, "train.sparse_reward": True,
 }
 
 # IQL as ikostrikov/implicit_q_learning: locomotion rewards × 1000 / (max − min episode return) of the data
@@ -104,8 +104,9 @@ RECIPES: dict[str, Recipe] = {
                   "agent.actor_aggregation": "min", "agent.online_conservative": False, "agent.utd": 4,
                   "agent.actor_full_batch": True, "train.mixing": "online-only", "train.offline_ratio": 0.0,
                   "train.warmup_policy": "agent", "train.start_steps": 5_000,
-                  "train.first_update_after_episode": False},
-            domains={"maze": {**_CQL_MAZE, "agent.calibrated": True}},
+                  "train.first_update_after_episode": False, "agent.actor_layer_norm": True,
+                  "agent.online_max_backup": False, "agent.actor_log_std_offset": None},
+            domains={"maze": {**_CQL_MAZE, "agent.calibrated": True, "agent.online_max_backup": True}},
         ),
         Recipe(
             name="balanced-replay",
@@ -114,7 +115,8 @@ RECIPES: dict[str, Recipe] = {
                     "Q-ensemble SAC online; density-ratio prioritised replay over offline + online data (new rows "
                     "enter at a priority making the first 1k half of the draws); 5x updates in the first 1k steps",
             base={**_CQL_BASE, "agent.ensemble_size": 5, "train.mixing": "density-ratio",
-                  "train.first_epoch_multiplier": 5, "agent.temp_lr": 3e-4, "train.start_steps": 1_000,
+                  "train.first_epoch_multiplier": 5, "agent.temp_lr": 3e-4, "agent.actor_log_std_offset": None,
+                  "train.start_steps": 1_000,
                   "train.warmup_policy": "agent", "train.first_update_after_episode": False},
             domains={"maze": _CQL_MAZE},
         ),

@@ -58,12 +58,26 @@ class BalancedReplayAgent(AgentAPI, flax.struct.PyTreeNode):
         # The shared temperature starts fresh at init_temperature (the authors' code), or at the members' mean
         # (online_temperature="members-mean"), and only before its first online step, so a resumed run keeps
         # what it learned.
+        agent = self.replace(online=True, members=self._online_actor_optimiser())
         if self.config.online_temperature == "fresh":
-            return self.replace(online=True)
+            return agent
         log_temps = self.members.temp.params["params"]["log_temp"]
         fresh = self.temp.step == 0
         params = jax.tree_util.tree_map(lambda p: jnp.where(fresh, log_temps.mean(), p), self.temp.params)
-        return self.replace(online=True, temp=self.temp.replace(params=params))
+        return agent.replace(temp=self.temp.replace(params=params))
+
+    def _online_actor_optimiser(self) -> CQLAgent:
+        """The members' actors online: a new Adam at `online_actor_lr` (the authors' fine-tuning builds new
+        optimisers at 3e-4), its state fresh only before the first online step, so a resumed run keeps it."""
+        lr = self.config.online_actor_lr
+        if lr is None:
+            return self.members
+        tx = optax.adam(lr)
+        actor = self.members.actor
+        fresh = self.temp.step == 0
+        state = jax.tree_util.tree_map(lambda new, old: jnp.where(fresh, new, old),
+                                       jax.vmap(tx.init)(actor.params), actor.opt_state)
+        return self.members.replace(actor=actor.replace(tx=tx, opt_state=state))
 
     # ---- the merged policy --------------------------------------------------------------------
     def policy(self, actor_params: Any, observations: jnp.ndarray) -> TanhNormal:

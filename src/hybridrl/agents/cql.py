@@ -66,7 +66,8 @@ class CQLAgent(SACAgent):
         members = jax.random.choice(key_sub, cfg.num_critics, (cfg.num_target_critics,), replace=False)
         target_params = subset(self.target_critic_params, members)
         dist = self.policy(self.actor.params, batch["next_observations"])
-        n = cfg.cql_n_actions if cfg.max_backup else 1
+        max_backup = cfg.max_backup if not self.online or cfg.online_max_backup is None else cfg.online_max_backup
+        n = cfg.cql_n_actions if max_backup else 1
         next_actions, next_log_probs = dist.sample_and_log_prob(key_act, (n,))  # (n, B, A), (n, B)
         next_obs = jnp.broadcast_to(batch["next_observations"], (n, *batch["next_observations"].shape))
         next_q = ensemble_apply(self.critic.apply_fn, target_params, next_obs, next_actions).min(axis=0)  # (n, B)

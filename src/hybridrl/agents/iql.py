@@ -105,8 +105,10 @@ class IQLAgent(AgentAPI, flax.struct.PyTreeNode):
         act = jnp.zeros((1, action_dim), jnp.float32)
         actor_def = GaussianActor(config.hidden_dims, action_dim, log_std_init=config.log_std_init)
         critic_def, value_def = Critic(config.hidden_dims), ValueNet(config.hidden_dims)
+        # always a schedule (constant when actor_decay_steps is 0), so the optimiser state has one shape and a
+        # fine-tuning run at a constant rate can start from a pre-training run that decayed
         actor_lr = (optax.cosine_decay_schedule(config.actor_lr, config.actor_decay_steps)
-                    if config.actor_decay_steps else config.actor_lr)
+                    if config.actor_decay_steps else optax.constant_schedule(config.actor_lr))
         actor_obs = jnp.zeros((1, obs_dim + actor_extra_inputs), jnp.float32)
         actor = TrainState.create(apply_fn=actor_def.apply, params=actor_def.init(key_actor, actor_obs),
                                   tx=optax.adam(actor_lr))

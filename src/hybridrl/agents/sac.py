@@ -134,7 +134,8 @@ class SACAgent(AgentAPI, flax.struct.PyTreeNode):
         key_actor, key_critic, key_temp = jax.random.split(key, 3)
         obs = jnp.zeros((1, obs_dim), jnp.float32)
         act = jnp.zeros((1, action_dim), jnp.float32)
-        actor_def = TanhGaussianActor(config.hidden_dims, action_dim)
+        actor_def = TanhGaussianActor(config.actor_hidden_dims or config.hidden_dims, action_dim,
+                                      layer_norm=config.actor_layer_norm, log_std_offset=config.actor_log_std_offset)
         critic_def = Critic(config.hidden_dims, layer_norm=config.critic_layer_norm)
         temp_def = Temperature(config.init_temperature)
         actor_obs = jnp.zeros((1, obs_dim + actor_extra_inputs), jnp.float32)

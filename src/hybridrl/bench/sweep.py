@@ -69,7 +69,7 @@ def load_spec(path: str | Path) -> dict[str, Any]:
 
 def expand(spec: dict[str, Any]) -> list[RunTask]:
     """Every run of the grid, in order: tasks, then recipes, then override combinations, then seeds."""
-    from hybridrl.data.suite import SUITE
+    from hybridrl.recipes import resolve_env
 
     known = {"out", "recipes", "tasks", "seeds", "offline_steps", "online_steps", "set", "grid", "resources"}
     unknown = set(spec) - known
@@ -88,9 +88,11 @@ def expand(spec: dict[str, Any]) -> list[RunTask]:
     for task in spec["tasks"]:
         task = {"dataset": task} if isinstance(task, str) else dict(task)
         dataset = task.get("dataset")
-        env = task.get("env") or (SUITE[dataset].env if dataset in SUITE else None)
-        if env is None:
-            raise ConfigError(f"sweep spec: task {task} needs an 'env' (its dataset is not a built-in one)")
+        env = task.get("env")
+        try:
+            env = resolve_env(env, dataset)  # a built-in or Minari dataset names its env
+        except ConfigError as exc:
+            raise ConfigError(f"sweep spec: task {task} needs an 'env' that fits its data: {exc}") from None
         task_name = task.get("name") or _slug(dataset or env)
         for entry in spec["recipes"]:
             entry = {"recipe": entry} if isinstance(entry, str) else dict(entry)

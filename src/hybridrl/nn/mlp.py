@@ -79,6 +79,8 @@ class TanhGaussianActor(nn.Module):
     log_std_max: float = 2.0
     state_dependent_std: bool = True
     layer_norm: bool = False
+    log_std_offset: float | None = None  # log-std = m·raw + b with learned scalars m (from 1) and b (from this):
+    # Cal-QL's policy (b = −1 starts it near std 0.37); None: the raw output
 
     @nn.compact
     def __call__(self, obs: jnp.ndarray, temperature: float = 1.0) -> TanhNormal:
@@ -88,6 +90,10 @@ class TanhGaussianActor(nn.Module):
             log_std = nn.Dense(self.action_dim, kernel_init=default_init())(x)
         else:
             log_std = jnp.broadcast_to(self.param("log_std", nn.initializers.zeros, (self.action_dim,)), mean.shape)
+        if self.log_std_offset is not None:
+            m = self.param("log_std_multiplier", nn.initializers.ones, ())
+            b = self.param("log_std_offset", nn.initializers.constant(self.log_std_offset), ())
+            log_std = m * log_std + b
         log_std = jnp.clip(log_std, self.log_std_min, self.log_std_max)
         return TanhNormal(mean, jnp.exp(log_std) * temperature)
 

@@ -119,7 +119,7 @@ class Progress:
         self.plain = enabled and not tty
         self._bar = None
         self.total, self.description, self.interval = total, description, interval
-        self._step, self._sps, self._info, self._phase = start, None, "", description
+        self._step, self._sps, self._info, self._phase = start, None, "", ""
         self._printed_at: float | None = None
         if self.enabled:
             from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -155,7 +155,7 @@ class Progress:
         self._bar.update(self._task, **fields)
 
     def _print_line(self) -> None:
-        parts = [f"hybridrl {self.description}", f"{self._phase} step {self._step:,}/{self.total:,}"]
+        parts = [f"hybridrl {self.description}", f"{self._phase} step {self._step:,}/{self.total:,}".strip()]
         if self._sps:
             parts.append(f"{self._sps:,.0f} steps/s")
             eta = max(self.total - self._step, 0) / self._sps

@@ -398,7 +398,10 @@ class Trainer:
                               "uses another agent (or is unknown)")
         r = RECIPES[recipe]
         presets = {**r.base, **r.domains.get(domain_of(src.train.env), {})} if recipe != src.recipe else {}
-        agent = {f"agent.{k}": v for k, v in dataclasses.asdict(src.agent).items() if f"agent.{k}" not in presets}
+        # the fitted shapes come from the source run; the actor's lr schedule is the fine-tuning run's own (IQL: a
+        # pre-training run without online steps decays to 0 at its end; its fine-tuning runs at a constant rate)
+        agent = {f"agent.{k}": v for k, v in dataclasses.asdict(src.agent).items()
+                 if f"agent.{k}" not in presets and k != "actor_decay_steps"}
         fields = {"dataset": src.train.dataset, "offline_steps": src.train.offline_steps, **train_fields}
         user = overrides if isinstance(overrides, dict) else dict(o.split("=", 1) for o in overrides or [])
         cfg = resolve(recipe, src.train.env, {**agent, **user}, **fields)
@@ -551,9 +554,12 @@ class Trainer:
         self.host.last_eval = result
         if t.policy_snapshots and RECIPES[self.cfg.recipe].agent in ("sac", "cql"):
             step = self.host.offline_step + self.host.online_step
+            a = self.cfg.agent
+            shape = {k: v for k, v in (("layer_norm", a.actor_layer_norm), ("log_std_offset", a.actor_log_std_offset))
+                     if v not in (False, None)}  # only what differs from the plain actor, so older files still read
             save_policy(self.run_dir / "policies" / f"step_{step}.npz", self.carry.agent.actor.params, self.obs_dim,
-                        self.action_dim, self.cfg.agent.hidden_dims, env=t.env, step=step,
-                        eval_return=result["eval_return"])
+                        self.action_dim, a.actor_hidden_dims or a.hidden_dims, env=t.env, step=step,
+                        eval_return=result["eval_return"], **shape)
         return result
 
     def _log(self, phase: str, step: int, info: dict[str, Any], evaluated: bool, sps: float) -> None:
