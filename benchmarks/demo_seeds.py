@@ -14,8 +14,8 @@ import numpy as np
 
 
 def evals(run: Path) -> tuple[list[int], np.ndarray, np.ndarray, np.ndarray]:
-    rows = [r for r in csv.DictReader(open(run / "metrics.csv", newline="")) if r["phase"] == "online"
-            and r["normalized_score"] not in ("", "nan")]
+    with open(run / "metrics.csv", newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r["phase"] == "online" and r["normalized_score"] not in ("", "nan")]
     steps = [int(r["step"]) for r in rows]
     det = np.array([float(r["normalized_score"]) for r in rows])
     sto = np.array([float(r["normalized_score_stochastic"]) for r in rows])

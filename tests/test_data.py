@@ -47,7 +47,10 @@ def test_npz_round_trip(tmp_path):
     (lambda a: a.update(actions=a["actions"][:-1]), r"'actions' should have shape \(10, 2\).*found \(9, 2\)"),
     (lambda a: a["observations"].__setitem__((2, 1), np.nan), "'observations' has 1 rows with NaN"),
     (lambda a: a["actions"].__setitem__((0, 0), 3.0), "'actions' has values up to 3"),
-    (lambda a: a.pop("next_observations"), "'next_observations' is missing"),
+    # without next_observations the file is read in D4RL's own layout (next state = next row), which needs one
+    # terminal flag per row
+    (lambda a: (a.pop("next_observations"), a.update(terminals=a["terminals"][:-1])),
+     r"'terminals' \(and 'timeouts'\) must have one entry per row of 'observations' \(10 rows"),
     (lambda a: a.pop("observations"), "required field 'observations' is missing"),
 ])
 def test_bad_data_names_file_and_field(tmp_path, mutate, match):

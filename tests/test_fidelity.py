@@ -225,3 +225,20 @@ def test_balanced_replay_online_actors_get_a_fresh_adam_at_the_authors_rate(toy_
     resumed = trained.replace(temp=trained.temp.replace(step=trained.temp.step + 5)).to_online()
     kept = resumed.members.actor.opt_state[0].mu
     assert all(float(x.min()) == 1.0 for x in jax.tree_util.tree_leaves(kept))  # a resumed online run keeps them
+
+
+def test_initialisers_follow_each_authors_code():
+    from hybridrl.nn.mlp import Critic
+
+    obs, act = jnp.zeros((1, 40)), jnp.zeros((1, 24))
+    for scheme, out_gain in (("orthogonal", 2 ** 0.5), ("orthogonal-small-output", 1e-2)):
+        p = Critic((64, 64), init_scheme=scheme).init(jax.random.PRNGKey(0), obs, act)["params"]
+        hidden = np.asarray(p["MLP_0"]["Dense_0"]["kernel"])  # (64 inputs, 64): orthogonal columns of norm √2
+        np.testing.assert_allclose(hidden.T @ hidden, 2.0 * np.eye(64), atol=1e-4)
+        out = np.asarray(p["Dense_0"]["kernel"])  # (64, 1): one column of norm = the gain
+        assert np.linalg.norm(out) == pytest.approx(out_gain, rel=1e-4)
+    assert resolve("iql", "Hopper-v5", dataset="hopper-medium-small").agent.init == "orthogonal"
+    assert resolve("cal-ql", "Hopper-v5", dataset="hopper-medium-small").agent.init == "orthogonal-small-output"
+    assert resolve("rlpd", "Hopper-v5", dataset="hopper-medium-small").agent.init == "xavier"
+    with pytest.raises(ConfigError, match="agent.init must be one of xavier, orthogonal, orthogonal-small-output"):
+        resolve("sac", "Hopper-v5", {"agent.init": "he"})

@@ -109,7 +109,8 @@ def test_iql_pretrains_to_a_good_policy_and_keeps_data_online(tmp_path, toy_npz)
     offline = [r for r in rows if r["phase"] == "offline"]
     # A uniform-random policy scores about -17 here, the data's controller about -2: IQL imitates the good part.
     assert float(offline[-1]["eval_return"]) > -4.0, offline[-1]
-    assert float(offline[-1]["value_loss"]) < float(offline[0]["value_loss"])
+    # V fits the data's expectile: the loss is small beside the squared returns (|G| is up to ~17 here)
+    assert float(offline[-1]["value_loss"]) < 0.05, offline[-1]["value_loss"]
     assert trainer.offline is not None and cfg.train.mixing == "append"
     # The switch checkpoint stays readable on its own (q_calibration --policy-q reads it) beside the latest one.
     switch, latest = (load_run_agent(tmp_path / "iql", name)[2]["host"] for name in (OFFLINE_CKPT_NAME, CKPT_NAME))

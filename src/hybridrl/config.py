@@ -17,6 +17,14 @@ class ConfigError(ValueError):
     """A bad config key or value; the message lists what is valid."""
 
 
+INITS = ("xavier", "orthogonal", "orthogonal-small-output")
+
+
+def check_init(name: str) -> None:
+    if name not in INITS:
+        raise ConfigError(f"agent.init must be one of {', '.join(INITS)}; got {name!r}")
+
+
 def check_learner(cfg: Any, positive: tuple[str, ...]) -> None:
     """The checks every agent config shares: counts >= 1, τ in (0, 1], γ in [0, 1], rates > 0."""
     for name in ("utd", "batch_size", "num_critics"):
@@ -40,6 +48,8 @@ class SACConfig:
     critic_layer_norm: bool = False
     actor_layer_norm: bool = False  # LayerNorm in the policy too (WSRL)
     actor_log_std_offset: float | None = None  # log-std = m·raw + b, m and b learned from 1 and this (Cal-QL: −1)
+    init: str = "xavier"  # kernel initialisers: "xavier" (RLPD's code), "orthogonal" (√2 on every layer: IQL, WSRL),
+    # "orthogonal-small-output" (√2 hidden, 1e-2 output: Cal-QL's JaxCQL)
     num_critics: int = 2  # E
     num_target_critics: int = 2  # Z: the target is the min over a random subset of this size
     actor_aggregation: str = "min"  # how the actor reads the ensemble: "mean" (RLPD) or "min"
@@ -57,6 +67,7 @@ class SACConfig:
     actor_full_batch: bool = False  # actor/temperature step on all UTD minibatches joined (WSRL), not the last
 
     def validate(self) -> None:
+        check_init(self.init)
         if self.actor_aggregation not in ("mean", "min"):
             raise ConfigError(f"agent.actor_aggregation must be 'mean' or 'min', got {self.actor_aggregation!r}")
         if not 1 <= self.num_target_critics <= self.num_critics:
@@ -76,6 +87,7 @@ class CQLConfig(SACConfig):
     target_entropy_scale: float = 1.0
     actor_lr: float = 1e-4
     temp_lr: float = 1e-4  # the authors' code steps the temperature at the policy's rate
+    init: str = "orthogonal-small-output"  # Cal-QL's JaxCQL (orthogonal_init=True)
     cql_alpha: float = 5.0  # weight of the conservative term (Cal-QL's and WSRL's locomotion default)
     cql_n_actions: int = 10  # actions sampled from each of uniform, π(·|s), π(·|s')
     cql_temperature: float = 1.0
@@ -139,10 +151,12 @@ class IQLConfig:
     value_lr: float = 3e-4
     actor_decay_steps: int | None = None  # cosine decay of the actor lr over this many updates; None: the run's
     # offline steps when it has no online phase, else 0 (constant, as IQL's fine-tuning configs); by resolve
+    init: str = "orthogonal"  # IQL's common.py: orthogonal, gain √2, on every layer (see SACConfig.init)
     log_std_init: float = 0.0  # the actor's log-std before training (IQL's code: 0; d3rlpy's IQL: −1.5). Adam
     # moves it by ~lr per update, so after a short pre-training it still sets the online exploration noise
 
     def validate(self) -> None:
+        check_init(self.init)
         if not 0.0 < self.expectile < 1.0:
             raise ConfigError(f"agent.expectile must be in (0, 1), got {self.expectile}")
         if not -5.0 <= self.log_std_init <= 2.0:

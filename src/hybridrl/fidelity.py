@@ -29,8 +29,7 @@ BR_REPO = "shlee94/Off2OnRL"
 FAMO2O_REPO = "LeapLabTHU/FamO2O"
 RLPD_REPO = "ikostrikov/rlpd"
 
-_INIT = Row("initialisation", "—", "orthogonal (√2 hidden layers) (common.py)", ours="Xavier uniform",
-            note="not yet matched; every hybridrl network shares one initialiser")
+_INIT = Row("initialisation", "—", f"orthogonal, gain √2, every layer ({IQL_REPO} common.py)", "agent.init")
 
 _IQL_ROWS = [
     Row("expectile τ", "0.7 locomotion, 0.9 AntMaze", f"0.7 / 0.9 ({IQL_REPO} configs/mujoco_config.py, "
@@ -87,7 +86,8 @@ _CQL_COMMON = [
     Row("policy log-std", "—", f"m·raw + b, learnable m = 1, b = −1, clip [−20, 2] ({CALQL_REPO} "
         "JaxCQL/model.py)", "agent.actor_log_std_offset"),
     Row("offline updates", "1M (AntMaze)", "1M AntMaze, 250k locomotion (WSRL)", "train.offline_steps"),
-    _INIT,
+    Row("initialisation", "—", f"orthogonal_init=True: orthogonal √2 hidden, 1e-2 output ({CALQL_REPO} "
+        "JaxCQL/conservative_sac_main.py, model.py)", "agent.init"),
 ]
 
 _CALQL_ROWS = [
@@ -122,6 +122,8 @@ _WSRL_ROWS = [
     Row("α_cql (locomotion pre-training)", "5", f"cql_alpha 5 ({WSRL_REPO} experiments/configs/"
         "locomotion_cql)", "agent.cql_alpha"),
     Row("temperature lr", "—", f"1e-4 ({WSRL_REPO} experiments/configs/*)", "agent.temp_lr"),
+    Row("initialisation", "—", f"orthogonal √2 ({WSRL_REPO} wsrl/networks/*)", "agent.init",
+        note="their final-layer scale quirk (kernel_scale_final on the last hidden layer) is not copied"),
 ]
 
 _BR_ROWS = [
@@ -146,6 +148,8 @@ _BR_ROWS = [
         note="ours keeps every online row"),
     Row("CQL pre-training α", "—", "not in the repository (it ships the checkpoints); CQL's README: 5 or 10",
         "agent.cql_alpha"),
+    Row("initialisation", "—", f"rlkit's fan-in uniform hidden layers, ±3e-3 outputs ({BR_REPO} rlkit/torch/"
+        "networks.py)", "agent.init", note="not matched: Xavier uniform is the nearest initialiser we have"),
 ]
 
 _FAMO2O_IQL_ROWS = [
@@ -170,7 +174,7 @@ _FAMO2O_IQL_ROWS = [
     Row("actor lr schedule", "—", "constant (AntMaze fine-tuning config)", "agent.actor_decay_steps"),
     Row("expectile (locomotion)", "—", "0.8 constructor default (no locomotion config is published)",
         "agent.expectile", note="ours keeps IQL's 0.7"),
-    _INIT,
+    Row("initialisation", "—", f"orthogonal, gain √2, every layer ({FAMO2O_REPO} jax_iql/common.py)", "agent.init"),
 ]
 
 _FAMO2O_CQL_ROWS = [
@@ -185,17 +189,25 @@ _FAMO2O_CQL_ROWS = [
     Row("β in the backup and conservative term", "—", "the balance model's stochastic β at s for next-state "
         "actions", ours="the deterministic β(s′)", note="not yet matched"),
     Row("offline updates", "—", "2M (n_epochs −400 × 5 × 1000)", "train.offline_steps"),
+    Row("initialisation", "—", f"orthogonal_init=False: flax's LeCun-normal hidden, variance-scaled 1e-2 output "
+        f"({FAMO2O_REPO} jax_cql/JaxCQL/family_model.py)", "agent.init", note="not matched: Xavier is ours nearest"),
 ]
 
 _RLPD_ROWS = [
-    Row("critics", "E = 10, Z = 2, LayerNorm", f"10, 2, LayerNorm ({RLPD_REPO} configs/rlpd_config.py)",
-        "agent.num_critics"),
-    Row("UTD", "20", f"20 ({RLPD_REPO} train_finetuning.py)", "agent.utd"),
+    Row("critics", "E = 10, Z = 2, LayerNorm", f"num_qs 10, num_min_qs 2, LayerNorm ({RLPD_REPO} "
+        "configs/rlpd_config.py)", "agent.num_critics"),
+    Row("UTD", "20", f"--utd_ratio=20 in the README's commands (train_finetuning.py default 1) ({RLPD_REPO})",
+        "agent.utd"),
+    Row("random warm-up", "5k", f"--start_training 5000 in the README's commands ({RLPD_REPO})", "train.start_steps"),
     Row("offline share of each batch", "0.5", f"0.5 ({RLPD_REPO} train_finetuning.py)", "train.offline_ratio"),
     Row("actor reads the critics as", "mean", f"mean ({RLPD_REPO} rlpd/agents/sac/sac_learner.py)",
         "agent.actor_aggregation"),
-    Row("entropy backup, target entropy", "on, −|A|/2", "on, −|A|/2", "agent.target_entropy_scale"),
+    Row("entropy backup, target entropy", "on, −|A|/2", f"backup_entropy True, target −|A|/2 ({RLPD_REPO} "
+        "configs/sac_config.py, rlpd/agents/sac/sac_learner.py)", "agent.target_entropy_scale"),
+    Row("mazes", "256×3, Z = 1, no entropy backup, r − 1", f"the README's AntMaze command ({RLPD_REPO})",
+        "agent.num_target_critics"),
     Row("networks, lr, batch", "256×2, 3e-4, 256", "256×2, 3e-4, 256", "agent.hidden_dims"),
+    Row("initialisation", "—", f"Xavier uniform ({RLPD_REPO} rlpd/networks/mlp.py)", "agent.init"),
 ]
 
 _SAC_ROWS = [

@@ -104,7 +104,7 @@ RECIPES: dict[str, Recipe] = {
                   "agent.actor_aggregation": "min", "agent.online_conservative": False, "agent.utd": 4,
                   "agent.actor_full_batch": True, "train.mixing": "online-only", "train.offline_ratio": 0.0,
                   "train.warmup_policy": "agent", "train.start_steps": 5_000,
-                  "train.first_update_after_episode": False, "agent.actor_layer_norm": True,
+                  "train.first_update_after_episode": False, "agent.actor_layer_norm": True, "agent.init": "orthogonal",
                   "agent.online_max_backup": False, "agent.actor_log_std_offset": None},
             domains={"maze": {**_CQL_MAZE, "agent.calibrated": True, "agent.online_max_backup": True}},
         ),
@@ -116,6 +116,7 @@ RECIPES: dict[str, Recipe] = {
                     "enter at a priority making the first 1k half of the draws); 5x updates in the first 1k steps",
             base={**_CQL_BASE, "agent.ensemble_size": 5, "train.mixing": "density-ratio",
                   "train.first_epoch_multiplier": 5, "agent.temp_lr": 3e-4, "agent.actor_log_std_offset": None,
+                  "agent.init": "xavier",
                   "train.start_steps": 1_000,
                   "train.warmup_policy": "agent", "train.first_update_after_episode": False},
             domains={"maze": _CQL_MAZE},
@@ -136,7 +137,7 @@ RECIPES: dict[str, Recipe] = {
             # offline + online rows sampled uniformly
             base={**_CQL_BASE, "agent.beta_min": 0.5, "agent.beta_max": 1.5, "agent.balance_every": 1,
                   "agent.cql_alpha": 1.0, "agent.max_backup": False, "agent.critic_layer_norm": True,
-                  "agent.actor_lr": 3e-4, "agent.temp_lr": 3e-4, "train.mixing": "append"},
+                  "agent.actor_lr": 3e-4, "agent.temp_lr": 3e-4, "train.mixing": "append", "agent.init": "xavier"},
             domains={"maze": _CQL_MAZE},
         ),
         Recipe(

@@ -130,7 +130,7 @@ class BalanceMixin:
         key_b, key_t = jax.random.split(key)
         # a state-independent log-std clipped to [-10, 2], as the authors' balance model (FamO2O-IQL)
         balance_def = TanhGaussianActor(config.balance_hidden_dims, 1, log_std_min=-10.0, log_std_max=2.0,
-                                        state_dependent_std=False)
+                                        state_dependent_std=False, init_scheme=config.init)
         temp_def = Temperature(config.balance_init_temperature)
         return {"balance": TrainState.create(apply_fn=balance_def.apply,
                                              params=balance_def.init(key_b, jnp.zeros((1, obs_dim))),

@@ -103,8 +103,10 @@ class IQLAgent(AgentAPI, flax.struct.PyTreeNode):
         key_actor, key_critic, key_value = jax.random.split(key, 3)
         obs = jnp.zeros((1, obs_dim), jnp.float32)
         act = jnp.zeros((1, action_dim), jnp.float32)
-        actor_def = GaussianActor(config.hidden_dims, action_dim, log_std_init=config.log_std_init)
-        critic_def, value_def = Critic(config.hidden_dims), ValueNet(config.hidden_dims)
+        actor_def = GaussianActor(config.hidden_dims, action_dim, log_std_init=config.log_std_init,
+                                  init_scheme=config.init)
+        critic_def = Critic(config.hidden_dims, init_scheme=config.init)
+        value_def = ValueNet(config.hidden_dims, init_scheme=config.init)
         # always a schedule (constant when actor_decay_steps is 0), so the optimiser state has one shape and a
         # fine-tuning run at a constant rate can start from a pre-training run that decayed
         actor_lr = (optax.cosine_decay_schedule(config.actor_lr, config.actor_decay_steps)

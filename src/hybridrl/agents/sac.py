@@ -135,8 +135,9 @@ class SACAgent(AgentAPI, flax.struct.PyTreeNode):
         obs = jnp.zeros((1, obs_dim), jnp.float32)
         act = jnp.zeros((1, action_dim), jnp.float32)
         actor_def = TanhGaussianActor(config.actor_hidden_dims or config.hidden_dims, action_dim,
-                                      layer_norm=config.actor_layer_norm, log_std_offset=config.actor_log_std_offset)
-        critic_def = Critic(config.hidden_dims, layer_norm=config.critic_layer_norm)
+                                      layer_norm=config.actor_layer_norm, log_std_offset=config.actor_log_std_offset,
+                                      init_scheme=config.init)
+        critic_def = Critic(config.hidden_dims, layer_norm=config.critic_layer_norm, init_scheme=config.init)
         temp_def = Temperature(config.init_temperature)
         actor_obs = jnp.zeros((1, obs_dim + actor_extra_inputs), jnp.float32)
         actor = TrainState.create(apply_fn=actor_def.apply, params=actor_def.init(key_actor, actor_obs),

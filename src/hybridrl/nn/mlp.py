@@ -11,6 +11,22 @@ from hybridrl.nn.distributions import Gaussian, TanhNormal
 
 default_init = nn.initializers.xavier_uniform
 
+# Kernel initialisers by name, (hidden layers, output layer), as the authors' code sets them: Xavier uniform
+# (RLPD's code); orthogonal with gain √2 on every layer (IQL's and FamO2O's common.py, WSRL); orthogonal √2 on
+# hidden layers and 1e-2 on the output (Cal-QL's JaxCQL model.py with orthogonal_init=True).
+INITS = {"xavier": (nn.initializers.xavier_uniform, nn.initializers.xavier_uniform),
+         "orthogonal": (lambda: nn.initializers.orthogonal(2 ** 0.5), lambda: nn.initializers.orthogonal(2 ** 0.5)),
+         "orthogonal-small-output": (lambda: nn.initializers.orthogonal(2 ** 0.5),
+                                     lambda: nn.initializers.orthogonal(1e-2))}
+
+
+def hidden_init(name: str) -> nn.initializers.Initializer:
+    return INITS[name][0]()
+
+
+def output_init(name: str) -> nn.initializers.Initializer:
+    return INITS[name][1]()
+
 
 ACTIVATIONS = {"relu": nn.relu, "gelu": nn.gelu}
 
@@ -23,11 +39,12 @@ class MLP(nn.Module):
     layer_norm: bool = False
     activate_final: bool = False
     activation: str = "relu"
+    init_scheme: str = "xavier"  # a key of INITS (a field named `init` would hide Module.init)
 
     @nn.compact
     def __call__(self, x: jnp.ndarray) -> jnp.ndarray:
         for i, size in enumerate(self.hidden_dims):
-            x = nn.Dense(size, kernel_init=default_init())(x)
+            x = nn.Dense(size, kernel_init=hidden_init(self.init_scheme))(x)
             if i + 1 < len(self.hidden_dims) or self.activate_final:
                 if self.layer_norm:
                     x = nn.LayerNorm()(x)
@@ -42,15 +59,17 @@ class Critic(nn.Module):
     layer_norm: bool = False
     final_bias: float = 0.0  # the output's initial bias (Balanced Replay's ratio net: 1, so w ≈ 1 at the start)
     final_init_scale: float | None = None  # the output kernel ~ U(±scale) instead of Xavier (with final_bias)
+    init_scheme: str = "xavier"  # a key of INITS (a field named `init` would hide Module.init)
 
     @nn.compact
     def __call__(self, obs: jnp.ndarray, actions: jnp.ndarray) -> jnp.ndarray:
         x = jnp.concatenate([obs, actions], axis=-1)
-        x = MLP(tuple(self.hidden_dims), layer_norm=self.layer_norm, activate_final=True)(x)
+        x = MLP(tuple(self.hidden_dims), layer_norm=self.layer_norm, activate_final=True,
+                init_scheme=self.init_scheme)(x)
         if self.final_init_scale is None and self.final_bias == 0.0:
-            return nn.Dense(1, kernel_init=default_init())(x).squeeze(-1)
+            return nn.Dense(1, kernel_init=output_init(self.init_scheme))(x).squeeze(-1)
         scale = self.final_init_scale
-        kernel = default_init() if scale is None else (
+        kernel = output_init(self.init_scheme) if scale is None else (
             lambda key, shape, dtype=jnp.float32: jax.random.uniform(key, shape, dtype, -scale, scale))
         return nn.Dense(1, kernel_init=kernel, bias_init=nn.initializers.constant(self.final_bias))(x).squeeze(-1)
 
@@ -61,12 +80,13 @@ class ValueNet(nn.Module):
     hidden_dims: Sequence[int]
     layer_norm: bool = False
     activation: str = "relu"
+    init_scheme: str = "xavier"  # a key of INITS (a field named `init` would hide Module.init)
 
     @nn.compact
     def __call__(self, obs: jnp.ndarray) -> jnp.ndarray:
         x = MLP(tuple(self.hidden_dims), layer_norm=self.layer_norm, activate_final=True,
-                activation=self.activation)(obs)
-        return nn.Dense(1, kernel_init=default_init())(x).squeeze(-1)
+                activation=self.activation, init_scheme=self.init_scheme)(obs)
+        return nn.Dense(1, kernel_init=output_init(self.init_scheme))(x).squeeze(-1)
 
 
 class TanhGaussianActor(nn.Module):
@@ -81,13 +101,15 @@ class TanhGaussianActor(nn.Module):
     layer_norm: bool = False
     log_std_offset: float | None = None  # log-std = m·raw + b with learned scalars m (from 1) and b (from this):
     # Cal-QL's policy (b = −1 starts it near std 0.37); None: the raw output
+    init_scheme: str = "xavier"  # a key of INITS (a field named `init` would hide Module.init)
 
     @nn.compact
     def __call__(self, obs: jnp.ndarray, temperature: float = 1.0) -> TanhNormal:
-        x = MLP(tuple(self.hidden_dims), activate_final=True, layer_norm=self.layer_norm)(obs)
-        mean = nn.Dense(self.action_dim, kernel_init=default_init())(x)
+        x = MLP(tuple(self.hidden_dims), activate_final=True, layer_norm=self.layer_norm,
+                init_scheme=self.init_scheme)(obs)
+        mean = nn.Dense(self.action_dim, kernel_init=output_init(self.init_scheme))(x)
         if self.state_dependent_std:
-            log_std = nn.Dense(self.action_dim, kernel_init=default_init())(x)
+            log_std = nn.Dense(self.action_dim, kernel_init=output_init(self.init_scheme))(x)
         else:
             log_std = jnp.broadcast_to(self.param("log_std", nn.initializers.zeros, (self.action_dim,)), mean.shape)
         if self.log_std_offset is not None:
@@ -111,12 +133,13 @@ class GaussianActor(nn.Module):
     layer_norm: bool = False
     activation: str = "relu"
     log_std_init: float = 0.0
+    init_scheme: str = "xavier"  # a key of INITS (a field named `init` would hide Module.init)
 
     @nn.compact
     def __call__(self, obs: jnp.ndarray, temperature: float = 1.0) -> Gaussian:
         x = MLP(tuple(self.hidden_dims), activate_final=True, layer_norm=self.layer_norm,
-                activation=self.activation)(obs)
-        mean = nn.Dense(self.action_dim, kernel_init=default_init())(x)
+                activation=self.activation, init_scheme=self.init_scheme)(obs)
+        mean = nn.Dense(self.action_dim, kernel_init=output_init(self.init_scheme))(x)
         mean = jnp.tanh(mean) if self.tanh_mean else mean
         log_std = self.param("log_std", nn.initializers.constant(self.log_std_init), (self.action_dim,))
         scale = jnp.exp(jnp.clip(log_std, self.log_std_min, self.log_std_max)) * temperature
