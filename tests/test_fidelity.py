@@ -242,3 +242,29 @@ def test_initialisers_follow_each_authors_code():
     assert resolve("rlpd", "Hopper-v5", dataset="hopper-medium-small").agent.init == "xavier"
     with pytest.raises(ConfigError, match="agent.init must be one of xavier, orthogonal, orthogonal-small-output"):
         resolve("sac", "Hopper-v5", {"agent.init": "he"})
+
+
+def test_famo2o_cql_critic_reads_beta_as_the_authors():
+    import dataclasses
+
+    from hybridrl.agents import make_agent
+    from hybridrl.agents.famo2o import beta_from_unit
+
+    cfg = resolve("famo2o-cql", TOY, {"agent.hidden_dims": [16, 16], "agent.balance_hidden_dims": [16, 16]},
+                  dataset=None, online_steps=1, offline_steps=0).agent
+    assert cfg.critic_beta == "authors"
+    agent = make_agent("famo2o-cql", jax.random.PRNGKey(0), 2, 2, cfg).to_online()
+    # a balance model with (almost) no spread: its samples are its mode, so the sampled β is β(s) of the *current* s
+    params = jax.tree_util.tree_map(lambda x: x, agent.balance.params)
+    params["params"]["log_std"] = jnp.full((1,), -10.0)
+    agent = agent.replace(balance=agent.balance.replace(params=params))
+    s = jax.random.uniform(jax.random.PRNGKey(1), (6, 2), minval=-1, maxval=1)
+    s2 = jax.random.uniform(jax.random.PRNGKey(2), (6, 2), minval=-1, maxval=1)
+    batch = {"observations": s, "next_observations": s2}
+    beta_s = beta_from_unit(agent.balance.apply_fn(agent.balance.params, s).mode()[..., 0], cfg.beta_min, cfg.beta_max)
+    got = agent.critic_policy(s2, batch, jax.random.PRNGKey(3), "backup").loc
+    np.testing.assert_allclose(got, agent.universal(agent.actor.params, s2, beta_s).loc, atol=1e-4)
+    assert not np.allclose(got, agent.policy(agent.actor.params, s2).loc, atol=1e-4)  # not β(s′)
+    det = agent.replace(config=dataclasses.replace(cfg, critic_beta="deterministic"))
+    np.testing.assert_array_equal(det.critic_policy(s2, batch, jax.random.PRNGKey(3), "next").loc,
+                                  det.policy(det.actor.params, s2).loc)

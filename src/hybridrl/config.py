@@ -211,10 +211,14 @@ class FamO2OCQLConfig(BalanceOptions, CQLConfig):
 
     beta_min: float = 0.5
     beta_max: float = 1.5
+    critic_beta: str = "authors"  # β of the critic's policy actions: "authors" (training β at s; π_b(·|s) samples
+    # for s′ and the backup) or "deterministic" (β(·) of the state acted in)
 
     def validate(self) -> None:
         CQLConfig.validate(self)
         self.validate_balance()
+        if self.critic_beta not in ("authors", "deterministic"):
+            raise ConfigError(f"agent.critic_beta must be 'authors' or 'deterministic', got {self.critic_beta!r}")
 
 
 @dataclass(frozen=True)

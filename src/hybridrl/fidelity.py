@@ -144,8 +144,7 @@ _BR_ROWS = [
         "agent.online_temperature"),
     Row("online actor lr", "—", f"3e-4, new Adam ({BR_REPO} rlkit/examples/ours.py)", "agent.online_actor_lr",
         note="pre-training keeps CQL's actor_lr 1e-4"),
-    Row("online buffer", "—", f"250k ({BR_REPO} rlkit/examples/ours.py)", "train.buffer_capacity",
-        note="ours keeps every online row"),
+    Row("online buffer", "—", f"250k ({BR_REPO} rlkit/examples/ours.py)", "train.buffer_capacity"),
     Row("CQL pre-training α", "—", "not in the repository (it ships the checkpoints); CQL's README: 5 or 10",
         "agent.cql_alpha"),
     Row("initialisation", "—", f"rlkit's fan-in uniform hidden layers, ±3e-3 outputs ({BR_REPO} rlkit/torch/"
@@ -186,8 +185,9 @@ _FAMO2O_CQL_ROWS = [
     Row("critic LayerNorm", "—", f"on ({FAMO2O_REPO} jax_cql/JaxCQL/family_model.py)", "agent.critic_layer_norm"),
     Row("policy lr", "—", "3e-4", "agent.actor_lr"),
     Row("online data", "—", "one buffer, offline + online, uniform", "train.mixing"),
-    Row("β in the backup and conservative term", "—", "the balance model's stochastic β at s for next-state "
-        "actions", ours="the deterministic β(s′)", note="not yet matched"),
+    Row("β in the backup and conservative term", "—", "current-state actions at the training β; next-state "
+        f"actions and the backup at π_b's sampled β at s ({FAMO2O_REPO} jax_cql/JaxCQL/family_conservative_sac.py)",
+        "agent.critic_beta", note="'deterministic' uses β(·) of the state acted in"),
     Row("offline updates", "—", "2M (n_epochs −400 × 5 × 1000)", "train.offline_steps"),
     Row("initialisation", "—", f"orthogonal_init=False: flax's LeCun-normal hidden, variance-scaled 1e-2 output "
         f"({FAMO2O_REPO} jax_cql/JaxCQL/family_model.py)", "agent.init", note="not matched: Xavier is ours nearest"),

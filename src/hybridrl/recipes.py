@@ -116,7 +116,7 @@ RECIPES: dict[str, Recipe] = {
                     "enter at a priority making the first 1k half of the draws); 5x updates in the first 1k steps",
             base={**_CQL_BASE, "agent.ensemble_size": 5, "train.mixing": "density-ratio",
                   "train.first_epoch_multiplier": 5, "agent.temp_lr": 3e-4, "agent.actor_log_std_offset": None,
-                  "agent.init": "xavier",
+                  "agent.init": "xavier", "train.buffer_capacity": 250_000,
                   "train.start_steps": 1_000,
                   "train.warmup_policy": "agent", "train.first_update_after_episode": False},
             domains={"maze": _CQL_MAZE},

@@ -59,13 +59,18 @@ class CQLAgent(SACAgent):
     def to_online(self) -> CQLAgent:
         return self.replace(online=True)
 
+    def critic_policy(self, observations: jnp.ndarray, batch: Batch, key: jax.Array, role: str) -> Any:
+        """π(·|observations) as the critic's backup ("backup") and conservative term ("current", "next") read it;
+        `key` is for agents whose policy takes a sampled input (FamO2O's β); plain CQL ignores it."""
+        return self.policy(self.actor.params, observations)
+
     # ---- losses -------------------------------------------------------------------------------
     def backup(self, batch: Batch, key: jax.Array) -> jnp.ndarray:
         cfg = self.config
         key_act, key_sub = jax.random.split(key)
         members = jax.random.choice(key_sub, cfg.num_critics, (cfg.num_target_critics,), replace=False)
         target_params = subset(self.target_critic_params, members)
-        dist = self.policy(self.actor.params, batch["next_observations"])
+        dist = self.critic_policy(batch["next_observations"], batch, jax.random.fold_in(key, 1), "backup")
         max_backup = cfg.max_backup if not self.online or cfg.online_max_backup is None else cfg.online_max_backup
         n = cfg.cql_n_actions if max_backup else 1
         next_actions, next_log_probs = dist.sample_and_log_prob(key_act, (n,))  # (n, B, A), (n, B)
@@ -91,8 +96,10 @@ class CQLAgent(SACAgent):
         n, (b, a_dim) = cfg.cql_n_actions, actions.shape
         obs_n = jnp.broadcast_to(obs, (n, *obs.shape))
         uniform = jax.random.uniform(key_u, (n, b, a_dim), minval=-1.0, maxval=1.0)
-        pi, log_pi = self.policy(self.actor.params, obs).sample_and_log_prob(key_pi, (n,))
-        pi_next, log_pi_next = self.policy(self.actor.params, batch["next_observations"]) \
+        pi, log_pi = self.critic_policy(obs, batch, jax.random.fold_in(key_pi, 1), "current") \
+            .sample_and_log_prob(key_pi, (n,))
+        pi_next, log_pi_next = self.critic_policy(batch["next_observations"], batch, jax.random.fold_in(key_next, 1),
+                                                  "next") \
             .sample_and_log_prob(key_next, (n,))
         q_all = ensemble_apply(self.critic.apply_fn, critic_params, jnp.concatenate([obs_n] * 3),
                                jax.lax.stop_gradient(jnp.concatenate([uniform, pi, pi_next])))  # (E, 3N, B)

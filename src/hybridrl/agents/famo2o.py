@@ -16,7 +16,8 @@ critic values most. It decorates an offline→online learner:
 
   CQL (secondary), β weighs Q in the actor:
     L_π  = E[ α log π_u(ã | s, β) − β min_j Q_j(s, ã) ],  β ~ U[β_min, β_max] offline, π_b online;
-    the critic's conservative term and backup use the acting policy π_u(·|s, β(s)).
+    the critic's conservative term and backup, as the authors' code: current-state actions at the training β,
+    next-state actions and the backup at β ~ π_b(·|s) of the current state (`critic_beta`).
 
 Acting always uses the deterministic β(s) (the balance model's mode); `beta_mode="mean"` replaces β(s)
 by one state-independent β, the running mean of β(s) (the paper's "is adaptivity what helps" ablation).
@@ -189,6 +190,21 @@ class FamO2OCQLAgent(BalanceMixin, CQLAgent):
     def balance_critic_params(self) -> Any:
         """The current critics, as the authors' FamO2O-CQL reads them."""
         return self.critic.params
+
+    def critic_policy(self, observations: jnp.ndarray, batch: Batch, key: jax.Array, role: str) -> Any:
+        """The universal policy as the critic reads it. The authors' code (`critic_beta="authors"`): the
+        conservative term's current-state actions at the actor's training β (uniform offline, π_b online),
+        the next-state actions and the backup at a β sampled from π_b(·|s) at the *current* state, in both
+        phases; "deterministic": β(·) of the state the actions are drawn at, as acting uses."""
+        if self.config.critic_beta == "deterministic":
+            return self.policy(self.actor.params, observations)
+        s = batch["observations"]
+        if role == "current":
+            beta = self.training_beta(s, key)
+        else:
+            u = self.balance.apply_fn(self.balance.params, s).sample(key)[..., 0]
+            beta = beta_from_unit(u, self.config.beta_min, self.config.beta_max)
+        return self.universal(self.actor.params, observations, jax.lax.stop_gradient(beta))
 
     @property
     def updates(self) -> jnp.ndarray:
