@@ -199,3 +199,32 @@ def test_idm_label_labels_the_action_free_data_after_the_warmup(tmp_path, maze_n
     assert trainer.offline.data["observations"].shape[1] == 6  # [state, task goal], as the env observes
     rows = [r for r in read_rows(tmp_path / "idm") if r["phase"] == "online" and r["critic_loss"] != ""]
     assert rows  # RLPD trained on the labelled data after the warm-up
+
+
+def test_guidance_readings_by_hand():
+    """The three readings of the paper's r_g and V_g (no public code): the distance over the whole state, the goal
+    entries only, or per entry over the fast planner's std; μ_f fed g_h or w; V_g fitted on both batches or online."""
+    cfg = MSCPConfig(hidden_dims=(16,), goal_dim=2)
+    agent = MSCPAgent.create(jax.random.PRNGKey(0), 6, 2, cfg)  # state: 4 entries, the first 2 a goal
+    zero = jax.tree_util.tree_map(jnp.zeros_like, agent.fast.params)
+    zero["params"]["log_std"] = jnp.full((4,), np.log(2.0))  # μ_f ≡ 0, σ_f = 2
+    agent = agent.replace(fast=agent.fast.replace(params=zero))
+    batch = {"observations": jnp.zeros((1, 4)), "next_observations": jnp.asarray([[3.0, 4.0, 12.0, 0.0]]),
+             "high_goals": jnp.zeros((1, 2)), "low_goals": jnp.ones((1, 2))}
+    for dims, expected in (("state", -13.0), ("goal", -5.0), ("normalized", -6.5)):
+        a = agent.replace(config=dataclasses.replace(cfg, guidance_dims=dims))
+        assert float(a.guidance(batch)[0]) == pytest.approx(expected, rel=1e-5)
+    trained = MSCPAgent.create(jax.random.PRNGKey(1), 6, 2, cfg)
+    b = _batch(jax.random.PRNGKey(4), sd=4)
+    sub = trained.replace(config=dataclasses.replace(cfg, fast_planner_goal="subgoal"))
+    step = trained.planner(trained.fast, trained.fast.params, b["observations"], b["low_goals"]).mode()
+    np.testing.assert_allclose(sub.guidance(b), guidance_reward(b["observations"], b["next_observations"], step),
+                               rtol=1e-6)
+    online_only = trained.replace(config=dataclasses.replace(cfg, guide_value_data="online"))
+    update = jax.jit(MSCPAgent.online_update)
+    one, _ = update(online_only, b, _batch(jax.random.PRNGKey(5), sd=4, actions=False))
+    two, _ = update(online_only, b, _batch(jax.random.PRNGKey(6), sd=4, actions=False))
+    assert all(jax.tree_util.tree_leaves(jax.tree_util.tree_map(
+        lambda x, y: bool(jnp.array_equal(x, y)), one.guide.params, two.guide.params)))  # offline rows not read
+    with pytest.raises(ConfigError, match="agent.guidance_dims must be one of state, goal, normalized"):
+        dataclasses.replace(cfg, guidance_dims="xy").validate()

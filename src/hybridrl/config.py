@@ -240,6 +240,12 @@ class MSCPConfig:
     low_temperature: float = 1.0  # of the low-level policy's AWR: weights min(exp(this · A), awr_max_weight)
     awr_max_weight: float = 100.0
     guidance_weight: float = 7.0  # λ (mazes); 0 = HIQL
+    # Readings of the paper's guidance (no public code; measured in benchmarks/sweeps/claim-mscp.yaml):
+    guidance_dims: str = "state"  # r_g over the whole state, its "goal" entries only, or "normalized" (each entry
+    # divided by the fast planner's std, so PointMaze's velocities do not outweigh its positions)
+    fast_planner_goal: str = "high"  # μ_f conditioned on the high goal g_h, or on the "subgoal" w π_ℓ and V_g see
+    guide_value_data: str = "both"  # V_g fitted on "both" batches, or "online" only (the offline rows' r_g is near
+    # 0 by construction, which biases λ (r_g − V_g) negative on online rows)
     finetune_planners: bool = False  # online: keep training the planners (AWR on both batches)
     p_cur: float = 0.2  # relabelling: value goal = s_t
     p_traj: float = 0.5  # value goal = a future state of the trajectory (else a random state)
@@ -262,6 +268,10 @@ class MSCPConfig:
             raise ConfigError("agent.guidance_weight and agent.goal_dim must be >= 0")
         if self.activation not in ("relu", "gelu"):
             raise ConfigError(f"agent.activation must be 'relu' or 'gelu', got {self.activation!r}")
+        for name, valid in (("guidance_dims", ("state", "goal", "normalized")),
+                            ("fast_planner_goal", ("high", "subgoal")), ("guide_value_data", ("both", "online"))):
+            if getattr(self, name) not in valid:
+                raise ConfigError(f"agent.{name} must be one of {', '.join(valid)}; got {getattr(self, name)!r}")
         check_learner(self, positive=("lr", "planner_temperature", "low_temperature", "awr_max_weight"))
 
     @property

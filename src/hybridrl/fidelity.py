@@ -223,6 +223,10 @@ _MSCP_ROWS = [
     Row("guidance weight λ", "7 (mazes)", "—", "agent.guidance_weight"),
     Row("expectile offline / online", "0.7 / 0.5", "—", "agent.online_expectile"),
     Row("subgoal horizon k", "25", "—", "agent.subgoal_steps"),
+    Row("guidance distance", "−‖s′ − (s + μ_f)‖", "—", "agent.guidance_dims",
+        note="a reading: 'goal' (positions only) and 'normalized' (per entry / σ_f) are the alternatives measured"),
+    Row("fast planner's goal input", "g_h", "—", "agent.fast_planner_goal", note="a reading; 'subgoal' = w"),
+    Row("V_g fitted on", "—", "—", "agent.guide_value_data", note="a reading; 'online' only is the alternative"),
     Row("networks", "512×3, LayerNorm, GELU", "—", "agent.hidden_dims", note="scaled down for 2-core CPUs"),
     Row("batch size", "1024", "—", "agent.batch_size", note="scaled down for 2-core CPUs"),
 ]

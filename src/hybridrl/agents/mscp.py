@@ -11,10 +11,12 @@ Pre-training (offline batches only; no action or reward of the data is read):
     L_h = −E[ min(exp(β (V̄(s_{t+k}, g_h) − V̄(s_t, g_h))), 100) log π_h(s_{t+k} − s_t | s_t, g_h) ]
     L_f = the same with the fast target (k = 1)
 Online (one online and one offline batch per update):
-    r_g = −‖s' − (s + μ_f(s, g_h))‖                     guidance toward the data's support (both batches)
+    r_g = −‖s' − (s + μ_f(s, g_h))‖                     guidance toward the data's support (both batches);
+          readings: μ_f(s, w) (`fast_planner_goal`), goal entries only or per-entry / σ_f (`guidance_dims`)
     L_ℓ = −E_online[ min(exp(A_ℓ), 100) log π_ℓ(a | s, w) ],
           A_ℓ = V̄(s', w) − V̄(s, w) + λ (r_g − V_g(s, w))  (online only: the offline data has no actions)
-    L_g = E[(V_g(s, w) − r_g)²] over both batches;  L_V = ½ [L_V(online, τ_e = 0.5) + L_V(offline, 0.7)]
+    L_g = E[(V_g(s, w) − r_g)²] over both batches (`guide_value_data`);
+    L_V = ½ [L_V(online, τ_e = 0.5) + L_V(offline, 0.7)]
 The low-level step runs first, on the values as they stood, so π_ℓ's update depends on online samples
 only. Planners stay frozen unless `finetune_planners`. Acting: w = s + Δ, Δ ~ π_h(s, g*) (its mean at
 evaluation), a ~ π_ℓ(s, w) (its mean at evaluation).
@@ -66,8 +68,18 @@ class MSCPAgent(AgentAPI, flax.struct.PyTreeNode):
         return state.apply_fn(params, jnp.concatenate([states, goals], -1))
 
     def guidance(self, batch: Batch) -> jnp.ndarray:
-        step = self.planner(self.fast, self.fast.params, batch["observations"], batch["high_goals"]).mode()
-        return guidance_reward(batch["observations"], batch["next_observations"], step)
+        """r_g under the configured reading of the paper: μ_f conditioned on the high goal g_h or on the subgoal
+        w (`fast_planner_goal`); the distance over the whole state, the goal entries only, or each entry divided
+        by the fast planner's own std (`guidance_dims`)."""
+        cfg = self.config
+        goal = batch["high_goals"] if cfg.fast_planner_goal == "high" else batch["low_goals"]
+        dist = self.planner(self.fast, self.fast.params, batch["observations"], goal)
+        s, s2, step = batch["observations"], batch["next_observations"], dist.mode()
+        if cfg.guidance_dims == "goal":
+            return guidance_reward(self.goal(s), self.goal(s2), self.goal(step))
+        if cfg.guidance_dims == "normalized":
+            return guidance_reward(s / dist.scale, s2 / dist.scale, step / dist.scale)
+        return guidance_reward(s, s2, step)
 
     # ---- losses -----------------------------------------------------------------------------------
     def value_loss(self, params: Any, batch: Batch, expectile: float) -> tuple[jnp.ndarray, dict]:
@@ -148,7 +160,8 @@ class MSCPAgent(AgentAPI, flax.struct.PyTreeNode):
         r_on, r_off = self.guidance(online), self.guidance(offline)
         grads, low_info = jax.grad(self.low_loss, has_aux=True)(self.low.params, online, r_on)
         agent = self.replace(low=self.low.apply_gradients(grads=grads))
-        grads, g_info = jax.grad(agent.guide_loss, has_aux=True)(agent.guide.params, (online, offline), (r_on, r_off))
+        fit = ((online, offline), (r_on, r_off)) if cfg.guide_value_data == "both" else ((online,), (r_on,))
+        grads, g_info = jax.grad(agent.guide_loss, has_aux=True)(agent.guide.params, *fit)
         agent = agent.replace(guide=agent.guide.apply_gradients(grads=grads))
         agent, v_info = agent.value_step(((online, cfg.online_expectile), (offline, cfg.expectile)))
         info = {**low_info, **g_info, **v_info, "guidance_reward": r_on.mean(), "guidance_reward_offline": r_off.mean()}
