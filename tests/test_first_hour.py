@@ -232,3 +232,17 @@ def test_training_on_a_pendulum_minari_dataset_maps_its_actions(tmp_path, monkey
                    tmp_path / "bare")
     np.testing.assert_allclose(np.asarray(bare.offline.data["actions"]), 0.75, atol=1e-6)
     assert bare.dataset.metadata["action_bounds"]["declared_by"] == "env"
+
+
+def test_report_switch_table_reads_the_dip_at_the_offline_to_online_switch(tmp_path):
+    from hybridrl.bench.report import find_runs, switch_table
+
+    for seed, (at, low, end) in enumerate(((50.0, 30.0, 80.0), (60.0, 60.0, 90.0))):
+        run = tmp_path / "task" / "cal-ql" / f"seed{seed}"
+        run.mkdir(parents=True)
+        (run / "config.json").write_text(json.dumps({"config": {"recipe": "cal-ql", "train": {"offline_steps": 100}}}))
+        (run / "metrics.csv").write_text("step,phase,normalized_score\n50,offline,10\n100,offline,{}\n10,online,{}\n"
+                                         "20,online,{}\n100,online,{}\n".format(at, low, at + 5, end))
+    (row,) = switch_table(find_runs(tmp_path, "normalized_score"))
+    # the first 10% of 100 online steps holds the evaluation at 10: dips of −20 and 0
+    assert (row["switch_mean"], row["dip_mean"], row["final_mean"], row["runs"]) == (55.0, -10.0, 85.0, 2)

@@ -58,6 +58,28 @@ def find_runs(root: Path, metric: str) -> list[RunScores]:
     return runs
 
 
+def switch_table(runs: list[RunScores], window: float = 0.1) -> list[dict[str, Any]]:
+    """The offline→online switch per task and method, over runs with an offline phase: the score at the switch
+    (the last offline evaluation), the dip (the lowest online evaluation in the first `window` of the online
+    steps, minus the switch score) and the final score — mean and std over runs (the Cal-QL and WSRL claims)."""
+    groups: dict[tuple[str, str], list[tuple[float, float, float]]] = defaultdict(list)
+    for r in runs:
+        before, after = r.steps <= 0, r.steps > 0
+        if not before.any() or not after.any():
+            continue
+        at_switch = float(r.values[before][np.argmax(r.steps[before])])
+        horizon = max(window * float(r.steps.max()), float(r.steps[after].min()))
+        early = r.values[after & (r.steps <= horizon)]
+        groups[(r.task, r.method)].append((at_switch, float(early.min()) - at_switch, float(r.values[-1])))
+    rows = []
+    for (task, method), vals in sorted(groups.items()):
+        arr = np.asarray(vals)
+        rows.append({"task": task, "method": method, "runs": len(vals),
+                     **{f"{k}_{stat}": float(f(arr[:, i])) for i, k in enumerate(("switch", "dip", "final"))
+                        for stat, f in (("mean", np.mean), ("std", np.std))}})
+    return rows
+
+
 def score_matrix(runs: list[RunScores]) -> tuple[dict[str, np.ndarray], list[str]]:
     """{method: (runs, tasks) final scores}; every method gets the same tasks and the same number of runs
     per task (the smallest found), as rliable's stratified bootstrap needs."""
@@ -195,8 +217,18 @@ def write_report(root: str | Path, out: str | Path | None = None, metric: str | 
             x, y = pair.split(",")
             lo, hi = np.ravel(p_ci[pair])
             lines.append(f"| {x} | {y} | {float(np.ravel(p)[0]):.2f} | [{lo:.2f}, {hi:.2f}] |")
+    switch = switch_table(runs)
+    if switch:
+        lines += ["", "Offline → online switch (runs with an offline phase): the score at the switch, the dip (the "
+                  "lowest online evaluation in the first 10% of the online steps minus the switch score) and the "
+                  "final score, mean ± std over runs:", "", "| task | method | runs | at the switch | dip | final |",
+                  "|---|---|---:|---:|---:|---:|"]
+        lines += [f"| {r['task']} | {r['method']} | {r['runs']} | {r['switch_mean']:.3g} ± {r['switch_std']:.2g} | "
+                  f"{r['dip_mean']:.3g} ± {r['dip_std']:.2g} | {r['final_mean']:.3g} ± {r['final_std']:.2g} |"
+                  for r in switch]
     lines += ["", "![aggregates](aggregates.png)", "", "![profiles](profiles.png)", "",
               *(["![improvement](improvement.png)", ""] if p_point else []), "![curves](curves.png)", ""]
     (out / "REPORT.md").write_text("\n".join(lines))
-    return {"metric": metric, "tasks": tasks, "methods": methods, "point": {m: point[m].tolist() for m in methods},
+    return {"metric": metric, "tasks": tasks, "methods": methods, "switch": switch,
+            "point": {m: point[m].tolist() for m in methods},
             "ci": {m: np.asarray(ci[m]).tolist() for m in methods}, "report": str(out / "REPORT.md")}
