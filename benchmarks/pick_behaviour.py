@@ -1,0 +1,70 @@
+"""Pick the suite's behaviour policies from a SAC run's snapshots (issue 19, item 0).
+
+Lists every `policies/step_N.npz` of a run with its deterministic evaluation return and proposes: the expert (the
+best snapshot; flagged if below the target), the medium snapshot (the first whose return reaches D4RL's medium
+return, or D4RL's medium-to-expert ratio of our expert when the expert falls short of D4RL's), and the early and mid
+snapshots of the medium-replay schedule (a quarter and half of the medium snapshot's steps). With `--copy` the
+chosen files are copied into src/hybridrl/data/policies under the suite's names; then rebuild with
+`python benchmarks/reference_scores.py` and `python benchmarks/datasets.py --small`.
+
+    python benchmarks/pick_behaviour.py /root/hybridrl-runs/behaviour-experts/hopper/sac/seed0 --env Hopper-v5
+"""
+from __future__ import annotations
+
+import argparse
+import shutil
+from pathlib import Path
+
+# D4RL's (medium, expert) returns of the v2 datasets and the targets issue 19 sets (about 3/4 of the expert)
+D4RL = {"Hopper-v5": (1422.0, 3234.3), "HalfCheetah-v5": (4770.3, 12135.0), "Walker2d-v5": (3308.0, 4592.3)}
+TARGETS = {"Hopper-v5": 2500.0, "HalfCheetah-v5": 9000.0, "Walker2d-v5": 3500.0}
+
+
+def snapshots(run: Path) -> list[tuple[int, float, Path]]:
+    from hybridrl.training import checkpoint
+
+    out = []
+    for f in sorted((run / "policies").glob("step_*.npz"), key=lambda p: int(p.stem.split("_")[1])):
+        meta = checkpoint.read_meta(f)
+        out.append((int(meta["step"]), float(meta["eval_return"]), f))
+    return out
+
+
+def pick(snaps: list[tuple[int, float, Path]], env: str) -> dict[str, tuple[int, float, Path]]:
+    medium_d4rl, expert_d4rl = D4RL[env]
+    expert = max(snaps, key=lambda s: s[1])
+    goal = medium_d4rl if expert[1] >= expert_d4rl else expert[1] * medium_d4rl / expert_d4rl
+    medium = next((s for s in snaps if s[1] >= goal), expert)
+    by_step = {s[0]: s for s in snaps}
+
+    def nearest(step: float) -> tuple[int, float, Path]:
+        return by_step[min(by_step, key=lambda k: abs(k - step))]
+
+    return {"expert": expert, "medium": medium, "mid": nearest(medium[0] / 2), "early": nearest(medium[0] / 4)}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("run")
+    p.add_argument("--env", required=True, choices=sorted(D4RL))
+    p.add_argument("--copy", action="store_true", help="copy the picks into src/hybridrl/data/policies")
+    args = p.parse_args()
+    snaps = snapshots(Path(args.run))
+    if not snaps:
+        raise SystemExit(f"{args.run}: no policies/step_N.npz (was train.policy_snapshots on?)")
+    for step, ret, _ in snaps:
+        print(f"{step:>9,}  {ret:10.1f}")
+    chosen = pick(snaps, args.env)
+    target = TARGETS[args.env]
+    for role, (step, ret, _path) in chosen.items():
+        flag = f"  (below the target {target:.0f})" if role == "expert" and ret < target else ""
+        print(f"{role:<7} step {step:,}: {ret:.1f}{flag}")
+    if args.copy:
+        dst = Path(__file__).resolve().parents[1] / "src" / "hybridrl" / "data" / "policies"
+        for role, (_, _, path) in chosen.items():
+            shutil.copyfile(path, dst / f"{args.env.lower()}-{role}.npz")
+        print(f"copied into {dst}")
+
+
+if __name__ == "__main__":
+    main()
