@@ -109,18 +109,22 @@ def test_cal_ql_waits_for_the_first_episode_and_samples_finished_episodes_only(t
     assert cfg.train.first_update_after_episode and cfg.train.warmup_policy == "agent"
     assert cfg.agent.cql_alpha == 5.0 and cfg.agent.max_backup and cfg.agent.temp_lr == 1e-4
     trainer = Trainer(cfg, tmp_path / "calql")
-    seen: list[tuple[int, int, int]] = []  # (episode, pending rows, whether this step trained)
-    step = trainer._step_fn
+    seen: list[tuple[int, int, int]] = []  # (episode, pending rows before storing, whether this step trained)
+    insert, step = trainer._insert_fn, trainer._step_fn
 
-    def spy(carry, offline, transition, policy_obs, hold, *, train, act, repeats):
+    def spy_insert(carry, transition, hold):
         h = trainer.host
-        seen.append((h.episode, int(carry.buffer.pending), int(train)))
         # every earlier row of the running episode is withheld; at its end they were released first
         assert int(carry.buffer.pending) == max(h.episode_length - 1, 0)
         assert bool(hold) == (h.episode_length > 0)  # the last step of an episode is stored released
-        return step(carry, offline, transition, policy_obs, hold, train=train, act=act, repeats=repeats)
+        seen.append((h.episode, int(carry.buffer.pending), 0))
+        return insert(carry, transition, hold)
 
-    trainer._step_fn = spy
+    def spy_step(carry, offline, policy_obs, *, train, act, repeats):
+        seen[-1] = (*seen[-1][:2], int(train))
+        return step(carry, offline, policy_obs, train=train, act=act, repeats=repeats)
+
+    trainer._insert_fn, trainer._step_fn = spy_insert, spy_step
     trainer.run()
     first_train = next(i for i, (_, _, t) in enumerate(seen) if t)
     assert all(ep == 0 for ep, _, _ in seen[:first_train])  # nothing trained inside the first episode

@@ -241,8 +241,8 @@ def test_report_switch_table_reads_the_dip_at_the_offline_to_online_switch(tmp_p
         run = tmp_path / "task" / "cal-ql" / f"seed{seed}"
         run.mkdir(parents=True)
         (run / "config.json").write_text(json.dumps({"config": {"recipe": "cal-ql", "train": {"offline_steps": 100}}}))
-        (run / "metrics.csv").write_text("step,phase,normalized_score\n50,offline,10\n100,offline,{}\n10,online,{}\n"
-                                         "20,online,{}\n100,online,{}\n".format(at, low, at + 5, end))
+        (run / "metrics.csv").write_text(f"step,phase,normalized_score\n50,offline,10\n100,offline,{at}\n"
+                                         f"10,online,{low}\n20,online,{at + 5}\n100,online,{end}\n")
     (row,) = switch_table(find_runs(tmp_path, "normalized_score"))
     # the first 10% of 100 online steps holds the evaluation at 10: dips of −20 and 0
     assert (row["switch_mean"], row["dip_mean"], row["final_mean"], row["runs"]) == (55.0, -10.0, 85.0, 2)

@@ -12,7 +12,7 @@ from hybridrl.recipes import resolve
 from hybridrl.replay import ReplayBuffer
 from hybridrl.replay.mixing import Append, OnlineOnly
 from hybridrl.training import checkpoint
-from hybridrl.training.loop import CKPT_NAME, OFFLINE_CKPT_NAME, Trainer, _online_step, load_run_agent
+from hybridrl.training.loop import CKPT_NAME, OFFLINE_CKPT_NAME, Trainer, _insert, _online_step, load_run_agent
 
 
 def test_expectile_loss_weighs_the_two_signs():
@@ -148,8 +148,10 @@ def test_wsrl_warms_up_with_the_pretrained_policy_without_updates_then_drops_off
     carry = trainer.carry.replace(agent=agent, buffer=buf)
     tr = {k: jnp.asarray(v) for k, v in trainer._example_transition().items()}
     obs = jnp.ones((2,), jnp.float32) * 0.3
-    new, action, info = _online_step(carry, None, tr, obs, np.bool_(False), mixer=OnlineOnly(), batch_size=8, utd=4,
-                                     train=False, act="agent")
+    stored = _insert(carry, tr, np.bool_(False), mixer=OnlineOnly())
+    assert int(stored.buffer.size) == 1
+    new, action, info = _online_step(stored, None, obs, mixer=OnlineOnly(), batch_size=8, utd=4, train=False,
+                                     act="agent")
     assert info == {}
     assert jax.tree_util.tree_all(jax.tree_util.tree_map(lambda a, b: bool(jnp.all(a == b)),
                                                          new.agent.critic.params, agent.critic.params))
