@@ -143,3 +143,12 @@ def test_diverging_updates_can_be_skipped_and_counted(tmp_path, toy_npz):
         _run(tmp_path, "offline", 0, recipe="iql", dataset=str(toy_npz), offline_steps=200,
              **{"agent.critic_lr": 1e3, "agent.value_lr": 1e3, "train.divergence_bound": 1.0,
                 "train.offline_chunk": 100})
+
+
+def test_throughput_online_step_runs_the_loops_two_calls():
+    """`hybridrl bench throughput`'s online-step row drives the loop's own jitted insert and step."""
+    from hybridrl.bench.throughput import measure_online_step
+    from hybridrl.config import SACConfig
+
+    out = measure_online_step(SACConfig(hidden_dims=(16, 16), batch_size=16, utd=2), 0.3, env_id=TOY)
+    assert out["timed_calls"] >= 1 and out["env_steps_per_sec"] > 0

@@ -89,7 +89,7 @@ def measure_online_step(cfg: SACConfig, seconds: float, env_id: str = "HalfCheet
     """The real online step of the training loop (env step on the host + one jitted insert/update/act)."""
     from hybridrl.envs import make_env
     from hybridrl.replay import ReplayBuffer, make_mixer
-    from hybridrl.training.loop import Carry, _commit, _online_step
+    from hybridrl.training.loop import Carry, _commit, _insert, _online_step
 
     env = make_env(env_id)
     obs_dim, act_dim = env.observation_space.shape[0], env.action_space.shape[0]
@@ -101,8 +101,10 @@ def measure_online_step(cfg: SACConfig, seconds: float, env_id: str = "HalfCheet
     offline = ReplayBuffer.from_arrays({k: np.random.default_rng(0).normal(size=(10_000, *np.shape(v)))
                                         .astype(np.float32) for k, v in example.items()})
     carry = _commit(Carry(agent=agent, buffer=buffer, rng=key))
-    step = jax.jit(partial(_online_step, mixer=make_mixer("symmetric", 0.5), batch_size=cfg.batch_size,
-                           utd=cfg.utd), static_argnames=("train",), donate_argnums=0)
+    mixer = make_mixer("symmetric", 0.5)
+    insert = jax.jit(partial(_insert, mixer=mixer), donate_argnums=0)  # the loop's two calls per env step
+    step = jax.jit(partial(_online_step, mixer=mixer, batch_size=cfg.batch_size, utd=cfg.utd),
+                   static_argnames=("train",), donate_argnums=0)
     state = {"carry": carry, "obs": env.reset(seed=0)[0].astype(np.float32), "action": np.zeros(act_dim, np.float32)}
 
     def call() -> Any:
@@ -112,7 +114,8 @@ def measure_online_step(cfg: SACConfig, seconds: float, env_id: str = "HalfCheet
               "next_observations": next_obs, "masks": np.float32(not term)}
         if term or trunc:
             next_obs = env.reset()[0].astype(np.float32)
-        state["carry"], action, _ = step(state["carry"], offline, tr, next_obs, train=True)
+        state["carry"] = insert(state["carry"], tr, np.bool_(False))
+        state["carry"], action, _ = step(state["carry"], offline, next_obs, train=True)
         state["action"], state["obs"] = np.asarray(action), next_obs
         return action
 
