@@ -2,8 +2,9 @@
 it knows nothing of any algorithm's losses (those live in the agent's `update`).
 
 Performance shape:
-- online: ONE jitted call per env step inserts the transition into the device buffer, samples the
-  mixed minibatches, runs every update of that step and returns the next action;
+- online: two jitted calls per env step: one inserts the transition into the device buffer (in place), the
+  other samples the mixed minibatches, runs every update of that step and returns the next action (one fused
+  call made XLA copy buffer columns every step, so its cost grew with the capacity);
 - offline: one jitted call per `offline_chunk` updates (`lax.scan`).
 The carry (agent, buffer, RNG key) is donated to each call, so the buffer is updated in place.
 
