@@ -272,3 +272,24 @@ def test_famo2o_cql_critic_reads_beta_as_the_authors():
     det = agent.replace(config=dataclasses.replace(cfg, critic_beta="deterministic"))
     np.testing.assert_array_equal(det.critic_policy(s2, batch, jax.random.PRNGKey(3), "next").loc,
                                   det.policy(det.actor.params, s2).loc)
+
+
+def test_cal_ql_resumes_exactly_in_the_middle_of_an_episode(tmp_path, toy_npz):
+    """The withheld rows and their returns-to-go survive a checkpoint taken mid-episode: a run stopped at online
+    step 40 (episode 1, its 15th step) and resumed to 80 writes the rows of a straight 80-step run, bit for bit."""
+    from conftest import read_rows
+
+    over = {**TINY, "train.start_steps": 0, "train.log_interval": 10, "train.eval_interval": 40}
+    straight = Trainer(resolve("cal-ql", TOY, over, dataset=str(toy_npz), offline_steps=20, online_steps=80),
+                       tmp_path / "straight")
+    straight.run()
+    first = Trainer(resolve("cal-ql", TOY, over, dataset=str(toy_npz), offline_steps=20, online_steps=40),
+                    tmp_path / "resumed")
+    first.run()
+    assert int(first.carry.buffer.pending) == 15  # 15 steps into episode 1: all its rows withheld
+    again = Trainer.resume(tmp_path / "resumed", online_steps=80)
+    assert int(again.carry.buffer.pending) == 15
+    again.run()
+    assert read_rows(tmp_path / "resumed") == read_rows(tmp_path / "straight")
+    np.testing.assert_array_equal(again.carry.buffer.filled()["mc_returns"],
+                                  straight.carry.buffer.filled()["mc_returns"])
