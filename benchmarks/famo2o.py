@@ -41,7 +41,7 @@ def main() -> None:
     args = p.parse_args()
     args.rlpd_utd = 1
 
-    from hybridrl.bench.plots import plot_beta
+    from hybridrl.analysis.plots import plot_beta
     from hybridrl.training.loop import evaluate_run
 
     t0 = time.time()

@@ -5,7 +5,7 @@
     python benchmarks/faults.py --quick              # a few trials of each (smoke)
 
 Writes benchmarks/results/reliability.json and benchmarks/results/reliability.md (with an RSS plot).
-The trials themselves live in `hybridrl.bench.faults`; tests/test_faults.py runs a fast subset in CI.
+The trials themselves live in `tests/fault_harness.py`; tests/test_faults.py runs a fast subset in CI.
 Every run trains SAC on the toy task (32x32 networks, batch 32); the toy task is chosen because a
 trial's cost is then dominated by the fault, not by the simulator.
 """
@@ -24,11 +24,13 @@ from pathlib import Path
 
 import numpy as np
 
-from hybridrl.bench import faults
 from hybridrl.recipes import resolve
 from hybridrl.training.loop import Trainer
 
 ROOT = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT.parent / "tests"))
+import fault_harness as faults  # noqa: E402 - test infrastructure, outside the package
+
 RESULTS = ROOT / "results"
 SMALL = {"agent.hidden_dims": [32, 32], "agent.batch_size": 32, "train.start_steps": 100,
          "train.eval_interval": 100, "train.log_interval": 100, "train.eval_episodes": 4,
@@ -216,7 +218,7 @@ def write_report(result: dict, path_md: Path) -> None:
              "Every training run is SAC on the toy task (32x32, batch 32, 400 online steps, checkpoint and "
              "evaluation every 100 steps, seed 2); the reference is the same run uninterrupted, and a trial "
              "passes only if the broken-then-resumed run's metrics.csv equals the reference's row for row "
-             "(wall-clock columns aside). Trials live in `src/hybridrl/bench/faults.py`.", "",
+             "(wall-clock columns aside). Trials live in `tests/fault_harness.py`.", "",
              "| fault | trials | outcome |", "|---|---:|---|"]
     p = result["parts"]
     for part in PARTS:  # one table row per part present, in a fixed order

@@ -75,7 +75,7 @@ def main() -> None:
     p.add_argument("--skip", nargs="*", default=[], help="labels not to run here (e.g. sac, when another process "
                    "runs it): two processes can share the grid by dataset")
     args = p.parse_args()
-    from hybridrl.bench.plots import plot_subgoals
+    from hybridrl.analysis.plots import plot_subgoals
 
     t0 = time.time()
     grid = {(d, s): run_seed(args, d, s) for s in range(args.seeds) for d in args.datasets}  # seeds outermost

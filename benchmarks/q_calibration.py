@@ -7,7 +7,7 @@ data's Monte-Carlo returns, read from finished offline→online runs (nothing is
 
 Cal-QL's argument (and the dip it removes) needs a critic that pre-training made *over-conservative*:
 converged, and pushed below the behaviour policy's value by the CQL term. A critic still far below
-the data's returns and still rising has not reached that regime. The logged `q_mean` is the ensemble's
+the data's returns and still rising has not reached that regime. The logged `critic/q_mean` is the ensemble's
 mean Q(s, a) over a training batch; in the offline phase the batch is offline data, so it is compared
 with the mean discounted return-to-go G_MC over the dataset, computed with the run's own discount and
 reward transform (the returns Cal-QL bounds Q with).
@@ -29,8 +29,9 @@ ROOT = Path(__file__).resolve().parent
 
 def offline_q(run: Path) -> list[tuple[int, float]]:
     with open(run / "metrics.csv", newline="") as f:
-        return [(int(r["step"]), float(r["q_mean"])) for r in csv.DictReader(f)
-                if r["phase"] == "offline" and r.get("q_mean")]
+        rows = list(csv.DictReader(f))
+    key = "critic/q_mean" if rows and "critic/q_mean" in rows[0] else "q_mean"  # runs before issue 21: q_mean
+    return [(int(r["step"]), float(r[key])) for r in rows if r["phase"] == "offline" and r.get(key)]
 
 
 def data_returns(run: Path) -> tuple[Any, np.ndarray]:

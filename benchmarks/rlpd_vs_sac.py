@@ -27,8 +27,8 @@ def main() -> None:
     import jax
 
     from hybridrl import demo
-    from hybridrl.bench.plots import plot_runs, read_curve
-    from hybridrl.bench.scores import markdown_table
+    from hybridrl.analysis.plots import plot_runs, read_curve
+    from hybridrl.analysis.scores import markdown_table
 
     t0 = time.time()
     out = Path(args.runs)

@@ -6,9 +6,8 @@ import numpy as np
 import pytest
 from conftest import TINY, TOY, read_rows
 
-from hybridrl.agents.famo2o import FamO2OIQLAgent, beta_encoding, beta_from_unit
+from hybridrl.agents.famo2o import FamO2OIQLAgent, FamO2OIQLConfig, beta_encoding, beta_from_unit
 from hybridrl.cli import main
-from hybridrl.config import FamO2OIQLConfig
 from hybridrl.recipes import resolve
 from hybridrl.training.loop import Trainer, evaluate_run
 
@@ -76,7 +75,7 @@ def test_one_balance_step_touches_only_the_balance_model_and_one_actor_step_not_
     assert not _same(after_a.actor.params, agent.actor.params)
     assert _same((after_a.balance, after_a.balance_temp), (agent.balance, agent.balance_temp))
     # Offline the universal policy sees β drawn uniformly from the range, one per sample.
-    assert 2.0 < float(info["beta_train_mean"]) < 4.0
+    assert 2.0 < float(info["actor/beta_train_mean"]) < 4.0
 
 
 def test_balance_update_period_skips_steps():
@@ -96,9 +95,9 @@ def test_famo2o_recipes_offline_then_online_and_eval_reports_beta(tmp_path, toy_
     trainer = Trainer(cfg, tmp_path / recipe)
     trainer.run()
     rows = read_rows(tmp_path / recipe)
-    assert {"balance_loss", "beta_state_mean", "beta_train_mean"} <= set(rows[0])
+    assert {"balance/balance_loss", "balance/beta_state_mean", "actor/beta_train_mean"} <= set(rows[0])
     lo, hi = cfg.agent.beta_min, cfg.agent.beta_max
-    assert all(lo <= float(r["beta_state_mean"]) <= hi for r in rows)
+    assert all(lo <= float(r["balance/beta_state_mean"]) <= hi for r in rows)
     report = evaluate_run(tmp_path / recipe, episodes=3)
     beta = report["beta"]
     assert lo <= beta["min"] <= beta["mean"] <= beta["max"] <= hi

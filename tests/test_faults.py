@@ -7,12 +7,12 @@ import re
 import resource
 import sys
 
+import fault_harness as faults
 import h5py
 import numpy as np
 import pytest
 from conftest import TINY, TOY, read_rows
 
-from hybridrl.bench import faults
 from hybridrl.data import DataError, load_dataset
 from hybridrl.envs import EnvError
 from hybridrl.recipes import resolve
@@ -141,7 +141,7 @@ class _Payload:
 def test_no_reader_runs_code_planted_in_a_file(tmp_path, monkeypatch):
     import pickle
 
-    from hybridrl.bench.sweep import load_spec
+    from hybridrl.analysis.sweep import load_spec
     from hybridrl.config import ConfigError
     from hybridrl.training.policy import load_policy
 

@@ -180,7 +180,7 @@ def test_plain_progress_lines_when_not_a_terminal():
 
 
 def test_curves_put_online_steps_on_the_x_axis(tmp_path):
-    from hybridrl.bench.plots import read_curve
+    from hybridrl.analysis.plots import read_curve
 
     run = tmp_path / "run"
     run.mkdir()
@@ -190,7 +190,7 @@ def test_curves_put_online_steps_on_the_x_axis(tmp_path):
                                      "2000,online,4\n")
     steps, values = read_curve(run, "eval_return", phase=None)
     assert steps.tolist() == [-2500, 0, 1000, 2000] and values.tolist() == [1, 2, 3, 4]
-    from hybridrl.bench.report import find_runs
+    from hybridrl.analysis.report import find_runs
 
     (r,) = find_runs(tmp_path, "eval_return")
     assert r.steps.tolist() == [-2500, 0, 1000, 2000]
@@ -235,7 +235,7 @@ def test_training_on_a_pendulum_minari_dataset_maps_its_actions(tmp_path, monkey
 
 
 def test_report_switch_table_reads_the_dip_at_the_offline_to_online_switch(tmp_path):
-    from hybridrl.bench.report import find_runs, switch_table
+    from hybridrl.analysis.report import find_runs, switch_table
 
     for seed, (at, low, end) in enumerate(((50.0, 30.0, 80.0), (60.0, 60.0, 90.0))):
         run = tmp_path / "task" / "cal-ql" / f"seed{seed}"

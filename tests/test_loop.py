@@ -22,7 +22,7 @@ def test_sac_learns_the_toy_task(tmp_path):
                                                        "train.eval_interval": 500, "train.eval_episodes": 10})
     rows = read_rows(tmp_path / "learn")
     evals = [float(r["eval_return"]) for r in rows if r["eval_return"]]
-    losses = [float(r["critic_loss"]) for r in rows if r["critic_loss"]]
+    losses = [float(r["critic/critic_loss"]) for r in rows if r["critic/critic_loss"]]
     # A uniform-random policy scores about -17 on this task; the greedy controller about -2.
     assert result["eval_return"] > -7.0, evals
     assert evals[-1] > evals[0] or evals[0] > -7.0
@@ -37,7 +37,7 @@ def test_same_seed_same_numbers_different_seed_different(tmp_path):
     _run(tmp_path, "c", 250, seed=4)
     a, b, c = (read_rows(tmp_path / n) for n in "abc")
     assert a == b
-    assert [r["critic_loss"] for r in a] != [r["critic_loss"] for r in c]
+    assert [r["critic/critic_loss"] for r in a] != [r["critic/critic_loss"] for r in c]
 
 
 def test_resume_to_more_steps_matches_straight_run(tmp_path, toy_npz):
@@ -60,7 +60,7 @@ def test_density_ratio_mixing_composes_with_rlpd_and_resumes_exactly(tmp_path, t
                                                         "train.checkpoint_interval": 120})
     trainer, _ = _run(tmp_path, "straight", 300, **kw)
     rows = read_rows(tmp_path / "straight")
-    assert all(r["ratio_loss"] for r in rows if int(r["step"]) > 100)  # trained once updates start
+    assert all(r["mix/ratio_loss"] for r in rows if int(r["step"]) > 100)  # trained once updates start
     _run(tmp_path, "split", 200, **kw)
     Trainer.resume(tmp_path / "split", online_steps=300).run()
     assert read_rows(tmp_path / "split") == rows
@@ -119,7 +119,7 @@ def test_diverging_learner_stops_with_a_diagnostic_and_keeps_the_last_good_check
 
     wild = {"agent.critic_lr": 10.0, "agent.actor_lr": 10.0, "train.divergence_bound": 1e4,
             "train.checkpoint_interval": 100}
-    with pytest.raises(DivergenceError, match=r"online update at step 101 diverged: \w+ = .*last good checkpoint"):
+    with pytest.raises(DivergenceError, match=r"online update at step 101 diverged: [\w/]+ = .*last good checkpoint"):
         _run(tmp_path, "stop", 400, **wild)
     meta = checkpoint.read_meta(tmp_path / "stop" / "checkpoints" / "latest.npz")
     assert meta["host"]["online_step"] == 100  # written before the first (diverging) update
@@ -147,8 +147,8 @@ def test_diverging_updates_can_be_skipped_and_counted(tmp_path, toy_npz):
 
 def test_throughput_online_step_runs_the_loops_two_calls():
     """`hybridrl bench throughput`'s online-step row drives the loop's own jitted insert and step."""
+    from hybridrl.agents.sac import SACConfig
     from hybridrl.bench.throughput import measure_online_step
-    from hybridrl.config import SACConfig
 
     out = measure_online_step(SACConfig(hidden_dims=(16, 16), batch_size=16, utd=2), 0.3, env_id=TOY)
     assert out["timed_calls"] >= 1 and out["env_steps_per_sec"] > 0

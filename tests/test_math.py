@@ -4,8 +4,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from hybridrl.agents.sac import SACAgent, polyak, td_target
-from hybridrl.config import SACConfig
+from hybridrl.agents.common import polyak, td_target
+from hybridrl.agents.sac import SACAgent, SACConfig
 from hybridrl.nn import TanhNormal, subset
 from hybridrl.replay import ReplayBuffer
 from hybridrl.replay.mixing import Symmetric

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from conftest import read_rows
 
-from hybridrl.agents.mscp import MSCPAgent, guidance_reward
+from hybridrl.agents.mscp import MSCPAgent, MSCPConfig, guidance_reward
 from hybridrl.cli import main
-from hybridrl.config import ConfigError, MSCPConfig
+from hybridrl.config import ConfigError
 from hybridrl.recipes import resolve
 from hybridrl.replay import ReplayBuffer
 from hybridrl.replay.mixing import GoalRelabel, online_episode_ends
@@ -94,7 +94,7 @@ def test_low_level_policy_learns_from_online_samples_only():
     for frozen in ("slow", "fast"):  # planners frozen online by default
         assert all(jax.tree_util.tree_leaves(jax.tree_util.tree_map(
             lambda x, y: bool(jnp.array_equal(x, y)), getattr(a, frozen).params, getattr(agent, frozen).params)))
-    assert np.isfinite(info["guidance_reward"]) and np.isfinite(info["low_loss"])
+    assert np.isfinite(info["guide/guidance_reward"]) and np.isfinite(info["low/low_loss"])
     tuned = agent.replace(config=dataclasses.replace(agent.config, finetune_planners=True))
     d, _ = update(tuned, online, _batch(jax.random.PRNGKey(2), actions=False))
     kernel = ("params", "Dense_0", "kernel")
@@ -132,8 +132,8 @@ def test_mscp_then_hiql_from_its_pretraining_and_the_subgoal_plot(tmp_path, maze
     assert cfg.agent.goal_dim == 2 and cfg.agent.guidance_weight == 7.0 and cfg.train.update_every == 4
     Trainer(cfg, tmp_path / "mscp").run()
     rows = [r for r in read_rows(tmp_path / "mscp") if r["phase"] == "online"]
-    trained = [r for r in rows if r["low_loss"] != ""]
-    assert trained and all(np.isfinite(float(r["guidance_reward"])) for r in trained)
+    trained = [r for r in rows if r["low/low_loss"] != ""]
+    assert trained and all(np.isfinite(float(r["guide/guidance_reward"])) for r in trained)
     assert rows[-1]["success_rate"] != ""  # success reported at evaluation
     hiql = Trainer.from_pretrained(tmp_path / "mscp", tmp_path / "hiql", {**SMALL, "train.start_steps": 650},
                                    recipe="hiql", online_steps=700)
@@ -197,7 +197,7 @@ def test_idm_label_labels_the_action_free_data_after_the_warmup(tmp_path, maze_n
     assert labels["labelled_rows"] == 1_500 and labels["idm_loss_last"] < labels["idm_loss_first"]
     assert trainer.offline is not None and int(trainer.offline.size) == 1_500
     assert trainer.offline.data["observations"].shape[1] == 6  # [state, task goal], as the env observes
-    rows = [r for r in read_rows(tmp_path / "idm") if r["phase"] == "online" and r["critic_loss"] != ""]
+    rows = [r for r in read_rows(tmp_path / "idm") if r["phase"] == "online" and r["critic/critic_loss"] != ""]
     assert rows  # RLPD trained on the labelled data after the warm-up
 
 

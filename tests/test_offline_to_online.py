@@ -65,8 +65,7 @@ def _buffers(n_off=300, n_on=100):
 
 @pytest.mark.parametrize("log_std_init", [0.0, -1.5])
 def test_iql_explores_with_the_configured_initial_noise(log_std_init):
-    from hybridrl.agents.iql import IQLAgent
-    from hybridrl.config import IQLConfig
+    from hybridrl.agents.iql import IQLAgent, IQLConfig
 
     agent = IQLAgent.create(jax.random.PRNGKey(0), 5, 3, IQLConfig(hidden_dims=(8,), log_std_init=log_std_init))
     obs = jnp.zeros((20_000, 5))
@@ -110,7 +109,7 @@ def test_iql_pretrains_to_a_good_policy_and_keeps_data_online(tmp_path, toy_npz)
     # A uniform-random policy scores about -17 here, the data's controller about -2: IQL imitates the good part.
     assert float(offline[-1]["eval_return"]) > -4.0, offline[-1]
     # V fits the data's expectile: the loss is small beside the squared returns (|G| is up to ~17 here)
-    assert float(offline[-1]["value_loss"]) < 0.05, offline[-1]["value_loss"]
+    assert float(offline[-1]["value/value_loss"]) < 0.05, offline[-1]["value/value_loss"]
     assert trainer.offline is not None and cfg.train.mixing == "append"
     # The switch checkpoint stays readable on its own (q_calibration --policy-q reads it) beside the latest one.
     switch, latest = (load_run_agent(tmp_path / "iql", name)[2]["host"] for name in (OFFLINE_CKPT_NAME, CKPT_NAME))
@@ -229,7 +228,7 @@ def test_density_ratio_mixing_samples_by_priority_and_updates_drawn_rows():
     # 300 offline rows at priority 1 and 100 online rows at 3: half of every draw is online.
     step = jax.jit(lambda k, on_, st: mixer.step(k, on_, off, 256, 40, st))
     batch, on2, state2, info = step(jax.random.PRNGKey(1), on, state)
-    assert abs(float(info["ratio_online_share"]) - 0.5) < 0.02
+    assert abs(float(info["mix/ratio_online_share"]) - 0.5) < 0.02
     assert abs(float(1.0 - batch["rewards"].mean()) - 0.5) < 0.02 and "priority" not in batch
     # The drawn rows now carry the priorities of the updated ratio network; the others are unchanged.
     changed_off = np.asarray(state2.offline_priority) != 1.0
@@ -270,8 +269,8 @@ def test_balanced_replay_trains_members_apart_then_prioritises_online_samples(tm
     assert int(agent.temp.step) == 5 * 100 + 200  # one actor/temperature step per update
     rows = read_rows(tmp_path / "br")
     online = [r for r in rows if r["phase"] == "online"]
-    assert {"ratio_loss", "ratio_online_share", "cql_penalty"} <= set(rows[0])
-    assert online[0]["cql_penalty"] == ""  # the conservative term is gone online
+    assert {"mix/ratio_loss", "mix/ratio_online_share", "critic/cql_penalty"} <= set(rows[0])
+    assert online[0]["critic/cql_penalty"] == ""  # the conservative term is gone online
     # 300 online rows beside 2000 offline ones: uniform replay would draw 13% online; new rows enter at
     # priority 2000 · 0.5 / (0.5 · 1000) = 2 and the density ratio (starting at w = 1 everywhere, as the
     # authors' net) rates online (near-on-policy) samples higher, so the prioritised share is larger.
@@ -279,7 +278,7 @@ def test_balanced_replay_trains_members_apart_then_prioritises_online_samples(tm
     p_on = np.asarray(trainer.carry.buffer.data["priority"][:300])
     assert p_on.mean() > 1.05 * p_off.mean(), (p_on.mean(), p_off.mean())
     assert p_on.sum() / (p_on.sum() + p_off.sum()) > 1.05 * 300 / 2300, (p_on.mean(), p_off.mean())
-    assert np.mean([float(r["ratio_w_online"]) > float(r["ratio_w_offline"]) for r in online]) > 0.5
+    assert np.mean([float(r["mix/ratio_w_online"]) > float(r["mix/ratio_w_offline"]) for r in online]) > 0.5
 
 
 def test_proportional_sampler_keeps_small_priorities_over_many_rows():

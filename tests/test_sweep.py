@@ -13,7 +13,7 @@ import pytest
 import yaml
 from conftest import TINY, TOY
 
-from hybridrl.bench.sweep import expand, load_spec, run_status, run_sweep
+from hybridrl.analysis.sweep import expand, load_spec, run_status, run_sweep
 from hybridrl.config import ConfigError
 
 
@@ -118,7 +118,7 @@ def test_report_statistics_equal_rliables_and_figures_are_written(tmp_path):
     from rliable import library as rly
     from rliable import metrics
 
-    from hybridrl.bench.report import find_runs, score_matrix, write_report
+    from hybridrl.analysis.report import find_runs, score_matrix, write_report
 
     rng = np.random.default_rng(0)
     final = {"a": rng.uniform(20, 60, (5, 2)), "b": rng.uniform(40, 90, (5, 2))}

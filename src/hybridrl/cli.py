@@ -199,7 +199,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         run_throughput(json_path=args.json, seconds=args.seconds)
         return 0
     if args.command == "plot":
-        from hybridrl.bench.plots import plot_beta, plot_runs, plot_subgoals
+        from hybridrl.analysis.plots import plot_beta, plot_runs, plot_subgoals
         from hybridrl.config import ConfigError
 
         if args.beta or args.subgoals:
@@ -212,7 +212,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(f"wrote {args.out}")
         return 0
     if args.command == "sweep":
-        from hybridrl.bench.sweep import expand, load_spec, run_status, run_sweep
+        from hybridrl.analysis.sweep import expand, load_spec, run_status, run_sweep
 
         spec = load_spec(args.spec)
         if args.dry_run:
@@ -227,7 +227,7 @@ def _dispatch(args: argparse.Namespace) -> int:
               f"{Path(spec['out']) / 'sweep.json'}")
         return 1 if summary["failed"] else 0
     if args.command == "report":
-        from hybridrl.bench.report import write_report
+        from hybridrl.analysis.report import write_report
 
         info = write_report(args.runs_dir, args.out, args.metric, args.gap_threshold, args.reps)
         print(f"wrote {info['report']}")

@@ -1,4 +1,5 @@
-"""Typed, frozen configs and `key=value` overrides.
+"""The run's typed, frozen config (the train section; each agent's config lives in its agent's file) and
+`key=value` overrides.
 
 Configs are frozen dataclasses so they can be static (hashable) arguments of jitted functions: a
 config value is compiled in, never traced, and changing it is a visible recompilation.
@@ -12,285 +13,9 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any
 
-
-class ConfigError(ValueError):
-    """A bad config key or value; the message lists what is valid."""
-
-
-INITS = ("xavier", "orthogonal", "orthogonal-small-output")
-
-
-def check_init(name: str) -> None:
-    if name not in INITS:
-        raise ConfigError(f"agent.init must be one of {', '.join(INITS)}; got {name!r}")
-
-
-def check_learner(cfg: Any, positive: tuple[str, ...]) -> None:
-    """The checks every agent config shares: counts >= 1, τ in (0, 1], γ in [0, 1], rates > 0."""
-    for name in ("utd", "batch_size", "num_critics"):
-        if getattr(cfg, name) < 1:
-            raise ConfigError(f"agent.{name} must be >= 1, got {getattr(cfg, name)}")
-    if not 0.0 < cfg.tau <= 1.0:
-        raise ConfigError(f"agent.tau must be in (0, 1], got {cfg.tau}")
-    if not 0.0 <= cfg.discount <= 1.0:
-        raise ConfigError(f"agent.discount must be in [0, 1], got {cfg.discount}")
-    for name in positive:
-        if getattr(cfg, name) <= 0:
-            raise ConfigError(f"agent.{name} must be > 0, got {getattr(cfg, name)}")
-
-
-@dataclass(frozen=True)
-class SACConfig:
-    """SAC with a critic ensemble: covers SAC, RLPD and their variants by value alone."""
-
-    hidden_dims: tuple[int, ...] = (256, 256)
-    actor_hidden_dims: tuple[int, ...] | None = None  # None: hidden_dims (Cal-QL's mazes: critic 256×4, actor 256×2)
-    critic_layer_norm: bool = False
-    actor_layer_norm: bool = False  # LayerNorm in the policy too (WSRL)
-    actor_log_std_offset: float | None = None  # log-std = m·raw + b, m and b learned from 1 and this (Cal-QL: −1)
-    init: str = "xavier"  # kernel initialisers: "xavier" (RLPD's code), "orthogonal" (√2 on every layer: IQL, WSRL),
-    # "orthogonal-small-output" (√2 hidden, 1e-2 output: Cal-QL's JaxCQL)
-    num_critics: int = 2  # E
-    num_target_critics: int = 2  # Z: the target is the min over a random subset of this size
-    actor_aggregation: str = "min"  # how the actor reads the ensemble: "mean" (RLPD) or "min"
-    backup_entropy: bool = True
-    utd: int = 1  # critic steps per env step (each with its own minibatch and target update)
-    batch_size: int = 256
-    discount: float = 0.99
-    tau: float = 0.005
-    actor_lr: float = 3e-4
-    critic_lr: float = 3e-4
-    temp_lr: float = 3e-4
-    init_temperature: float = 1.0
-    target_entropy: float | None = None  # None: -target_entropy_scale * |A|
-    target_entropy_scale: float = 0.5
-    actor_full_batch: bool = False  # actor/temperature step on all UTD minibatches joined (WSRL), not the last
-
-    def validate(self) -> None:
-        check_init(self.init)
-        if self.actor_aggregation not in ("mean", "min"):
-            raise ConfigError(f"agent.actor_aggregation must be 'mean' or 'min', got {self.actor_aggregation!r}")
-        if not 1 <= self.num_target_critics <= self.num_critics:
-            raise ConfigError(
-                f"agent.num_target_critics must be in [1, num_critics={self.num_critics}], "
-                f"got {self.num_target_critics}"
-            )
-        check_learner(self, positive=("actor_lr", "critic_lr", "temp_lr", "init_temperature"))
-
-
-@dataclass(frozen=True)
-class CQLConfig(SACConfig):
-    """SAC plus the conservative term of CQL; `calibrated` turns it into Cal-QL."""
-
-    actor_aggregation: str = "min"
-    backup_entropy: bool = False
-    target_entropy_scale: float = 1.0
-    actor_lr: float = 1e-4
-    temp_lr: float = 1e-4  # the authors' code steps the temperature at the policy's rate
-    init: str = "orthogonal-small-output"  # Cal-QL's JaxCQL (orthogonal_init=True)
-    cql_alpha: float = 5.0  # weight of the conservative term (Cal-QL's and WSRL's locomotion default)
-    cql_n_actions: int = 10  # actions sampled from each of uniform, π(·|s), π(·|s')
-    cql_temperature: float = 1.0
-    calibrated: bool = False  # Cal-QL: policy-action Q-values in the logsumexp floored at the MC return
-    lagrange: bool = False  # learn the weight so the conservative gap stays near target_action_gap
-    target_action_gap: float = 0.8
-    lagrange_init_log_alpha: float = 1.0  # log α′ before training (Cal-QL's code: 1.0, i.e. α′ = e)
-    max_backup: bool = True  # target: max over cql_n_actions next actions of the min over the target subset (the
-    # authors' default everywhere)
-    online_max_backup: bool | None = None  # online phase; None: as max_backup (WSRL's online SAC: off on locomotion)
-    online_conservative: bool = True  # keep the conservative term online (False: plain SAC online, as WSRL)
-
-    def validate(self) -> None:
-        super().validate()
-        if self.cql_n_actions < 1 or self.cql_temperature <= 0 or self.cql_alpha < 0:
-            raise ConfigError("agent.cql_n_actions must be >= 1, agent.cql_temperature > 0 and agent.cql_alpha >= 0; "
-                              f"got {self.cql_n_actions}, {self.cql_temperature}, {self.cql_alpha}")
-
-
-@dataclass(frozen=True)
-class BalancedConfig(CQLConfig):
-    """Balanced Replay's learner: `ensemble_size` CQL agents offline (each with `num_critics` critics),
-    merged into one pessimistic-ensemble SAC learner online (the conservative term dropped)."""
-
-    ensemble_size: int = 5  # N
-    online_conservative: bool = False
-    online_backup_entropy: bool = True  # the online SAC's soft backup (CQL pre-training keeps backup_entropy)
-    online_temperature: str = "fresh"  # online SAC's temperature starts at init_temperature (the authors' code) or
-    # at the members' mean ("members-mean")
-    online_actor_lr: float | None = 3e-4  # the actors' lr online, with a new Adam (the authors'); None: keep actor_lr
-
-    def validate(self) -> None:
-        super().validate()
-        if self.ensemble_size < 1:
-            raise ConfigError(f"agent.ensemble_size must be >= 1, got {self.ensemble_size}")
-        if self.online_actor_lr is not None and not self.online_actor_lr > 0:
-            raise ConfigError(f"agent.online_actor_lr must be > 0 (or none), got {self.online_actor_lr}")
-        if self.online_temperature not in ("fresh", "members-mean"):
-            raise ConfigError(f"agent.online_temperature must be 'fresh' or 'members-mean', "
-                              f"got {self.online_temperature!r}")
-        if self.online_conservative:
-            raise ConfigError("agent.online_conservative is not supported by balanced-replay: its online phase is "
-                              "SAC on the merged ensemble (use recipe cql to keep the conservative term)")
-
-
-@dataclass(frozen=True)
-class IQLConfig:
-    """Implicit Q-learning: expectile value, twin critics trained toward V(s'), advantage-weighted actor."""
-
-    hidden_dims: tuple[int, ...] = (256, 256)
-    num_critics: int = 2
-    expectile: float = 0.7  # τ (0.9 on mazes)
-    awr_temperature: float = 3.0  # β (10 on mazes)
-    awr_max_weight: float = 100.0
-    utd: int = 1
-    batch_size: int = 256
-    discount: float = 0.99
-    tau: float = 0.005
-    actor_lr: float = 3e-4
-    critic_lr: float = 3e-4
-    value_lr: float = 3e-4
-    actor_decay_steps: int | None = None  # cosine decay of the actor lr over this many updates; None: the run's
-    # offline steps when it has no online phase, else 0 (constant, as IQL's fine-tuning configs); by resolve
-    init: str = "orthogonal"  # IQL's common.py: orthogonal, gain √2, on every layer (see SACConfig.init)
-    log_std_init: float = 0.0  # the actor's log-std before training (IQL's code: 0; d3rlpy's IQL: −1.5). Adam
-    # moves it by ~lr per update, so after a short pre-training it still sets the online exploration noise
-
-    def validate(self) -> None:
-        check_init(self.init)
-        if not 0.0 < self.expectile < 1.0:
-            raise ConfigError(f"agent.expectile must be in (0, 1), got {self.expectile}")
-        if not -5.0 <= self.log_std_init <= 2.0:
-            raise ConfigError(f"agent.log_std_init must be in [-5, 2] (the actor's log-std range), "
-                              f"got {self.log_std_init}")
-        check_learner(self, positive=("actor_lr", "critic_lr", "value_lr", "awr_temperature", "awr_max_weight"))
-
-
-@dataclass(frozen=True)
-class BalanceOptions:
-    """FamO2O's balance model π_b(β|s) and the range of the balance coefficient β it picks from."""
-
-    beta_min: float = 1.0  # IQL: AWR inverse temperature range (locomotion [1, 5], mazes [8, 14]);
-    beta_max: float = 5.0  # CQL: the weight on Q in the actor ([0.5, 1.5])
-    balance_hidden_dims: tuple[int, ...] = (256, 256)
-    balance_lr: float = 3e-4
-    balance_temp_lr: float = 3e-4
-    balance_init_temperature: float = 1.0
-    balance_target_entropy: float = -0.5
-    balance_every: int = 1  # balance-model update period in updates (the authors' code: every update)
-    beta_mode: str = "adaptive"  # "adaptive": β(s); "mean": one β for all states, the running mean of β(s)
-    awr_beta_weighting: str = "per-sample"  # IQL: exp(β_i A_i) (the paper); "batch-mean": mean_j exp(β_j A_i), what
-    # the authors' code computes by broadcasting A (B,) against β (B, 1)
-
-    def validate_balance(self) -> None:
-        if not self.beta_min < self.beta_max:
-            raise ConfigError(f"agent.beta_min must be < agent.beta_max, got {self.beta_min} and {self.beta_max}")
-        if self.balance_every < 1:
-            raise ConfigError(f"agent.balance_every must be >= 1, got {self.balance_every}")
-        if self.beta_mode not in ("adaptive", "mean"):
-            raise ConfigError(f"agent.beta_mode must be 'adaptive' or 'mean', got {self.beta_mode!r}")
-        if self.awr_beta_weighting not in ("per-sample", "batch-mean"):
-            raise ConfigError(f"agent.awr_beta_weighting must be 'per-sample' or 'batch-mean', "
-                              f"got {self.awr_beta_weighting!r}")
-        for name in ("balance_lr", "balance_temp_lr", "balance_init_temperature"):
-            if getattr(self, name) <= 0:
-                raise ConfigError(f"agent.{name} must be > 0, got {getattr(self, name)}")
-
-
-@dataclass(frozen=True)
-class FamO2OIQLConfig(BalanceOptions, IQLConfig):
-    """IQL whose AWR inverse temperature is β, chosen per state by the balance model (awr_temperature unused)."""
-
-    def validate(self) -> None:
-        IQLConfig.validate(self)
-        self.validate_balance()
-
-
-@dataclass(frozen=True)
-class FamO2OCQLConfig(BalanceOptions, CQLConfig):
-    """CQL whose actor weighs Q by β, chosen per state by the balance model."""
-
-    beta_min: float = 0.5
-    beta_max: float = 1.5
-    critic_beta: str = "authors"  # β of the critic's policy actions: "authors" (training β at s; π_b(·|s) samples
-    # for s′ and the backup) or "deterministic" (β(·) of the state acted in)
-
-    def validate(self) -> None:
-        CQLConfig.validate(self)
-        self.validate_balance()
-        if self.critic_beta not in ("authors", "deterministic"):
-            raise ConfigError(f"agent.critic_beta must be 'authors' or 'deterministic', got {self.critic_beta!r}")
-
-
-@dataclass(frozen=True)
-class MSCPConfig:
-    """MSCP (Wu et al. 2024): goal-conditioned value and slow/fast state planners pre-trained on
-    action-free data, a low-level policy learned online toward the slow planner's subgoals.
-    `guidance_weight=0, online_expectile=0.7` is the HIQL ablation."""
-
-    hidden_dims: tuple[int, ...] = (256, 256)  # paper: 512x3 (scaled down for CPU)
-    layer_norm: bool = True  # value and planner MLPs: LayerNorm + GELU, as the paper
-    activation: str = "gelu"
-    goal_dim: int = 0  # a goal fixes the state's first goal_dim entries; 0: the env's desired_goal size
-    subgoal_steps: int = 25  # k: the slow planner's horizon (about one maze cell of travel)
-    discount: float = 0.99
-    tau: float = 0.005
-    expectile: float = 0.7  # τ_e on offline batches
-    online_expectile: float = 0.5  # τ_e on online batches (HIQL ablation: 0.7)
-    planner_temperature: float = 1.0  # β of the planners' AWR
-    low_temperature: float = 1.0  # of the low-level policy's AWR: weights min(exp(this · A), awr_max_weight)
-    awr_max_weight: float = 100.0
-    guidance_weight: float = 7.0  # λ (mazes); 0 = HIQL
-    # Readings of the paper's guidance (no public code; measured in benchmarks/sweeps/claim-mscp.yaml):
-    guidance_dims: str = "state"  # r_g over the whole state, its "goal" entries only, or "normalized" (each entry
-    # divided by the fast planner's std, so PointMaze's velocities do not outweigh its positions)
-    fast_planner_goal: str = "high"  # μ_f conditioned on the high goal g_h, or on the "subgoal" w π_ℓ and V_g see
-    guide_value_data: str = "both"  # V_g fitted on "both" batches, or "online" only (the offline rows' r_g is near
-    # 0 by construction, which biases λ (r_g − V_g) negative on online rows)
-    finetune_planners: bool = False  # online: keep training the planners (AWR on both batches)
-    p_cur: float = 0.2  # relabelling: value goal = s_t
-    p_traj: float = 0.5  # value goal = a future state of the trajectory (else a random state)
-    p_rand_high: float = 0.3  # high-level goal = a random state (else a future one)
-    lr: float = 3e-4
-    batch_size: int = 256  # each of the online and offline batches (paper 1024)
-    utd: int = 1  # updates per training env step (see train.update_every for fewer than one)
-
-    def validate(self) -> None:
-        for name in ("expectile", "online_expectile"):
-            if not 0.0 < getattr(self, name) < 1.0:
-                raise ConfigError(f"agent.{name} must be in (0, 1), got {getattr(self, name)}")
-        for name in ("utd", "batch_size", "subgoal_steps"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"agent.{name} must be >= 1, got {getattr(self, name)}")
-        if not (self.p_cur >= 0 and self.p_traj >= 0 and self.p_cur + self.p_traj <= 1 and 0 <= self.p_rand_high <= 1):
-            raise ConfigError("agent.p_cur, agent.p_traj must be >= 0 with sum <= 1 and agent.p_rand_high in [0, 1]; "
-                              f"got {self.p_cur}, {self.p_traj}, {self.p_rand_high}")
-        if self.guidance_weight < 0 or self.goal_dim < 0:
-            raise ConfigError("agent.guidance_weight and agent.goal_dim must be >= 0")
-        if self.activation not in ("relu", "gelu"):
-            raise ConfigError(f"agent.activation must be 'relu' or 'gelu', got {self.activation!r}")
-        for name, valid in (("guidance_dims", ("state", "goal", "normalized")),
-                            ("fast_planner_goal", ("high", "subgoal")), ("guide_value_data", ("both", "online"))):
-            if getattr(self, name) not in valid:
-                raise ConfigError(f"agent.{name} must be one of {', '.join(valid)}; got {getattr(self, name)!r}")
-        check_learner(self, positive=("lr", "planner_temperature", "low_temperature", "awr_max_weight"))
-
-    @property
-    def num_critics(self) -> int:  # the twin goal-conditioned value (for the shared checks)
-        return 2
-
-
-AGENT_CONFIGS: dict[str, type] = {"sac": SACConfig, "cql": CQLConfig, "iql": IQLConfig, "balanced": BalancedConfig,
-                                  "famo2o-iql": FamO2OIQLConfig, "famo2o-cql": FamO2OCQLConfig,
-                                  "mscp": MSCPConfig}
-
-
-def agent_config_class(recipe: str) -> type:
-    from hybridrl.recipes import RECIPES  # recipes import this module
-
-    if recipe not in RECIPES:
-        raise ConfigError(f"unknown recipe {recipe!r}; valid recipes: {', '.join(sorted(RECIPES))}")
-    return AGENT_CONFIGS[RECIPES[recipe].agent]
-
+from hybridrl.agents.sac import SACConfig
+from hybridrl.errors import ConfigError
+from hybridrl.replay.mixing import MIXERS
 
 MIXINGS = ("symmetric", "append", "online-only", "density-ratio", "goal-relabel")
 
@@ -387,30 +112,26 @@ class TrainConfig:
 @dataclass(frozen=True)
 class RunConfig:
     recipe: str = "rlpd"
-    agent: Any = field(default_factory=SACConfig)  # the recipe's agent config (SACConfig, CQLConfig, IQLConfig)
+    agent: Any = field(default_factory=SACConfig)  # the recipe's agent config (each agent's file defines its own)
     train: TrainConfig = field(default_factory=TrainConfig)
 
     def validate(self) -> RunConfig:
         self.agent.validate()
         self.train.validate()
-        if not isinstance(self.agent, agent_config_class(self.recipe)):
-            raise ConfigError(f"recipe {self.recipe!r} needs a {agent_config_class(self.recipe).__name__}, "
-                              f"got {type(self.agent).__name__}")
-        goal_agent = isinstance(self.agent, MSCPConfig)
-        if goal_agent != (self.train.mixing == "goal-relabel"):
-            raise ConfigError(f"train.mixing=goal-relabel and recipe mscp/hiql go together (recipe {self.recipe!r}, "
-                              f"mixing {self.train.mixing!r})")
-        if goal_agent and self.train.dataset is None:
-            raise ConfigError(f"recipe {self.recipe!r} learns its planners from a dataset: pass --dataset")
-        if goal_agent and self.train.buffer_capacity < self.train.online_steps:
-            raise ConfigError(f"recipe {self.recipe!r} relabels goals within online episodes, so the online buffer "
-                              f"must keep every step: train.buffer_capacity ({self.train.buffer_capacity}) must be >= "
-                              f"train.online_steps ({self.train.online_steps})")
+        t = self.train
+        try:
+            if hasattr(self.agent, "validate_run"):
+                self.agent.validate_run(t)
+            MIXERS[t.mixing].check_config(t, self.agent)
+        except ConfigError as exc:
+            raise ConfigError(f"recipe {self.recipe!r}: {exc}") from None
         if self.train.label_actions == "idm" and (self.train.dataset is None or self.train.start_steps < 1):
             raise ConfigError("train.label_actions=idm fits inverse dynamics on the warm-up's online data and labels "
                               "a dataset: it needs --dataset and train.start_steps >= 1")
-        uses_data = ((self.train.offline_ratio > 0 and self.train.mixing == "symmetric")
-                     or self.train.mixing == "density-ratio")
+        if self.train.label_actions == "idm" and self.train.offline_steps > 0:
+            raise ConfigError("train.label_actions=idm labels the dataset from online data: it cannot pre-train on it "
+                              f"first (set train.offline_steps=0, got {self.train.offline_steps})")
+        uses_data = MIXERS[t.mixing].requires_offline(t)
         if uses_data and self.train.dataset is None and self.train.online_steps > 0:
             raise ConfigError(
                 f"recipe {self.recipe!r} mixes offline data (train.mixing={self.train.mixing}, "
@@ -423,10 +144,12 @@ class RunConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> RunConfig:
+    def from_dict(cls, d: dict[str, Any], agent_cls: type) -> RunConfig:
+        """From a dict such as `to_dict` writes; `agent_cls` is the recipe's agent config class
+        (`hybridrl.recipes.run_config_from_dict` looks it up from the recipe name)."""
         return cls(
             recipe=d["recipe"],
-            agent=_build(agent_config_class(d["recipe"]), d.get("agent", {}), "agent"),
+            agent=_build(agent_cls, d.get("agent", {}), "agent"),
             train=_build(TrainConfig, d.get("train", {}), "train"),
         )
 
@@ -442,7 +165,7 @@ def _build(cls: type, values: dict[str, Any], prefix: str) -> Any:
     return cls(**kwargs)
 
 
-def all_keys(agent_cls: type = SACConfig) -> list[str]:
+def all_keys(agent_cls: type) -> list[str]:
     return [f"agent.{f.name}" for f in dataclasses.fields(agent_cls)] + [
         f"train.{f.name}" for f in dataclasses.fields(TrainConfig)
     ]
@@ -503,7 +226,7 @@ def apply_overrides(cfg: RunConfig, overrides: list[str] | dict[str, Any]) -> Ru
     for key, value in items:
         section, name = _resolve_key(key, type(cfg.agent))
         sections[section][name] = value
-    return RunConfig.from_dict({"recipe": cfg.recipe, **sections})
+    return RunConfig.from_dict({"recipe": cfg.recipe, **sections}, type(cfg.agent))
 
 
 def _resolve_key(key: str, agent_cls: type) -> tuple[str, str]:

@@ -34,7 +34,7 @@ LIGHT_PRESET = {
 def curve_area(run_dir: Path, metric: str = "normalized_score") -> float:
     """Mean of `metric` over every online evaluation: the area under the learning curve per step, which one
     lucky or unlucky evaluation moves far less than it moves a single budget's score."""
-    from hybridrl.bench.plots import read_curve
+    from hybridrl.analysis.plots import read_curve
 
     return float(np.mean(read_curve(run_dir, metric)[1]))
 
@@ -51,8 +51,8 @@ def run_demo(out: Path, online_steps: int | None = None, seeds: int = 1) -> None
     from rich.console import Console
     from rich.table import Table
 
-    from hybridrl.bench.plots import plot_runs, read_curve
-    from hybridrl.bench.scores import at_budgets
+    from hybridrl.analysis.plots import plot_runs, read_curve
+    from hybridrl.analysis.scores import at_budgets
     from hybridrl.data import load_dataset
     from hybridrl.recipes import resolve
     from hybridrl.training.loop import Trainer

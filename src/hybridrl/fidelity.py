@@ -231,10 +231,91 @@ _MSCP_ROWS = [
     Row("batch size", "1024", "—", "agent.batch_size", note="scaled down for 2-core CPUs"),
 ]
 
+FQL_REPO = "seohongpark/fql"
+_FQL_ROWS = [
+    Row("policy", "flow-matching BC policy v(s, x, t), distilled into a one-step policy μ(s, z)",
+        f"ActorVectorField for both, no squashing ({FQL_REPO} agents/fql.py, utils/networks.py)", ours="the same"),
+    Row("flow steps", "10 Euler steps", f"flow_steps 10 ({FQL_REPO} agents/fql.py)", "agent.flow_steps"),
+    Row("distillation weight α", "per task (D4RL AntMaze 10 / 3, OGBench 300–1000)",
+        f"alpha default 10; README per task ({FQL_REPO} README.md)", "agent.alpha",
+        note="our suite has no task of the paper's; the mazes take AntMaze-medium's 10, locomotion (not in the "
+        "paper) the code's default 10"),
+    Row("TD target over the critics", "mean (min on AntMaze-large/giant, Adroit)", f"q_agg mean ({FQL_REPO} "
+        "agents/fql.py)", "agent.q_agg"),
+    Row("actor's Q", "mean of the 2 critics at clip(μ(s, z))", f"always the mean ({FQL_REPO} agents/fql.py)",
+        ours="the mean"),
+    Row("Q-loss normalisation", "off", f"normalize_q_loss False ({FQL_REPO} agents/fql.py)", "agent.normalize_q_loss"),
+    Row("networks", "512×4, GELU; critic LayerNorm after each activation", f"value/actor_hidden_dims 512×4 "
+        f"({FQL_REPO} agents/fql.py)", "agent.hidden_dims", note="the default; scale down for 2-core CPUs"),
+    Row("critics", "2", f"num_ensembles 2 ({FQL_REPO} agents/fql.py)", "agent.num_critics"),
+    Row("optimiser", "Adam 3e-4 over all networks", f"one Adam over the ModuleDict ({FQL_REPO} utils/flax_utils.py)",
+        "agent.lr", note="one Adam per network at the same rate: the same updates, since every network gets a "
+        "gradient every step"),
+    Row("target update", "τ = 0.005 every step", f"from the critic's parameters before the step ({FQL_REPO} "
+        "agents/fql.py target_update)", "agent.tau"),
+    Row("evaluation", "the sampling policy", f"temperature ignored: clip(μ(s, z)), fresh z ({FQL_REPO} "
+        "agents/fql.py sample_actions)", ours="the sampling policy (evaluates_by_sampling)"),
+    Row("online data", "offline data kept", f"offline dataset copied into the replay buffer, online rows appended, "
+        f"uniform ({FQL_REPO} main.py)", "train.mixing"),
+    Row("online updates", "from the first env step, UTD 1, same α", f"no warm-up ({FQL_REPO} main.py)",
+        "train.start_steps"),
+    Row("reward transform (AntMaze)", "r − 1", f"r − 1 offline and online ({FQL_REPO} envs/d4rl_utils.py, main.py)",
+        "train.reward_bias"),
+    Row("offline updates", "1M (OGBench), 500k (D4RL offline-only)", f"1M ({FQL_REPO} main.py)",
+        "train.offline_steps"),
+    Row("batch size", "256", "256", "agent.batch_size"),
+]
+
+_IFQL_ROWS = [
+    Row("value", "expectile 0.9 against min of the target critics at the data action", f"expectile 0.9 "
+        f"({FQL_REPO} agents/ifql.py value_loss)", "agent.expectile"),
+    Row("critic target", "r + γ m V(s′), online V; loss summed over the 2 critics", f"({FQL_REPO} agents/ifql.py "
+        "critic_loss)", ours="the same"),
+    Row("policy", "flow-matching BC, 10 Euler steps", f"actor_flow ({FQL_REPO} agents/ifql.py)", "agent.flow_steps"),
+    Row("acting", "best of N samples under min Q", f"num_samples 32, min over the online critics ({FQL_REPO} "
+        "agents/ifql.py sample_actions)", "agent.num_samples",
+        note="batched over observations (the authors' version takes one at a time); the same choice per state"),
+    Row("evaluation", "the sampling policy", f"temperature ignored ({FQL_REPO} agents/ifql.py)",
+        ours="the sampling policy (evaluates_by_sampling)"),
+    *[r for r in _FQL_ROWS if r.item in ("networks", "critics", "optimiser", "target update", "online data",
+                                           "online updates", "reward transform (AntMaze)", "offline updates",
+                                           "batch size")],
+]
+
+REBRAC_REPO = "tinkoff-ai/ReBRAC"
+_REBRAC_ROWS = [
+    Row("BC coefficients (β_actor, β_critic)", "per task", f"configs/rebrac/*.yaml ({REBRAC_REPO}): e.g. "
+        "hopper-medium 0.01/0.01, antmaze-medium-diverse 0.001/0", "agent.actor_bc_coef",
+        note="one value per domain (our suite's tasks are not the paper's): locomotion the hopper-medium pair, "
+        "mazes AntMaze-medium-diverse's; set agent.actor_bc_coef / critic_bc_coef per dataset"),
+    Row("critic BC penalty", "β_critic ‖a′ − a′_data‖² in the target", f"the data's next action is row i + 1 of the "
+        f"file ({REBRAC_REPO} src/utils/buffer.py)", "agent.critic_bc_coef",
+        note="the next action within the episode (an episode's last row keeps its own): row i + 1 crosses episode "
+        "ends; online rows get theirs when the episode ends"),
+    Row("Q normalisation in the actor", "λ = 1 / mean |Q|", f"normalize_q True ({REBRAC_REPO} "
+        "src/algorithms/rebrac.py)", "agent.normalize_q"),
+    Row("target smoothing", "σ 0.2, clip 0.5", f"policy_noise 0.2, noise_clip 0.5 ({REBRAC_REPO})",
+        "agent.policy_noise"),
+    Row("actor and target period", "every 2 critic steps", f"policy_freq 2; the actor steps against the critic "
+        f"just updated ({REBRAC_REPO} src/algorithms/rebrac.py update_td3)", "agent.policy_freq"),
+    Row("networks", "256×3 ReLU, LayerNorm after each activation in the critic", f"EDAC init: U(±1/√fan_in), bias "
+        f"0.1, output U(±3e-3) / U(±1e-3) ({REBRAC_REPO} src/networks.py)", "agent.hidden_dims"),
+    Row("critic loss", "Σ over the 2 critics of the batch mean", f"({REBRAC_REPO} update_critic)", ours="the same"),
+    Row("learning rates (actor, critic)", "1e-3 locomotion; 3e-4 / 5e-5 AntMaze", f"({REBRAC_REPO} configs)",
+        "agent.critic_lr"),
+    Row("batch size", "1024 locomotion, 256 AntMaze", f"({REBRAC_REPO} configs)", "agent.batch_size"),
+    Row("discount", "0.99 locomotion, 0.999 AntMaze", f"({REBRAC_REPO} configs)", "agent.discount"),
+    Row("rewards (AntMaze)", "× 100", f"normalize_reward: ×100 ({REBRAC_REPO} src/utils/buffer.py)",
+        "train.reward_scale"),
+    Row("online phase", "— (offline method)", "the FQL paper's protocol: offline data kept, appended, UTD 1, "
+        "exploration noise σ 0.2 clipped at 0.5 (seohongpark/fql main.py, agents/rebrac.py)", "train.mixing"),
+]
+
 SHEETS: dict[str, list[Row]] = {
     "sac": _SAC_ROWS, "rlpd": _RLPD_ROWS, "iql": _IQL_ROWS, "cql": _CQL_COMMON, "cal-ql": _CALQL_ROWS,
     "wsrl": _WSRL_ROWS, "balanced-replay": _BR_ROWS, "famo2o-iql": _FAMO2O_IQL_ROWS,
-    "famo2o-cql": _FAMO2O_CQL_ROWS, "mscp": _MSCP_ROWS,
+    "famo2o-cql": _FAMO2O_CQL_ROWS, "mscp": _MSCP_ROWS, "fql": _FQL_ROWS,
+    "ifql": _IFQL_ROWS, "rebrac": _REBRAC_ROWS,
     "hiql": [Row("guidance weight λ", "0 (the HIQL ablation)", "—", "agent.guidance_weight"),
              Row("online expectile", "0.7", "—", "agent.online_expectile"), *_MSCP_ROWS[3:]],
     "idm-label": [Row("labelling", "inverse dynamics a(s, s′) fitted on online data (SS-ORL)", "—",

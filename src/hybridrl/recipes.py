@@ -7,7 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from hybridrl.config import ConfigError, RunConfig, agent_config_class, apply_overrides
+from hybridrl.agents import AGENTS
+from hybridrl.config import RunConfig, apply_overrides
+from hybridrl.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,12 @@ _RLPD_DOMAINS: dict[str, dict[str, Any]] = {
 # random warm-up, each on one online and one offline relabelled batch.
 _MSCP_BASE: dict[str, Any] = {"train.mixing": "goal-relabel", "train.offline_steps": 1_000_000,
                               "train.start_steps": 2_000, "train.update_every": 4, "train.offline_ratio": 0.5}
+
+# FQL as seohongpark/fql main.py: offline, then online with the offline data kept in one buffer (appended, uniform),
+# one update per env step from the first one, the same α; D4RL AntMaze's r − 1 on the mazes (α 10, mean over critics).
+_FLOW_PROTOCOL: dict[str, Any] = {"train.offline_steps": 1_000_000, "train.mixing": "append", "train.start_steps": 0,
+                                  "train.warmup_policy": "agent"}
+_FQL_BASE: dict[str, Any] = {**_FLOW_PROTOCOL, "agent.alpha": 10.0, "agent.q_agg": "mean"}
 
 RECIPES: dict[str, Recipe] = {
     r.name: r
@@ -155,6 +163,34 @@ RECIPES: dict[str, Recipe] = {
             base={**_MSCP_BASE, "agent.guidance_weight": 0.0, "agent.online_expectile": 0.7},
         ),
         Recipe(
+            name="fql",
+            agent="fql",
+            summary="FQL (Park et al. 2025): a flow-matching BC policy distilled into a one-step policy that maximises "
+                    "Q; offline, then online with the offline data kept (append), UTD 1",
+            base=_FQL_BASE,
+            domains={"maze": {"train.reward_bias": -1.0}},
+        ),
+        Recipe(
+            name="ifql",
+            agent="ifql",
+            summary="IFQL (the FQL paper's flow IDQL): IQL's expectile value and critics, a flow-matching BC policy, "
+                    "acting by the best of 32 flow samples under Q; the FQL protocol online",
+            base=_FLOW_PROTOCOL,
+            domains={"maze": {"train.reward_bias": -1.0}},
+        ),
+        Recipe(
+            name="rebrac",
+            agent="rebrac",
+            summary="ReBRAC (Tarasov et al. 2023): TD3 with BC penalties in the actor and the critic's target, "
+                    "LayerNorm critics, actor every 2 steps; online with the FQL paper's protocol (append, UTD 1)",
+            base=_FLOW_PROTOCOL,
+            # the authors' AntMaze settings (medium-diverse): γ 0.999, actor lr 3e-4, critic lr 5e-5, batch 256,
+            # rewards × 100
+            domains={"maze": {"agent.actor_bc_coef": 0.001, "agent.critic_bc_coef": 0.0, "agent.discount": 0.999,
+                              "agent.actor_lr": 3e-4, "agent.critic_lr": 5e-5, "agent.batch_size": 256,
+                              "train.reward_scale": 100.0}},
+        ),
+        Recipe(
             name="idm-label",
             agent="sac",
             summary="Inverse-dynamics labelling (SS-ORL style): fit p(a|s,s') on the warm-up's online data, label "
@@ -164,6 +200,20 @@ RECIPES: dict[str, Recipe] = {
         ),
     ]
 }
+
+
+def agent_config_class(recipe: str) -> type:
+    """The config class of the recipe's agent (declared by the agent: one registry, `agents.AGENTS`)."""
+    if recipe not in RECIPES:
+        raise ConfigError(f"unknown recipe {recipe!r}; valid recipes: {', '.join(sorted(RECIPES))}")
+    return AGENTS[RECIPES[recipe].agent].config_class
+
+
+def run_config_from_dict(d: dict[str, Any]) -> RunConfig:
+    """A RunConfig from its dict form (a run's config.json), its agent section read by the recipe's agent config."""
+    if not isinstance(d, dict) or "recipe" not in d:
+        raise ConfigError("a run config needs a 'recipe' key")
+    return RunConfig.from_dict(d, agent_config_class(d["recipe"]))
 
 
 def domain_of(env_id: str) -> str:

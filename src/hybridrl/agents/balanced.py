@@ -17,6 +17,7 @@ is the `density-ratio` data-mixing strategy (replay/mixing.py), which any recipe
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import flax.struct
@@ -26,10 +27,44 @@ import optax
 from flax.training.train_state import TrainState
 
 from hybridrl.agents.base import AgentAPI
-from hybridrl.agents.cql import CQLAgent
-from hybridrl.agents.sac import Batch, Temperature, critic_steps_then_actor, polyak, td_target, temperature_step
-from hybridrl.config import BalancedConfig
+from hybridrl.agents.common import (
+    Batch,
+    Temperature,
+    critic_steps_then_actor,
+    polyak,
+    prefixed,
+    td_target,
+    temperature_step,
+)
+from hybridrl.agents.cql import CQLAgent, CQLConfig
+from hybridrl.errors import ConfigError
 from hybridrl.nn import TanhNormal, ensemble_apply
+
+
+@dataclass(frozen=True)
+class BalancedConfig(CQLConfig):
+    """Balanced Replay's learner: `ensemble_size` CQL agents offline (each with `num_critics` critics),
+    merged into one pessimistic-ensemble SAC learner online (the conservative term dropped)."""
+
+    ensemble_size: int = 5  # N
+    online_conservative: bool = False
+    online_backup_entropy: bool = True  # the online SAC's soft backup (CQL pre-training keeps backup_entropy)
+    online_temperature: str = "fresh"  # online SAC's temperature starts at init_temperature (the authors' code) or
+    # at the members' mean ("members-mean")
+    online_actor_lr: float | None = 3e-4  # the actors' lr online, with a new Adam (the authors'); None: keep actor_lr
+
+    def validate(self) -> None:
+        super().validate()
+        if self.ensemble_size < 1:
+            raise ConfigError(f"agent.ensemble_size must be >= 1, got {self.ensemble_size}")
+        if self.online_actor_lr is not None and not self.online_actor_lr > 0:
+            raise ConfigError(f"agent.online_actor_lr must be > 0 (or none), got {self.online_actor_lr}")
+        if self.online_temperature not in ("fresh", "members-mean"):
+            raise ConfigError(f"agent.online_temperature must be 'fresh' or 'members-mean', "
+                              f"got {self.online_temperature!r}")
+        if self.online_conservative:
+            raise ConfigError("agent.online_conservative is not supported by balanced-replay: its online phase is "
+                              "SAC on the merged ensemble (use recipe cql to keep the conservative term)")
 
 
 def merge_gaussians(loc: jnp.ndarray, scale: jnp.ndarray) -> TanhNormal:
@@ -45,6 +80,7 @@ def _apply_stacked(state: TrainState, grads: Any) -> TrainState:
 
 
 class BalancedReplayAgent(AgentAPI, flax.struct.PyTreeNode):
+    config_class = BalancedConfig  # (not a field) the registry's config for this agent
     members: CQLAgent  # N CQL agents: every leaf stacked on a leading axis of size N
     temp: TrainState  # the online learner's one temperature
     online: bool = flax.struct.field(pytree_node=False, default=False)
@@ -116,17 +152,19 @@ class BalancedReplayAgent(AgentAPI, flax.struct.PyTreeNode):
         grads, info = jax.grad(self.critic_loss, has_aux=True)(self.members.critic.params, batch, key)
         critic = _apply_stacked(self.members.critic, grads)
         target = polyak(critic.params, self.members.target_critic_params, self.config.tau)
-        return self.replace(members=self.members.replace(critic=critic, target_critic_params=target)), info
+        return self.replace(members=self.members.replace(critic=critic, target_critic_params=target)), \
+            prefixed("critic", info)
 
     def update_actor(self, batch: Batch, key: jax.Array) -> tuple[BalancedReplayAgent, dict]:
         grads, info = jax.grad(self.actor_loss, has_aux=True)(self.members.actor.params, batch, key)
         temp, temp_info = temperature_step(self.temp, info["entropy"], self.members.target_entropy)
         members = self.members.replace(actor=_apply_stacked(self.members.actor, grads))
-        return self.replace(members=members, temp=temp), {**info, **temp_info}
+        return self.replace(members=members, temp=temp), {**prefixed("actor", info),
+                                                          **prefixed("temperature", temp_info)}
 
     def update(self, batches: Batch, key: jax.Array) -> tuple[BalancedReplayAgent, dict]:
         if self.online:
-            return critic_steps_then_actor(self, batches, key)
+            return critic_steps_then_actor(self, batches, key, joined=self.config.actor_full_batch)
         # Offline: the loop drew N minibatches side by side; member n trains CQL on the n-th.
         n = self.config.ensemble_size
         per_member = jax.tree_util.tree_map(

@@ -15,17 +15,51 @@ or is dropped (`online_conservative=False`: WSRL and Balanced Replay continue as
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import flax.struct
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 from flax.training.train_state import TrainState
 
-from hybridrl.agents.sac import Batch, SACAgent, polyak, td_target
-from hybridrl.config import CQLConfig
+from hybridrl.agents.base import RewardTransform
+from hybridrl.agents.common import Batch, polyak, prefixed, td_target
+from hybridrl.agents.sac import SACAgent, SACConfig
+from hybridrl.data.dataset import discounted_returns
+from hybridrl.errors import ConfigError
 from hybridrl.nn import ensemble_apply, subset
+
+
+@dataclass(frozen=True)
+class CQLConfig(SACConfig):
+    """SAC plus the conservative term of CQL; `calibrated` turns it into Cal-QL."""
+
+    actor_aggregation: str = "min"
+    backup_entropy: bool = False
+    target_entropy_scale: float = 1.0
+    actor_lr: float = 1e-4
+    temp_lr: float = 1e-4  # the authors' code steps the temperature at the policy's rate
+    init: str = "orthogonal-small-output"  # Cal-QL's JaxCQL (orthogonal_init=True)
+    cql_alpha: float = 5.0  # weight of the conservative term (Cal-QL's and WSRL's locomotion default)
+    cql_n_actions: int = 10  # actions sampled from each of uniform, π(·|s), π(·|s')
+    cql_temperature: float = 1.0
+    calibrated: bool = False  # Cal-QL: policy-action Q-values in the logsumexp floored at the MC return
+    lagrange: bool = False  # learn the weight so the conservative gap stays near target_action_gap
+    target_action_gap: float = 0.8
+    lagrange_init_log_alpha: float = 1.0  # log α′ before training (Cal-QL's code: 1.0, i.e. α′ = e)
+    max_backup: bool = True  # target: max over cql_n_actions next actions of the min over the target subset (the
+    # authors' default everywhere)
+    online_max_backup: bool | None = None  # online phase; None: as max_backup (WSRL's online SAC: off on locomotion)
+    online_conservative: bool = True  # keep the conservative term online (False: plain SAC online, as WSRL)
+
+    def validate(self) -> None:
+        super().validate()
+        if self.cql_n_actions < 1 or self.cql_temperature <= 0 or self.cql_alpha < 0:
+            raise ConfigError("agent.cql_n_actions must be >= 1, agent.cql_temperature > 0 and agent.cql_alpha >= 0; "
+                              f"got {self.cql_n_actions}, {self.cql_temperature}, {self.cql_alpha}")
 
 
 def conservative_penalty(q_data: jnp.ndarray, q_uniform: jnp.ndarray, q_pi: jnp.ndarray, q_pi_next: jnp.ndarray,
@@ -45,6 +79,7 @@ def conservative_penalty(q_data: jnp.ndarray, q_uniform: jnp.ndarray, q_pi: jnp.
 
 
 class CQLAgent(SACAgent):
+    config_class = CQLConfig  # (not a field) the registry's config for this agent
     lagrange: TrainState | None = None  # log α′ (only with config.lagrange)
     online: bool = flax.struct.field(pytree_node=False, default=False)
 
@@ -52,9 +87,33 @@ class CQLAgent(SACAgent):
     def conservative(self) -> bool:
         return not self.online or self.config.online_conservative
 
+    # ---- Cal-QL's column: Monte-Carlo returns-to-go, known when an episode ends -----------------
     @property
     def batch_fields(self) -> tuple[str, ...]:
         return ("mc_returns",) if self.config.calibrated else ()
+
+    @property
+    def episode_columns(self) -> tuple[str, ...]:
+        return self.batch_fields
+
+    def column_defaults(self) -> dict[str, np.ndarray]:
+        # unknown until the episode ends; -inf leaves Q uncalibrated (the rows are not sampled before then)
+        return {"mc_returns": np.float32(-np.inf)} if self.config.calibrated else {}
+
+    def offline_columns(self, dataset: Any, reward: RewardTransform) -> dict[str, np.ndarray]:
+        if not self.config.calibrated:
+            return {}
+        return {"mc_returns": dataset.returns_to_go(self.config.discount, reward.failure_value, reward.scale,
+                                                    reward.bias)}
+
+    def fill_episode_columns(self, episode: dict[str, np.ndarray], reward: RewardTransform) -> dict[str, np.ndarray]:
+        """The finished episode's returns-to-go (the authors' buffers hold finished trajectories only)."""
+        if not self.config.calibrated:
+            return {}
+        rewards = episode["rewards"]
+        ends = np.zeros(len(rewards), bool)
+        ends[-1] = True
+        return {"mc_returns": discounted_returns(rewards, ends, self.config.discount, reward.failure_value)}
 
     def to_online(self) -> CQLAgent:
         return self.replace(online=True)
@@ -129,7 +188,7 @@ class CQLAgent(SACAgent):
             gap = jax.lax.stop_gradient(info["cql_penalty"]) - self.config.target_action_gap
             lag_grads = jax.grad(lambda p: -(self.lagrange_weight(p) * gap))(self.lagrange.params)
             agent = agent.replace(lagrange=self.lagrange.apply_gradients(grads=lag_grads))
-        return agent, info
+        return agent, prefixed("critic", info)
 
     # ---- construction -------------------------------------------------------------------------
     @classmethod

@@ -24,22 +24,80 @@ by one state-independent β, the running mean of β(s) (the paper's "is adaptivi
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import flax.struct
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 from flax.training.train_state import TrainState
 
-from hybridrl.agents.cql import CQLAgent
-from hybridrl.agents.iql import IQLAgent, awr_weights
-from hybridrl.agents.sac import Batch, Temperature, temperature_step
-from hybridrl.config import BalanceOptions
+from hybridrl.agents.common import Batch, Temperature, prefixed, temperature_step
+from hybridrl.agents.cql import CQLAgent, CQLConfig
+from hybridrl.agents.iql import IQLAgent, IQLConfig, awr_weights
+from hybridrl.errors import ConfigError
 from hybridrl.nn import ensemble_apply
 from hybridrl.nn.mlp import TanhGaussianActor
 
 BETA_EMA = 0.995  # smoothing of the running mean of β(s) over training states
+
+
+@dataclass(frozen=True)
+class BalanceOptions:
+    """FamO2O's balance model π_b(β|s) and the range of the balance coefficient β it picks from."""
+
+    beta_min: float = 1.0  # IQL: AWR inverse temperature range (locomotion [1, 5], mazes [8, 14]);
+    beta_max: float = 5.0  # CQL: the weight on Q in the actor ([0.5, 1.5])
+    balance_hidden_dims: tuple[int, ...] = (256, 256)
+    balance_lr: float = 3e-4
+    balance_temp_lr: float = 3e-4
+    balance_init_temperature: float = 1.0
+    balance_target_entropy: float = -0.5
+    balance_every: int = 1  # balance-model update period in updates (the authors' code: every update)
+    beta_mode: str = "adaptive"  # "adaptive": β(s); "mean": one β for all states, the running mean of β(s)
+    awr_beta_weighting: str = "per-sample"  # IQL: exp(β_i A_i) (the paper); "batch-mean": mean_j exp(β_j A_i), what
+    # the authors' code computes by broadcasting A (B,) against β (B, 1)
+
+    def validate_balance(self) -> None:
+        if not self.beta_min < self.beta_max:
+            raise ConfigError(f"agent.beta_min must be < agent.beta_max, got {self.beta_min} and {self.beta_max}")
+        if self.balance_every < 1:
+            raise ConfigError(f"agent.balance_every must be >= 1, got {self.balance_every}")
+        if self.beta_mode not in ("adaptive", "mean"):
+            raise ConfigError(f"agent.beta_mode must be 'adaptive' or 'mean', got {self.beta_mode!r}")
+        if self.awr_beta_weighting not in ("per-sample", "batch-mean"):
+            raise ConfigError(f"agent.awr_beta_weighting must be 'per-sample' or 'batch-mean', "
+                              f"got {self.awr_beta_weighting!r}")
+        for name in ("balance_lr", "balance_temp_lr", "balance_init_temperature"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"agent.{name} must be > 0, got {getattr(self, name)}")
+
+
+@dataclass(frozen=True)
+class FamO2OIQLConfig(BalanceOptions, IQLConfig):
+    """IQL whose AWR inverse temperature is β, chosen per state by the balance model (awr_temperature unused)."""
+
+    def validate(self) -> None:
+        IQLConfig.validate(self)
+        self.validate_balance()
+
+
+@dataclass(frozen=True)
+class FamO2OCQLConfig(BalanceOptions, CQLConfig):
+    """CQL whose actor weighs Q by β, chosen per state by the balance model."""
+
+    beta_min: float = 0.5
+    beta_max: float = 1.5
+    critic_beta: str = "authors"  # β of the critic's policy actions: "authors" (training β at s; π_b(·|s) samples
+    # for s′ and the backup) or "deterministic" (β(·) of the state acted in)
+
+    def validate(self) -> None:
+        CQLConfig.validate(self)
+        self.validate_balance()
+        if self.critic_beta not in ("authors", "deterministic"):
+            raise ConfigError(f"agent.critic_beta must be 'authors' or 'deterministic', got {self.critic_beta!r}")
 
 
 def beta_encoding(beta: jnp.ndarray) -> jnp.ndarray:
@@ -51,6 +109,17 @@ def beta_encoding(beta: jnp.ndarray) -> jnp.ndarray:
 def beta_from_unit(u: jnp.ndarray, beta_min: float, beta_max: float) -> jnp.ndarray:
     """The affine map of the balance model's tanh output u ∈ (−1, 1) onto [β_min, β_max]."""
     return beta_min + (u + 1.0) * 0.5 * (beta_max - beta_min)
+
+
+def beta_report(betas: np.ndarray, lo: float, hi: float) -> dict[str, float]:
+    """Summary of β(s) over states, with the collapse checks: spread relative to the range, and the
+    fraction of states within 2% of the range's ends."""
+    span = hi - lo
+    saturated = (betas <= lo + 0.02 * span) | (betas >= hi - 0.02 * span)
+    return {"states": int(betas.size), "mean": float(betas.mean()), "std": float(betas.std()),
+            "min": float(betas.min()), "max": float(betas.max()),
+            **{f"p{q}": float(np.percentile(betas, q)) for q in (10, 50, 90)},
+            "std_over_range": float(betas.std() / span), "saturated_fraction": float(saturated.mean())}
 
 
 class BalanceMixin:
@@ -82,6 +151,19 @@ class BalanceMixin:
             return jnp.broadcast_to(self.beta_mean, observations.shape[:-1])
         u = self.balance.apply_fn(self.balance.params, observations).mode()[..., 0]
         return beta_from_unit(u, self.config.beta_min, self.config.beta_max)
+
+    # ---- extras the loop and `hybridrl eval` ask for -----------------------------------------------
+    @property
+    def reports_on_states(self) -> bool:
+        return True
+
+    def state_report(self, states: np.ndarray) -> dict[str, Any]:
+        """β(s) over the states an evaluation visited, with its collapse checks."""
+        betas = np.asarray(jax.jit(self.beta)(jnp.asarray(states, jnp.float32)))
+        return {"beta": beta_report(betas, self.config.beta_min, self.config.beta_max)}
+
+    def export_policy(self) -> None:  # the universal policy also reads β(s): it cannot act from the state alone
+        return None
 
     def policy(self, actor_params: Any, observations: jnp.ndarray) -> Any:
         return self.universal(actor_params, observations, jax.lax.stop_gradient(self.beta(observations)))
@@ -123,8 +205,8 @@ class BalanceMixin:
         u = agent.balance.apply_fn(agent.balance.params, batch["observations"]).mode()[..., 0]
         beta_s = beta_from_unit(u, cfg.beta_min, cfg.beta_max)
         agent = agent.replace(beta_mean=BETA_EMA * self.beta_mean + (1.0 - BETA_EMA) * beta_s.mean())
-        return agent, {**info, "balance_temperature": temp_info["temperature"], "beta_state_mean": beta_s.mean(),
-                       "beta_state_std": beta_s.std()}
+        return agent, prefixed("balance", {**info, "balance_temperature": temp_info["temperature"],
+                                           "beta_state_mean": beta_s.mean(), "beta_state_std": beta_s.std()})
 
     @staticmethod
     def balance_parts(key: jax.Array, obs_dim: int, config: BalanceOptions) -> dict[str, Any]:
@@ -142,6 +224,7 @@ class BalanceMixin:
 
 
 class FamO2OIQLAgent(BalanceMixin, IQLAgent):
+    config_class = FamO2OIQLConfig  # (not a field) the registry's config for this agent
     balance: TrainState = None
     balance_temp: TrainState = None
     beta_mean: jnp.ndarray = None
@@ -181,6 +264,7 @@ class FamO2OIQLAgent(BalanceMixin, IQLAgent):
 
 
 class FamO2OCQLAgent(BalanceMixin, CQLAgent):
+    config_class = FamO2OCQLConfig  # (not a field) the registry's config for this agent
     balance: TrainState = None
     balance_temp: TrainState = None
     beta_mean: jnp.ndarray = None
@@ -234,4 +318,4 @@ class FamO2OCQLAgent(BalanceMixin, CQLAgent):
         return agent.replace(**cls.balance_parts(key_balance, obs_dim, config))
 
 
-__all__ = ["FamO2OCQLAgent", "FamO2OIQLAgent", "beta_encoding", "beta_from_unit"]
+__all__ = ["FamO2OCQLAgent", "FamO2OIQLAgent", "beta_encoding", "beta_from_unit", "beta_report"]

@@ -11,6 +11,7 @@ fine-tuning (offline data kept, appended, uniform) is the standard baseline.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import flax.struct
@@ -20,9 +21,44 @@ import optax
 from flax.training.train_state import TrainState
 
 from hybridrl.agents.base import AgentAPI
-from hybridrl.agents.sac import Batch, polyak
-from hybridrl.config import IQLConfig
+from hybridrl.agents.common import Batch, check_init, check_learner, polyak, prefixed
+from hybridrl.errors import ConfigError
 from hybridrl.nn import Critic, GaussianActor, ValueNet, ensemble_apply, ensemble_init
+
+
+@dataclass(frozen=True)
+class IQLConfig:
+    """Implicit Q-learning: expectile value, twin critics trained toward V(s'), advantage-weighted actor."""
+
+    per_run_fields = ("actor_decay_steps",)  # (not a field) derived from each run's steps, never inherited by a
+    # run fine-tuned from this one (IQL: cosine over an offline-only run's steps; constant when fine-tuning)
+
+    hidden_dims: tuple[int, ...] = (256, 256)
+    num_critics: int = 2
+    expectile: float = 0.7  # τ (0.9 on mazes)
+    awr_temperature: float = 3.0  # β (10 on mazes)
+    awr_max_weight: float = 100.0
+    utd: int = 1
+    batch_size: int = 256
+    discount: float = 0.99
+    tau: float = 0.005
+    actor_lr: float = 3e-4
+    critic_lr: float = 3e-4
+    value_lr: float = 3e-4
+    actor_decay_steps: int | None = None  # cosine decay of the actor lr over this many updates; None: the run's
+    # offline steps when it has no online phase, else 0 (constant, as IQL's fine-tuning configs); by resolve
+    init: str = "orthogonal"  # IQL's common.py: orthogonal, gain √2, on every layer (see SACConfig.init)
+    log_std_init: float = 0.0  # the actor's log-std before training (IQL's code: 0; d3rlpy's IQL: −1.5). Adam
+    # moves it by ~lr per update, so after a short pre-training it still sets the online exploration noise
+
+    def validate(self) -> None:
+        check_init(self.init)
+        if not 0.0 < self.expectile < 1.0:
+            raise ConfigError(f"agent.expectile must be in (0, 1), got {self.expectile}")
+        if not -5.0 <= self.log_std_init <= 2.0:
+            raise ConfigError(f"agent.log_std_init must be in [-5, 2] (the actor's log-std range), "
+                              f"got {self.log_std_init}")
+        check_learner(self, positive=("actor_lr", "critic_lr", "value_lr", "awr_temperature", "awr_max_weight"))
 
 
 def expectile_loss(diff: jnp.ndarray, expectile: float) -> jnp.ndarray:
@@ -36,6 +72,7 @@ def awr_weights(advantages: jnp.ndarray, temperature: float, max_weight: float) 
 
 
 class IQLAgent(AgentAPI, flax.struct.PyTreeNode):
+    config_class = IQLConfig  # (not a field) the registry's config for this agent
     actor: TrainState
     critic: TrainState
     target_critic_params: Any
@@ -70,17 +107,17 @@ class IQLAgent(AgentAPI, flax.struct.PyTreeNode):
     # ---- updates ------------------------------------------------------------------------------
     def value_step(self, batch: Batch) -> tuple[IQLAgent, dict]:
         grads, info = jax.grad(self.value_loss, has_aux=True)(self.value.params, batch)
-        return self.replace(value=self.value.apply_gradients(grads=grads)), info
+        return self.replace(value=self.value.apply_gradients(grads=grads)), prefixed("value", info)
 
     def actor_step(self, batch: Batch, key: jax.Array) -> tuple[IQLAgent, dict]:
         grads, info = jax.grad(self.actor_loss, has_aux=True)(self.actor.params, batch, key)
-        return self.replace(actor=self.actor.apply_gradients(grads=grads)), info
+        return self.replace(actor=self.actor.apply_gradients(grads=grads)), prefixed("actor", info)
 
     def critic_step(self, batch: Batch) -> tuple[IQLAgent, dict]:
         grads, info = jax.grad(self.critic_loss, has_aux=True)(self.critic.params, batch)
         critic = self.critic.apply_gradients(grads=grads)
         return self.replace(critic=critic, target_critic_params=polyak(critic.params, self.target_critic_params,
-                                                                        self.config.tau)), info
+                                                                        self.config.tau)), prefixed("critic", info)
 
     def update_step(self, batch: Batch, key: jax.Array) -> tuple[IQLAgent, dict]:
         """V, then π, then Q and the targets (the order of the paper's pseudo-code)."""

@@ -23,6 +23,7 @@ evaluation), a ~ π_ℓ(s, w) (its mean at evaluation).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import flax.struct
@@ -32,10 +33,80 @@ import optax
 from flax.training.train_state import TrainState
 
 from hybridrl.agents.base import AgentAPI
+from hybridrl.agents.common import Batch, check_learner, polyak, prefixed
 from hybridrl.agents.iql import awr_weights
-from hybridrl.agents.sac import Batch, polyak
-from hybridrl.config import MSCPConfig
+from hybridrl.errors import ConfigError
 from hybridrl.nn import GaussianActor, ValueNet, ensemble_apply, ensemble_init
+
+
+@dataclass(frozen=True)
+class MSCPConfig:
+    """MSCP (Wu et al. 2024): goal-conditioned value and slow/fast state planners pre-trained on
+    action-free data, a low-level policy learned online toward the slow planner's subgoals.
+    `guidance_weight=0, online_expectile=0.7` is the HIQL ablation."""
+
+    goal_conditioned = True  # (not a field) its batches are goal-relabelled: see GoalRelabel.check_config
+
+    hidden_dims: tuple[int, ...] = (256, 256)  # paper: 512x3 (scaled down for CPU)
+    layer_norm: bool = True  # value and planner MLPs: LayerNorm + GELU, as the paper
+    activation: str = "gelu"
+    goal_dim: int = 0  # a goal fixes the state's first goal_dim entries; 0: the env's desired_goal size
+    subgoal_steps: int = 25  # k: the slow planner's horizon (about one maze cell of travel)
+    discount: float = 0.99
+    tau: float = 0.005
+    expectile: float = 0.7  # τ_e on offline batches
+    online_expectile: float = 0.5  # τ_e on online batches (HIQL ablation: 0.7)
+    planner_temperature: float = 1.0  # β of the planners' AWR
+    low_temperature: float = 1.0  # of the low-level policy's AWR: weights min(exp(this · A), awr_max_weight)
+    awr_max_weight: float = 100.0
+    guidance_weight: float = 7.0  # λ (mazes); 0 = HIQL
+    # Readings of the paper's guidance (no public code; measured in benchmarks/sweeps/claim-mscp.yaml):
+    guidance_dims: str = "state"  # r_g over the whole state, its "goal" entries only, or "normalized" (each entry
+    # divided by the fast planner's std, so PointMaze's velocities do not outweigh its positions)
+    fast_planner_goal: str = "high"  # μ_f conditioned on the high goal g_h, or on the "subgoal" w π_ℓ and V_g see
+    guide_value_data: str = "both"  # V_g fitted on "both" batches, or "online" only (the offline rows' r_g is near
+    # 0 by construction, which biases λ (r_g − V_g) negative on online rows)
+    finetune_planners: bool = False  # online: keep training the planners (AWR on both batches)
+    p_cur: float = 0.2  # relabelling: value goal = s_t
+    p_traj: float = 0.5  # value goal = a future state of the trajectory (else a random state)
+    p_rand_high: float = 0.3  # high-level goal = a random state (else a future one)
+    lr: float = 3e-4
+    batch_size: int = 256  # each of the online and offline batches (paper 1024)
+    utd: int = 1  # updates per training env step (see train.update_every for fewer than one)
+
+    def validate(self) -> None:
+        for name in ("expectile", "online_expectile"):
+            if not 0.0 < getattr(self, name) < 1.0:
+                raise ConfigError(f"agent.{name} must be in (0, 1), got {getattr(self, name)}")
+        for name in ("utd", "batch_size", "subgoal_steps"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"agent.{name} must be >= 1, got {getattr(self, name)}")
+        if not (self.p_cur >= 0 and self.p_traj >= 0 and self.p_cur + self.p_traj <= 1 and 0 <= self.p_rand_high <= 1):
+            raise ConfigError("agent.p_cur, agent.p_traj must be >= 0 with sum <= 1 and agent.p_rand_high in [0, 1]; "
+                              f"got {self.p_cur}, {self.p_traj}, {self.p_rand_high}")
+        if self.guidance_weight < 0 or self.goal_dim < 0:
+            raise ConfigError("agent.guidance_weight and agent.goal_dim must be >= 0")
+        if self.activation not in ("relu", "gelu"):
+            raise ConfigError(f"agent.activation must be 'relu' or 'gelu', got {self.activation!r}")
+        for name, valid in (("guidance_dims", ("state", "goal", "normalized")),
+                            ("fast_planner_goal", ("high", "subgoal")), ("guide_value_data", ("both", "online"))):
+            if getattr(self, name) not in valid:
+                raise ConfigError(f"agent.{name} must be one of {', '.join(valid)}; got {getattr(self, name)!r}")
+        check_learner(self, positive=("lr", "planner_temperature", "low_temperature", "awr_max_weight"),
+                      counts=("utd", "batch_size"))
+
+    def validate_run(self, train: Any) -> None:
+        """What this agent needs of the run: goal-relabelled batches, planners learned from a dataset, and every
+        online step kept (goals are relabelled within online episodes)."""
+        if train.mixing != "goal-relabel":
+            raise ConfigError(f"this agent learns from goal-relabelled batches: it needs train.mixing=goal-relabel, "
+                              f"got {train.mixing!r}")
+        if train.dataset is None:
+            raise ConfigError("this agent learns its planners from a dataset: pass --dataset")
+        if train.buffer_capacity < train.online_steps:
+            raise ConfigError(f"this agent relabels goals within online episodes, so the online buffer must keep "
+                              f"every step: train.buffer_capacity ({train.buffer_capacity}) must be >= "
+                              f"train.online_steps ({train.online_steps})")
 
 
 def guidance_reward(states: jnp.ndarray, next_states: jnp.ndarray, predicted_step: jnp.ndarray) -> jnp.ndarray:
@@ -45,6 +116,7 @@ def guidance_reward(states: jnp.ndarray, next_states: jnp.ndarray, predicted_ste
 
 
 class MSCPAgent(AgentAPI, flax.struct.PyTreeNode):
+    config_class = MSCPConfig  # (not a field) the registry's config for this agent
     value: TrainState  # twin V_i(s, g): stacked parameters, vmapped
     target_value_params: Any
     slow: TrainState  # π_h(Δ | s, g_h): k-step displacement
@@ -53,6 +125,13 @@ class MSCPAgent(AgentAPI, flax.struct.PyTreeNode):
     guide: TrainState  # V_g(s, w)
     state_dim: int = flax.struct.field(pytree_node=False)
     config: MSCPConfig = flax.struct.field(pytree_node=False)
+
+    @property
+    def relabelling(self) -> dict[str, Any]:
+        """What the goal-relabelling mixer needs to build this agent's goal-conditioned batches."""
+        c = self.config
+        return {"state_dim": self.state_dim, "goal_dim": c.goal_dim, "discount": c.discount, "p_cur": c.p_cur,
+                "p_traj": c.p_traj, "p_rand_high": c.p_rand_high, "subgoal_steps": c.subgoal_steps}
 
     # ---- pieces ---------------------------------------------------------------------------------
     def goal(self, states: jnp.ndarray) -> jnp.ndarray:
@@ -134,7 +213,7 @@ class MSCPAgent(AgentAPI, flax.struct.PyTreeNode):
             return sum(o[0] for o in outs) / len(outs), {k: sum(i[k] for i in infos) / len(infos) for k in infos[0]}
 
         grads, info = jax.grad(loss_fn, has_aux=True)(self.value.params)
-        return self.replace(value=self.value.apply_gradients(grads=grads)), info
+        return self.replace(value=self.value.apply_gradients(grads=grads)), prefixed("value", info)
 
     def planner_step(self, batch: Batch) -> tuple[MSCPAgent, dict]:
         out, states = {}, {}
@@ -144,7 +223,7 @@ class MSCPAgent(AgentAPI, flax.struct.PyTreeNode):
             grads, info = jax.grad(lambda p, st=state, t=target: self.planner_loss(p, st, batch, t, v_here),
                                    has_aux=True)(state.params)
             states[name] = state.apply_gradients(grads=grads)
-            out.update({f"{name}_planner_{k}": v for k, v in info.items()})
+            out.update({f"planner/{name}_planner_{k}": v for k, v in info.items()})
         return self.replace(**states), out
 
     def targets_step(self) -> MSCPAgent:
@@ -164,7 +243,8 @@ class MSCPAgent(AgentAPI, flax.struct.PyTreeNode):
         grads, g_info = jax.grad(agent.guide_loss, has_aux=True)(agent.guide.params, *fit)
         agent = agent.replace(guide=agent.guide.apply_gradients(grads=grads))
         agent, v_info = agent.value_step(((online, cfg.online_expectile), (offline, cfg.expectile)))
-        info = {**low_info, **g_info, **v_info, "guidance_reward": r_on.mean(), "guidance_reward_offline": r_off.mean()}
+        info = {**prefixed("low", low_info), **prefixed("guide", {**g_info, "guidance_reward": r_on.mean(),
+                                                                  "guidance_reward_offline": r_off.mean()}), **v_info}
         if cfg.finetune_planners:
             joined = {k: jnp.concatenate([online[k], offline[k]]) for k in offline}
             agent, p_info = agent.planner_step(joined)

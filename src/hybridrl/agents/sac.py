@@ -10,9 +10,9 @@ target update) per minibatch inside `lax.scan`; the actor and temperature take o
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-import flax.linen as nn
 import flax.struct
 import jax
 import jax.numpy as jnp
@@ -20,65 +20,62 @@ import optax
 from flax.training.train_state import TrainState
 
 from hybridrl.agents.base import AgentAPI
-from hybridrl.config import SACConfig
+from hybridrl.agents.common import (
+    Batch,
+    Temperature,
+    check_init,
+    check_learner,
+    critic_steps_then_actor,
+    polyak,
+    prefixed,
+    td_target,
+    temperature_step,
+)
+from hybridrl.errors import ConfigError
 from hybridrl.nn import Critic, TanhGaussianActor, ensemble_apply, ensemble_init, subset
 
-Batch = dict[str, jnp.ndarray]
 
+@dataclass(frozen=True)
+class SACConfig:
+    """SAC with a critic ensemble: covers SAC, RLPD and their variants by value alone."""
 
-class Temperature(nn.Module):
-    init_value: float = 1.0
+    hidden_dims: tuple[int, ...] = (256, 256)
+    actor_hidden_dims: tuple[int, ...] | None = None  # None: hidden_dims (Cal-QL's mazes: critic 256×4, actor 256×2)
+    critic_layer_norm: bool = False
+    actor_layer_norm: bool = False  # LayerNorm in the policy too (WSRL)
+    actor_log_std_offset: float | None = None  # log-std = m·raw + b, m and b learned from 1 and this (Cal-QL: −1)
+    init: str = "xavier"  # kernel initialisers: "xavier" (RLPD's code), "orthogonal" (√2 on every layer: IQL, WSRL),
+    # "orthogonal-small-output" (√2 hidden, 1e-2 output: Cal-QL's JaxCQL)
+    num_critics: int = 2  # E
+    num_target_critics: int = 2  # Z: the target is the min over a random subset of this size
+    actor_aggregation: str = "min"  # how the actor reads the ensemble: "mean" (RLPD) or "min"
+    backup_entropy: bool = True
+    utd: int = 1  # critic steps per env step (each with its own minibatch and target update)
+    batch_size: int = 256
+    discount: float = 0.99
+    tau: float = 0.005
+    actor_lr: float = 3e-4
+    critic_lr: float = 3e-4
+    temp_lr: float = 3e-4
+    init_temperature: float = 1.0
+    target_entropy: float | None = None  # None: -target_entropy_scale * |A|
+    target_entropy_scale: float = 0.5
+    actor_full_batch: bool = False  # actor/temperature step on all UTD minibatches joined (WSRL), not the last
 
-    @nn.compact
-    def __call__(self) -> jnp.ndarray:
-        log_temp = self.param("log_temp", lambda _: jnp.full((), jnp.log(self.init_value), jnp.float32))
-        return jnp.exp(log_temp)
-
-
-def td_target(rewards: jnp.ndarray, masks: jnp.ndarray, next_q: jnp.ndarray, next_log_probs: jnp.ndarray,
-              temperature: jnp.ndarray, discount: float, backup_entropy: bool) -> jnp.ndarray:
-    """Soft TD target; `masks` is 0 only at true terminals (a time-limit truncation still bootstraps)."""
-    if backup_entropy:
-        next_q = next_q - temperature * next_log_probs
-    return rewards + discount * masks * next_q
-
-
-def polyak(params: Any, target_params: Any, tau: float) -> Any:
-    return jax.tree_util.tree_map(lambda p, t: tau * p + (1.0 - tau) * t, params, target_params)
-
-
-def temperature_step(temp: TrainState, entropy: jnp.ndarray, target_entropy: float) -> tuple[TrainState, dict]:
-    """One step of L_α = α (H − H̄): α falls while the policy is more random than the target."""
-
-    def loss_fn(params: Any) -> tuple[jnp.ndarray, dict]:
-        temperature = temp.apply_fn(params)
-        loss = temperature * (jax.lax.stop_gradient(entropy) - target_entropy)
-        return loss, {"temperature": temperature, "temperature_loss": loss}
-
-    grads, info = jax.grad(loss_fn, has_aux=True)(temp.params)
-    return temp.apply_gradients(grads=grads), info
-
-
-def critic_steps_then_actor(agent: Any, batches: Batch, key: jax.Array) -> tuple[Any, dict]:
-    """SAC's update schedule: one critic step (and target update) per stacked minibatch inside
-    `lax.scan`, then one actor/temperature step on the last minibatch (or on all of them joined,
-    `actor_full_batch`). `agent` provides update_critic(batch, key) and update_actor(batch, key)."""
-    num = jax.tree_util.tree_leaves(batches)[0].shape[0]
-    key_critic, key_actor = jax.random.split(key)
-
-    def critic_step(a: Any, xs: tuple[Batch, jax.Array]) -> tuple[Any, dict]:
-        return a.update_critic(*xs)
-
-    agent, critic_info = jax.lax.scan(critic_step, agent, (batches, jax.random.split(key_critic, num)))
-    if agent.config.actor_full_batch:  # WSRL: the critic's minibatches joined into one actor batch
-        actor_batch = jax.tree_util.tree_map(lambda x: x.reshape(-1, *x.shape[2:]), batches)
-    else:
-        actor_batch = jax.tree_util.tree_map(lambda x: x[-1], batches)
-    agent, actor_info = agent.update_actor(actor_batch, key_actor)
-    return agent, {**jax.tree_util.tree_map(jnp.mean, critic_info), **actor_info}
+    def validate(self) -> None:
+        check_init(self.init)
+        if self.actor_aggregation not in ("mean", "min"):
+            raise ConfigError(f"agent.actor_aggregation must be 'mean' or 'min', got {self.actor_aggregation!r}")
+        if not 1 <= self.num_target_critics <= self.num_critics:
+            raise ConfigError(
+                f"agent.num_target_critics must be in [1, num_critics={self.num_critics}], "
+                f"got {self.num_target_critics}"
+            )
+        check_learner(self, positive=("actor_lr", "critic_lr", "temp_lr", "init_temperature"))
 
 
 class SACAgent(AgentAPI, flax.struct.PyTreeNode):
+    config_class = SACConfig  # (not a field) the registry's config for this agent
     actor: TrainState
     critic: TrainState
     target_critic_params: Any
@@ -115,16 +112,23 @@ class SACAgent(AgentAPI, flax.struct.PyTreeNode):
         grads, info = jax.grad(self.critic_loss, has_aux=True)(self.critic.params, batch, key)
         critic = self.critic.apply_gradients(grads=grads)
         target = polyak(critic.params, self.target_critic_params, self.config.tau)
-        return self.replace(critic=critic, target_critic_params=target), info
+        return self.replace(critic=critic, target_critic_params=target), prefixed("critic", info)
 
     def update_actor(self, batch: Batch, key: jax.Array) -> tuple[SACAgent, dict]:
         grads, info = jax.grad(self.actor_loss, has_aux=True)(self.actor.params, batch, key)
         temp, temp_info = temperature_step(self.temp, info["entropy"], self.target_entropy)
-        return self.replace(actor=self.actor.apply_gradients(grads=grads), temp=temp), {**info, **temp_info}
+        return self.replace(actor=self.actor.apply_gradients(grads=grads), temp=temp), \
+            {**prefixed("actor", info), **prefixed("temperature", temp_info)}
 
     def update(self, batches: Batch, key: jax.Array) -> tuple[SACAgent, dict]:
         """All critic steps for one env step (one per stacked minibatch), then actor and temperature."""
-        return critic_steps_then_actor(self, batches, key)
+        return critic_steps_then_actor(self, batches, key, joined=self.config.actor_full_batch)
+
+    def export_policy(self) -> dict[str, Any] | None:
+        a = self.config
+        shape = {k: v for k, v in (("layer_norm", a.actor_layer_norm), ("log_std_offset", a.actor_log_std_offset))
+                 if v not in (False, None)}  # only what differs from the plain actor, so older files still read
+        return {"params": self.actor.params, "hidden_dims": a.actor_hidden_dims or a.hidden_dims, **shape}
 
     # ---- construction -------------------------------------------------------------------------
     @classmethod

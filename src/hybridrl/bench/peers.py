@@ -63,7 +63,8 @@ def _random_buffer(rows: int) -> Any:
 def measure_ours(algo: str, seconds: float, rows: int = 100_000) -> dict[str, float]:
     """hybridrl's offline training loop: `UPDATES_PER_CALL` sampled-in-jit updates per call."""
     from hybridrl.agents import make_agent
-    from hybridrl.config import IQLConfig, SACConfig
+    from hybridrl.agents.iql import IQLConfig
+    from hybridrl.agents.sac import SACConfig
     from hybridrl.replay import make_mixer
     from hybridrl.training.loop import Carry, _commit, _offline_chunk
 

@@ -16,8 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from hybridrl.agents.sac import SACAgent
-from hybridrl.config import SACConfig
+from hybridrl.agents.sac import SACAgent, SACConfig
 
 OBS_DIM, ACT_DIM, BATCH = 17, 6, 256
 

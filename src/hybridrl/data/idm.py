@@ -8,6 +8,7 @@ i.e. the mean of a fixed-variance Gaussian p(a | s, s').
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import flax.linen as nn
@@ -87,3 +88,48 @@ def label_dataset(dataset: Dataset, actions: np.ndarray, rewards: np.ndarray, te
                    rewards=rewards, goals=np.broadcast_to(np.asarray(goal, np.float32),
                                                           (len(dataset), len(goal))).copy(),
                    metadata={**dataset.metadata, "labelled": "inverse dynamics"}, source=f"{dataset.source} (labelled)")
+
+
+@dataclass(frozen=True)
+class IDMLabelling:
+    """The preparation step `train.label_actions=idm`: at the end of the online warm-up, fit inverse dynamics on
+    the warm-up's rows (the buffer's first `start_steps`, so a resumed run refits the same model), label the
+    action-free dataset with actions and the task's rewards, and hand it back as the run's offline data."""
+
+    hidden_dims: tuple[int, ...] = (256, 256)
+    steps: int = 5_000
+    warmup_rows: int = 5_000
+    seed: int = 0
+    report_file: str = "labels.json"  # what `run` reports, written into the run directory
+
+    @classmethod
+    def from_config(cls, train: Any) -> IDMLabelling:
+        return cls(hidden_dims=tuple(train.idm_hidden_dims), steps=train.idm_steps, warmup_rows=train.start_steps,
+                   seed=train.seed)
+
+    def run(self, rows: dict[str, np.ndarray], dataset: Dataset, env: Any, reset_seed: int
+            ) -> tuple[Dataset, dict[str, Any]]:
+        """`rows`: the online buffer's rows; `env`: a fresh training env, reset with `reset_seed` to read the task's
+        goal (the first training episode's)."""
+        sd = dataset.observations.shape[1]
+        rows = {k: v[:self.warmup_rows] for k, v in rows.items()}
+        model, params, info = fit_inverse_dynamics(
+            jax.random.fold_in(jax.random.PRNGKey(self.seed), 11), rows["observations"][:, :sd], rows["actions"],
+            rows["next_observations"][:, :sd], self.hidden_dims, self.steps)
+        actions = predict_actions(model, params, dataset.observations, dataset.next_observations)
+        goal = np.asarray(env.reset(seed=reset_seed)[0], np.float32)[sd:]
+        rewards, terminals = task_rewards(env, dataset.next_observations, goal)
+        labelled = label_dataset(dataset, actions, rewards, terminals, goal)
+        info.update({"labelled_rows": len(dataset), "labelled_reward_rate": float((rewards > 0).mean())})
+        if dataset.actions is not None:  # a dataset that kept its actions: how good the labels are
+            info["label_mse"] = float(((actions - np.clip(dataset.actions, -1, 1)) ** 2).mean())
+        return labelled, info
+
+
+PREPARATIONS = {"idm": IDMLabelling}
+
+
+def make_preparation(train: Any) -> IDMLabelling | None:
+    """The run's preparation step (`train.label_actions`), or None."""
+    name = train.label_actions
+    return None if name == "none" else PREPARATIONS[name].from_config(train)

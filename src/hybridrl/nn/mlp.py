@@ -40,15 +40,18 @@ class MLP(nn.Module):
     activate_final: bool = False
     activation: str = "relu"
     init_scheme: str = "xavier"  # a key of INITS (a field named `init` would hide Module.init)
+    norm_after_activation: bool = False  # Dense -> act -> LayerNorm (FQL's and OGBench's networks)
 
     @nn.compact
     def __call__(self, x: jnp.ndarray) -> jnp.ndarray:
         for i, size in enumerate(self.hidden_dims):
             x = nn.Dense(size, kernel_init=hidden_init(self.init_scheme))(x)
             if i + 1 < len(self.hidden_dims) or self.activate_final:
-                if self.layer_norm:
+                if self.layer_norm and not self.norm_after_activation:
                     x = nn.LayerNorm()(x)
                 x = ACTIVATIONS[self.activation](x)
+                if self.layer_norm and self.norm_after_activation:
+                    x = nn.LayerNorm()(x)
         return x
 
 
@@ -60,12 +63,15 @@ class Critic(nn.Module):
     final_bias: float = 0.0  # the output's initial bias (Balanced Replay's ratio net: 1, so w ≈ 1 at the start)
     final_init_scale: float | None = None  # the output kernel ~ U(±scale) instead of Xavier (with final_bias)
     init_scheme: str = "xavier"  # a key of INITS (a field named `init` would hide Module.init)
+    activation: str = "relu"
+    norm_after_activation: bool = False
 
     @nn.compact
     def __call__(self, obs: jnp.ndarray, actions: jnp.ndarray) -> jnp.ndarray:
         x = jnp.concatenate([obs, actions], axis=-1)
         x = MLP(tuple(self.hidden_dims), layer_norm=self.layer_norm, activate_final=True,
-                init_scheme=self.init_scheme)(x)
+                init_scheme=self.init_scheme, activation=self.activation,
+                norm_after_activation=self.norm_after_activation)(x)
         if self.final_init_scale is None and self.final_bias == 0.0:
             return nn.Dense(1, kernel_init=output_init(self.init_scheme))(x).squeeze(-1)
         scale = self.final_init_scale
@@ -81,11 +87,13 @@ class ValueNet(nn.Module):
     layer_norm: bool = False
     activation: str = "relu"
     init_scheme: str = "xavier"  # a key of INITS (a field named `init` would hide Module.init)
+    norm_after_activation: bool = False
 
     @nn.compact
     def __call__(self, obs: jnp.ndarray) -> jnp.ndarray:
         x = MLP(tuple(self.hidden_dims), layer_norm=self.layer_norm, activate_final=True,
-                activation=self.activation, init_scheme=self.init_scheme)(obs)
+                activation=self.activation, init_scheme=self.init_scheme,
+                norm_after_activation=self.norm_after_activation)(obs)
         return nn.Dense(1, kernel_init=output_init(self.init_scheme))(x).squeeze(-1)
 
 

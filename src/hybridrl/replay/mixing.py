@@ -17,12 +17,35 @@ import numpy as np
 import optax
 from flax.training.train_state import TrainState
 
+from hybridrl.errors import ConfigError
 from hybridrl.nn import Critic
 from hybridrl.replay.buffer import Batch, ReplayBuffer
 
 
 class Mixer:
+    """A strategy builds itself from the run's config (`from_config`) and says what it needs and keeps, so the
+    loop never branches on its name."""
+
     name: str = ""
+    keeps_offline_online: bool = True  # False: the offline data is dropped at the switch (WSRL)
+
+    @classmethod
+    def from_config(cls, train: Any, agent: Any) -> Mixer:
+        return cls()
+
+    @classmethod
+    def needs_offline(cls, train: Any) -> bool:
+        """Whether the online phase reads offline data (a dataset is then loaded even without pre-training)."""
+        return True
+
+    @classmethod
+    def requires_offline(cls, train: Any) -> bool:
+        """Whether the online phase cannot run without offline data."""
+        return False
+
+    @classmethod
+    def check_config(cls, train: Any, agent_config: Any) -> None:
+        """Refuse an agent config this strategy cannot serve (a ConfigError naming what is needed)."""
 
     def sample(self, key: jax.Array, online: ReplayBuffer, offline: ReplayBuffer | None,
                batch_size: int, num: int) -> Batch:
@@ -53,6 +76,19 @@ class Mixer:
         """Whether the online data is ready to sample (goal relabelling needs a finished episode)."""
         return True
 
+    def host_columns(self, done: bool) -> dict[str, np.ndarray]:
+        """Columns of this strategy that the host fills for each stored step (episode ends, for relabelling)."""
+        return {}
+
+    def offline_rows(self, dataset: Any, transitions: Any) -> dict[str, np.ndarray]:
+        """The offline side's rows: `transitions()` (the dataset's transitions with the agent's columns) unless
+        the strategy reads the dataset its own way."""
+        return transitions()
+
+    def offline_dims(self, obs_dim: int, action_dim: int) -> dict[str, tuple[int, str]]:
+        """Each offline field's expected width and what it is, for the check that the data fits the env."""
+        return {"observations": (obs_dim, "observation size"), "actions": (action_dim, "action size")}
+
 
 @dataclass(frozen=True)
 class Symmetric(Mixer):
@@ -60,6 +96,18 @@ class Symmetric(Mixer):
 
     offline_ratio: float = 0.5
     name: str = "symmetric"
+
+    @classmethod
+    def from_config(cls, train: Any, agent: Any) -> Symmetric:
+        return cls(offline_ratio=train.offline_ratio)
+
+    @classmethod
+    def needs_offline(cls, train: Any) -> bool:
+        return train.offline_ratio > 0
+
+    @classmethod
+    def requires_offline(cls, train: Any) -> bool:
+        return train.offline_ratio > 0
 
     def split(self, batch_size: int, has_offline: bool) -> tuple[int, int]:
         n_off = int(round(self.offline_ratio * batch_size)) if has_offline else 0
@@ -109,6 +157,11 @@ class OnlineOnly(Mixer):
     """Online transitions only (WSRL: the offline data is not kept after pre-training)."""
 
     name: str = "online-only"
+    keeps_offline_online: bool = False
+
+    @classmethod
+    def needs_offline(cls, train: Any) -> bool:
+        return False
 
     def sample(self, key: jax.Array, online: ReplayBuffer, offline: ReplayBuffer | None,
                batch_size: int, num: int) -> Batch:
@@ -183,6 +236,15 @@ class DensityRatio(Mixer):
     online_rows: int = 1_000  # (the paper's first epoch) enter at the priority M f / ((1 - f) N), M offline rows
     name: str = "density-ratio"
 
+    @classmethod
+    def requires_offline(cls, train: Any) -> bool:
+        return True
+
+    @classmethod
+    def from_config(cls, train: Any, agent: Any) -> DensityRatio:
+        return cls(temperature=train.ratio_temperature, hidden_dims=tuple(train.ratio_hidden_dims), lr=train.ratio_lr,
+                   online_fraction=train.ratio_online_fraction)
+
     def fields(self) -> dict[str, Any]:
         return {"priority": np.float32(1.0)}
 
@@ -238,8 +300,9 @@ class DensityRatio(Mixer):
         online = online.replace(data={**online.data, "priority": column})
         state = state.replace(ratio=ratio, offline_priority=offline_priority,
                               max_priority=jnp.maximum(state.max_priority, new.max()))
-        info = {"ratio_loss": loss, "ratio_online_share": 1.0 - from_off.mean(),
-                "ratio_w_online": self.weights(ratio.params, state, on).mean(), "ratio_w_offline": w_off.mean()}
+        info = {"mix/ratio_loss": loss, "mix/ratio_online_share": 1.0 - from_off.mean(),
+                "mix/ratio_w_online": self.weights(ratio.params, state, on).mean(),
+                "mix/ratio_w_offline": w_off.mean()}
         return batch, online, state, info
 
     def sample(self, key: jax.Array, online: ReplayBuffer, offline: ReplayBuffer | None,
@@ -276,11 +339,37 @@ class GoalRelabel(Mixer):
     subgoal_steps: int = 25
     name: str = "goal-relabel"
 
+    @classmethod
+    def from_config(cls, train: Any, agent: Any) -> GoalRelabel:
+        """The relabelling the agent declares (`agent.relabelling`: state_dim, goal_dim, discount, p_cur, p_traj,
+        p_rand_high, subgoal_steps)."""
+        options = getattr(agent, "relabelling", None)
+        if options is None:
+            raise ConfigError(f"train.mixing=goal-relabel needs a goal-conditioned agent; {type(agent).__name__} "
+                              "declares no relabelling")
+        return cls(**options)
+
+    @classmethod
+    def check_config(cls, train: Any, agent_config: Any) -> None:
+        if not getattr(agent_config, "goal_conditioned", False):
+            raise ConfigError("train.mixing=goal-relabel needs a goal-conditioned agent (recipes mscp, hiql); "
+                              f"this one is configured by {type(agent_config).__name__}")
+
     def fields(self) -> dict[str, Any]:
         return {"episode_end": np.float32(0.0)}
 
     def can_train(self, finished_episodes: int) -> bool:
         return finished_episodes > 0
+
+    def host_columns(self, done: bool) -> dict[str, np.ndarray]:
+        return {"episode_end": np.float32(done)}  # only finished episodes are sampled
+
+    def offline_rows(self, dataset: Any, transitions: Any) -> dict[str, np.ndarray]:
+        return self.offline_arrays(dataset.observations, dataset.next_observations, dataset.episode_ends)
+
+    def offline_dims(self, obs_dim: int, action_dim: int) -> dict[str, tuple[int, str]]:
+        return {"observations": (self.state_dim, f"state size (its observation without the {self.goal_dim}-entry "
+                                                 "goal)")}
 
     def offline_arrays(self, observations: np.ndarray, next_observations: np.ndarray,
                        episode_ends: np.ndarray) -> dict[str, np.ndarray]:
@@ -324,11 +413,16 @@ class GoalRelabel(Mixer):
         on = self.relabelled(key_on, d["observations"], d["next_observations"], last, finished, (num, batch_size))
         on["actions"] = d["actions"][on.pop("rows")]
         batches = {"online": on, **self.offline_batches(key_off, offline, batch_size, num)}
-        return batches, online, state, {"online_finished_rows": finished.astype(jnp.float32)}
+        return batches, online, state, {"mix/online_finished_rows": finished.astype(jnp.float32)}
 
 
 MIXERS = {"symmetric": Symmetric, "append": Append, "online-only": OnlineOnly, "density-ratio": DensityRatio,
           "goal-relabel": GoalRelabel}
+
+
+def build_mixer(train: Any, agent: Any) -> Mixer:
+    """The strategy `train.mixing` names, built from the run's config and the agent's declarations."""
+    return MIXERS[train.mixing].from_config(train, agent)
 
 
 def make_mixer(name: str, offline_ratio: float = 0.5, **options: Any) -> Mixer:

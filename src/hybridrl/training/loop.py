@@ -31,12 +31,14 @@ import numpy as np
 
 import hybridrl
 from hybridrl.agents import make_agent
+from hybridrl.agents.base import RewardTransform
 from hybridrl.config import ConfigError, RunConfig
 from hybridrl.data import load_dataset
-from hybridrl.data.dataset import ACTION_CLIP, discounted_returns
+from hybridrl.data.dataset import ACTION_CLIP
+from hybridrl.data.idm import make_preparation
 from hybridrl.envs import EnvError, env_spaces, make_env
-from hybridrl.recipes import RECIPES
-from hybridrl.replay import ReplayBuffer, make_mixer
+from hybridrl.recipes import RECIPES, run_config_from_dict
+from hybridrl.replay import MIXERS, ReplayBuffer, build_mixer
 from hybridrl.training import checkpoint
 from hybridrl.training.evaluate import evaluate, make_eval_envs
 from hybridrl.training.logger import MetricsLogger, Progress
@@ -120,11 +122,12 @@ def _online_step(carry: Carry, offline: ReplayBuffer | None, policy_obs: jax.Arr
     return Carry(agent=agent, buffer=buffer, rng=rng, mix=mix), action, info
 
 
-def _set_rows(carry: Carry, rows: jax.Array, values: jax.Array, *, name: str) -> Carry:
-    """Write `values` into column `name` at `rows` (rows past the capacity are padding, dropped) and release
-    the withheld rows: their episode has ended."""
+def _set_rows(carry: Carry, rows: jax.Array, values: dict[str, jax.Array]) -> Carry:
+    """Write each column of `values` at `rows` (rows past the capacity are padding, dropped) and release the
+    withheld rows: their episode has ended."""
     data = dict(carry.buffer.data)
-    data[name] = data[name].at[rows].set(values, mode="drop")
+    for name, column in values.items():
+        data[name] = data[name].at[rows].set(column, mode="drop")
     return carry.replace(buffer=carry.buffer.replace(data=data).release())
 
 
@@ -196,27 +199,26 @@ class Trainer:
         self.dataset = None
         self.dataset_fingerprint: str | None = None  # checked on resume: same data, same run
         self.offline: ReplayBuffer | None = None
-        needs_data = (t.offline_steps > 0 or t.mixing in ("append", "density-ratio", "goal-relabel")
-                      or (t.mixing == "symmetric" and t.offline_ratio > 0))
+        needs_data = t.offline_steps > 0 or MIXERS[t.mixing].needs_offline(t)
         if t.dataset is not None and needs_data:  # first: bad data fails before any network is built
             self.dataset = self._load_dataset()
             if self.dataset.metadata.get("repairs"):
                 print(f"hybridrl: repaired {t.dataset}: {self.dataset.metadata['repairs']}", file=sys.stderr)
             self.dataset_fingerprint = self.dataset.fingerprint()
         self.reward_scale = t.reward_scale * self._return_range_scale()
+        self.reward = RewardTransform(self.reward_scale, t.reward_bias, t.sparse_reward)
         agent_name = RECIPES[cfg.recipe].agent
         key_agent, key_run = jax.random.split(jax.random.PRNGKey(t.seed))
         agent = make_agent(agent_name, key_agent, self.obs_dim, self.action_dim, cfg.agent)
-        self.mc_returns = "mc_returns" in agent.batch_fields  # Cal-QL: returns-to-go for data and online episodes
-        self.mixer = make_mixer(t.mixing, t.offline_ratio, **self._mixer_options(agent))
+        self.episode_columns = agent.episode_columns  # filled when an episode ends; its rows wait until then
+        self.column_defaults = agent.column_defaults()
+        self.mixer = build_mixer(t, agent)
+        self.preparation = make_preparation(t)  # a recipe's step that makes the offline data online (or None)
         self.label_info: dict[str, Any] | None = None
-        if self.dataset is not None and t.label_actions == "none":
+        if self.dataset is not None and self.preparation is None:
             self.offline = self._offline_buffer(self.dataset, agent)
         elif t.offline_steps > 0 and self.dataset is None:
             raise ConfigError(f"train.offline_steps={t.offline_steps} needs a dataset: pass --dataset")
-        elif t.offline_steps > 0:
-            raise ConfigError("train.label_actions=idm labels the dataset from online data: it cannot pre-train on it "
-                              f"first (set train.offline_steps=0, got {t.offline_steps})")
         mix = None
         if self.offline is not None:  # a stateful strategy's state (its own key: other streams unchanged)
             mix = self.mixer.init_state(jax.random.fold_in(key_run, 7), self.obs_dim, self.action_dim,
@@ -228,7 +230,7 @@ class Trainer:
         self.pending_action: np.ndarray | None = None
         self.obs: np.ndarray | None = None
         self.episode_actions: list[np.ndarray] = []
-        self.episode_rewards: list[float] = []  # transformed, for online returns-to-go (Cal-QL)
+        self.episode_rewards: list[float] = []  # transformed, for the agent's episode columns
         self.init_from: dict[str, Any] | None = None
         a = cfg.agent
         guard = {"bound": t.divergence_bound, "skip_diverged": t.on_divergence == "skip"}
@@ -238,7 +240,7 @@ class Trainer:
         # The offline phase takes one critic step per update (UTD 1), as every offline method does.
         self._chunk_fn = jax.jit(partial(_offline_chunk, mixer=self.mixer, batch_size=a.batch_size, utd=1, **guard),
                                  static_argnames=("num_updates",), donate_argnums=0)
-        self._set_rows_fn = jax.jit(partial(_set_rows, name="mc_returns"), donate_argnums=0)
+        self._set_rows_fn = jax.jit(_set_rows, donate_argnums=0)
         self._policy = jax.jit(lambda agent, obs: agent.eval_actions(obs))
         self._sample_fn = jax.jit(lambda agent, obs, key: agent.sample_actions(obs, key))
         self._eval_envs = None
@@ -276,75 +278,45 @@ class Trainer:
                               f"high {high.tolist()}")
         return ds
 
-    def _mixer_options(self, agent: Any) -> dict[str, Any]:
-        t, a = self.cfg.train, self.cfg.agent
-        if t.mixing == "density-ratio":
-            return {"temperature": t.ratio_temperature, "hidden_dims": t.ratio_hidden_dims, "lr": t.ratio_lr,
-                    "online_fraction": t.ratio_online_fraction}
-        if t.mixing == "goal-relabel":
-            return {"state_dim": agent.state_dim, "goal_dim": a.goal_dim, "discount": a.discount, "p_cur": a.p_cur,
-                    "p_traj": a.p_traj, "p_rand_high": a.p_rand_high, "subgoal_steps": a.subgoal_steps}
-        return {}
-
     def _offline_buffer(self, dataset: Any, agent: Any) -> ReplayBuffer:
-        """The dataset as the offline side of mixing: transitions for action-based agents; states and
-        episode ends only for goal-conditioned ones (which never read actions or rewards)."""
+        """The dataset as the offline side of mixing, as the mixer reads it (transitions with the agent's extra
+        columns, or the mixer's own view), checked against the env's sizes."""
         t = self.cfg.train
-        if t.mixing == "goal-relabel":
-            if dataset.observations.shape[1] != agent.state_dim:
-                raise ConfigError(f"dataset {t.dataset} has observations of size {dataset.observations.shape[1]}; env "
-                                  f"{t.env}'s state (its observation without the {self.cfg.agent.goal_dim}-entry goal) "
-                                  f"has {agent.state_dim}")
-            return ReplayBuffer.from_arrays(self.mixer.offline_arrays(dataset.observations, dataset.next_observations,
-                                                                      dataset.episode_ends))
-        arrays = dataset.transitions(self.reward_scale, t.reward_bias)
-        if self.mc_returns:
-            arrays["mc_returns"] = dataset.returns_to_go(
-                self.cfg.agent.discount, t.reward_bias if t.sparse_reward else None, self.reward_scale, t.reward_bias)
-        if arrays["observations"].shape[1] != self.obs_dim or arrays["actions"].shape[1] != self.action_dim:
-            raise ConfigError(
-                f"dataset {t.dataset} has obs_dim {arrays['observations'].shape[1]} and action_dim "
-                f"{arrays['actions'].shape[1]}; env {t.env} has {self.obs_dim} and {self.action_dim}")
+
+        def transitions() -> dict[str, np.ndarray]:
+            return {**dataset.transitions(self.reward_scale, t.reward_bias), **agent.offline_columns(dataset,
+                                                                                                  self.reward)}
+
+        arrays = self.mixer.offline_rows(dataset, transitions)
+        for name, (width, what) in self.mixer.offline_dims(self.obs_dim, self.action_dim).items():
+            if name in arrays and arrays[name].shape[1] != width:
+                raise ConfigError(f"dataset {t.dataset} has {name} of size {arrays[name].shape[1]}; env {t.env}'s "
+                                  f"{what} is {width}")
         return ReplayBuffer.from_arrays(arrays)
 
-    def _label_offline(self) -> None:
-        """idm-label: fit inverse dynamics on the warm-up's online transitions (the buffer's first
-        start_steps rows, so a resumed run refits the same model), label the action-free dataset with
-        actions and the task's rewards, and make it the offline side of mixing."""
-        from hybridrl.data import idm
-
+    def _prepare_offline(self) -> None:
+        """The recipe's preparation step (inverse-dynamics labelling) at the end of the warm-up: it turns the
+        dataset into offline data from the warm-up's rows; its report goes into the run directory."""
         t = self.cfg.train
-        ds = self.dataset
-        sd = ds.observations.shape[1]
-        rows = {k: v[:t.start_steps] for k, v in self.carry.buffer.filled().items()}
-        model, params, info = idm.fit_inverse_dynamics(
-            jax.random.fold_in(jax.random.PRNGKey(t.seed), 11), rows["observations"][:, :sd], rows["actions"],
-            rows["next_observations"][:, :sd], t.idm_hidden_dims, t.idm_steps)
-        actions = idm.predict_actions(model, params, ds.observations, ds.next_observations)
         env = make_env(t.env)
         try:
-            goal = np.asarray(env.reset(seed=episode_seed(t.seed, 0))[0], np.float32)[sd:]
-            rewards, terminals = idm.task_rewards(env, ds.next_observations, goal)
+            prepared, info = self.preparation.run(self.carry.buffer.filled(), self.dataset, env,
+                                                  episode_seed(t.seed, 0))
         finally:
             env.close()
-        labelled = idm.label_dataset(ds, actions, rewards, terminals, goal)
-        self.offline = _commit(self._offline_buffer(labelled, self.carry.agent))
-        info.update({"labelled_rows": len(ds), "labelled_reward_rate": float((rewards > 0).mean())})
-        if ds.actions is not None:  # a dataset that kept its actions: how good the labels are
-            info["label_mse"] = float(((actions - np.clip(ds.actions, -1, 1)) ** 2).mean())
+        self.offline = _commit(self._offline_buffer(prepared, self.carry.agent))
         self.label_info = info
-        tmp = self.run_dir / "labels.json.tmp"
+        path = self.run_dir / self.preparation.report_file
+        tmp = path.with_name(path.name + ".tmp")
         tmp.write_text(json.dumps(info, indent=2))
-        tmp.replace(self.run_dir / "labels.json")
+        tmp.replace(path)
 
     # ---- construction -------------------------------------------------------------------------
     def _example_transition(self) -> dict[str, np.ndarray]:
         example = {"observations": np.zeros(self.obs_dim, np.float32),
                    "actions": np.zeros(self.action_dim, np.float32), "rewards": np.float32(0),
                    "next_observations": np.zeros(self.obs_dim, np.float32), "masks": np.float32(0)}
-        if self.mc_returns:  # unknown until the episode ends; -inf leaves Q uncalibrated until then
-            example["mc_returns"] = np.float32(-np.inf)
-        return {**example, **self.mixer.fields()}
+        return {**example, **self.column_defaults, **self.mixer.fields()}
 
     def init_from_checkpoint(self, path: str | Path) -> None:
         """Start this run's online phase from another run's pre-trained agent (its offline phase is
@@ -406,10 +378,11 @@ class Trainer:
                               "uses another agent (or is unknown)")
         r = RECIPES[recipe]
         presets = {**r.base, **r.domains.get(domain_of(src.train.env), {})} if recipe != src.recipe else {}
-        # the fitted shapes come from the source run; the actor's lr schedule is the fine-tuning run's own (IQL: a
-        # pre-training run without online steps decays to 0 at its end; its fine-tuning runs at a constant rate)
+        # the fitted shapes come from the source run; fields the agent config derives per run (an lr schedule over
+        # the run's own steps) are the fine-tuning run's own
+        per_run = getattr(type(src.agent), "per_run_fields", ())
         agent = {f"agent.{k}": v for k, v in dataclasses.asdict(src.agent).items()
-                 if f"agent.{k}" not in presets and k != "actor_decay_steps"}
+                 if f"agent.{k}" not in presets and k not in per_run}
         fields = {"dataset": src.train.dataset, "offline_steps": src.train.offline_steps, **train_fields}
         user = overrides if isinstance(overrides, dict) else dict(o.split("=", 1) for o in overrides or [])
         cfg = resolve(recipe, src.train.env, {**agent, **user}, **fields)
@@ -453,7 +426,7 @@ class Trainer:
                                    rng=state["state"]["rng"], mix=state["state"]["mix"]))
         self.host = HostState(**meta["host"])
         self.episode_rewards = list(meta.get("episode_rewards", []))
-        if self.mc_returns:  # the current episode's rows wait for its end, as before the checkpoint
+        if self.episode_columns:  # the current episode's rows wait for its end, as before the checkpoint
             held = jnp.asarray(len(self.episode_rewards), jnp.int32)
             self.carry = _commit(self.carry.replace(buffer=self.carry.buffer.replace(pending=held)))
         if meta["has_env_state"]:
@@ -528,7 +501,7 @@ class Trainer:
                 return ag.update(batches, k)[1]
             names += list(jax.eval_shape(offline_info, self.carry.agent, key))
         offline = self.offline
-        if offline is None and self.cfg.train.label_actions == "idm":  # the labelled data's rows look like these
+        if offline is None and self.preparation is not None:  # the prepared data's rows look like these
             offline = self.carry.buffer.replace(data={k: v for k, v in self.carry.buffer.data.items()
                                                       if k not in self.mixer.fields()})
 
@@ -542,9 +515,18 @@ class Trainer:
         t = self.cfg.train
         if self._eval_envs is None:
             self._eval_envs = make_eval_envs(t.env, min(t.eval_episodes, 10))
-        policy = partial(self._policy, self.carry.agent)
+        agent = self.carry.agent
+        base = jax.random.PRNGKey(20_000 + t.seed)
+
+        def sampling() -> Any:  # the sampling policy, a key per call (each evaluation draws the same keys)
+            calls = iter(range(1 << 30))
+            sample = partial(self._sample_fn, agent)
+            return lambda _, obs: sample(obs, jax.random.fold_in(base, next(calls)))
+
+        mode = partial(self._policy, agent)
+        policy = sampling() if agent.evaluates_by_sampling else (lambda _, obs: mode(obs))
         try:
-            result = evaluate(lambda _, obs: policy(obs), None, t.env, t.eval_episodes, seed=10_000 + t.seed * 1000,
+            result = evaluate(policy, None, t.env, t.eval_episodes, seed=10_000 + t.seed * 1000,
                               envs=self._eval_envs)
         except Exception as exc:  # noqa: BLE001 - an evaluation env failure stops the run with where it happened
             self._eval_envs = None
@@ -552,22 +534,18 @@ class Trainer:
                            f"{self.host.online_step}: {type(exc).__name__}: {exc}. {self._kept_checkpoint()}.") \
                 from exc
         if t.eval_stochastic:  # the same episodes acted by sampling π, beside its mode (a diagnostic)
-            base = jax.random.PRNGKey(20_000 + t.seed)
-            calls = iter(range(1 << 30))
-            sample = partial(self._sample_fn, self.carry.agent)
-            extra = evaluate(lambda _, obs: sample(obs, jax.random.fold_in(base, next(calls))), None, t.env,
-                             t.eval_episodes, seed=10_000 + t.seed * 1000, envs=self._eval_envs)
+            extra = evaluate(sampling(), None, t.env, t.eval_episodes, seed=10_000 + t.seed * 1000,
+                             envs=self._eval_envs)
             result = {**result, "eval_return_stochastic": extra["eval_return"],
                       "normalized_score_stochastic": extra["normalized_score"]}
         self.host.last_eval = result
-        if t.policy_snapshots and RECIPES[self.cfg.recipe].agent in ("sac", "cql"):
+        exported = self.carry.agent.export_policy() if t.policy_snapshots else None
+        if exported is not None:  # agents whose actor acts alone from the state
             step = self.host.offline_step + self.host.online_step
-            a = self.cfg.agent
-            shape = {k: v for k, v in (("layer_norm", a.actor_layer_norm), ("log_std_offset", a.actor_log_std_offset))
-                     if v not in (False, None)}  # only what differs from the plain actor, so older files still read
-            save_policy(self.run_dir / "policies" / f"step_{step}.npz", self.carry.agent.actor.params, self.obs_dim,
-                        self.action_dim, a.actor_hidden_dims or a.hidden_dims, env=t.env, step=step,
-                        eval_return=result["eval_return"], **shape)
+            exported = dict(exported)
+            params, hidden = exported.pop("params"), exported.pop("hidden_dims")
+            save_policy(self.run_dir / "policies" / f"step_{step}.npz", params, self.obs_dim, self.action_dim, hidden,
+                        env=t.env, step=step, eval_return=result["eval_return"], **exported)
         return result
 
     def _log(self, phase: str, step: int, info: dict[str, Any], evaluated: bool, sps: float) -> None:
@@ -718,7 +696,7 @@ class Trainer:
         t = self.cfg.train
         env = make_env(t.env)
         self.carry = self.carry.replace(agent=self.carry.agent.to_online())
-        if t.mixing == "online-only":  # WSRL keeps no offline data after pre-training: free it
+        if not self.mixer.keeps_offline_online:  # e.g. WSRL keeps no offline data after pre-training: free it
             self.offline = None
         offline = self.offline
         if self.obs is None:
@@ -751,23 +729,22 @@ class Trainer:
                 h.last_episode_return = h.episode_return
                 h.episode += 1
                 h.episode_return, h.episode_length = 0.0, 0
-                self.episode_actions = []
+                finished_actions, self.episode_actions = self.episode_actions, []
                 env, policy_obs = self._env_call(env, "reset", self._reset_env)
             else:
                 policy_obs = next_obs
-            if self.mc_returns:  # rows wait, unsampled, for their episode's end and its returns-to-go
-                transition["mc_returns"] = self._finish_episode_returns() if done else np.float32(-np.inf)
-            if "episode_end" in self.carry.buffer.data:  # goal relabelling samples finished episodes only
-                transition["episode_end"] = np.float32(done)
+            if self.episode_columns:  # rows wait, unsampled, for their episode's end and its columns
+                transition.update(self._finish_episode_columns(finished_actions) if done else self.column_defaults)
+            transition.update(self.mixer.host_columns(done))
             warm = h.online_step < t.start_steps
-            if not warm and t.label_actions == "idm" and self.offline is None:
-                self._label_offline()  # once, at the end of the warm-up (again on resume: same rows, same model)
+            if not warm and self.preparation is not None and self.offline is None:
+                self._prepare_offline()  # once, at the end of the warm-up (again on resume: same rows, same result)
                 offline = self.offline
             train = (not warm and (h.online_step - t.start_steps) % t.update_every == 0
                      and self.mixer.can_train(h.episode) and (h.episode >= 1 or not t.first_update_after_episode))
             act = "random" if warm and t.warmup_policy == "random" else "agent"
             first_epoch = not warm and h.online_step - t.start_steps < t.first_epoch_steps
-            self.carry = self._insert_fn(self.carry, transition, np.bool_(self.mc_returns and not done))
+            self.carry = self._insert_fn(self.carry, transition, np.bool_(bool(self.episode_columns) and not done))
             self.carry, action_dev, step_info = self._step_fn(
                 self.carry, offline, policy_obs, train=train, act=act,
                 repeats=t.first_epoch_multiplier if train and first_epoch else 1)
@@ -789,24 +766,24 @@ class Trainer:
                 self.progress.update(t.offline_steps + h.online_step)
         env.close()
 
-    def _finish_episode_returns(self) -> np.float32:
-        """At an episode's last step, before it is stored: write the episode's Monte-Carlo returns into its
-        rows already in the buffer and release them for sampling (Cal-QL online, as the authors' buffers hold
-        finished trajectories only); returns the last step's own return-to-go, stored with it."""
-        t = self.cfg.train
+    def _finish_episode_columns(self, actions: list[np.ndarray]) -> dict[str, np.ndarray]:
+        """At an episode's last step, before it is stored: the agent computes its episode columns (Cal-QL's
+        returns-to-go) from the episode's rewards; they are written into the episode's rows already in the buffer,
+        which are released for sampling. Returns the last step's own values, stored with it."""
         rewards = np.asarray(self.episode_rewards, np.float32)
-        ends = np.zeros(len(rewards), bool)
-        ends[-1] = True
-        returns = discounted_returns(rewards, ends, self.cfg.agent.discount,
-                                     t.reward_bias if t.sparse_reward else None)
+        episode = {"rewards": rewards, "actions": np.clip(np.asarray(actions, np.float32).reshape(len(rewards), -1),
+                                                          -ACTION_CLIP, ACTION_CLIP)}
+        columns = self.carry.agent.fill_episode_columns(episode, self.reward)
         capacity = self.carry.buffer.capacity
         n = min(len(rewards) - 1, capacity)  # the rows stored before this step
         rows = (int(self.carry.buffer.ptr) - n + np.arange(n)) % capacity
         padded = 1 << max(n - 1, 0).bit_length()  # a few padded sizes, so only a few compilations
         rows = np.concatenate([rows, np.full(padded - n, capacity)]).astype(np.int32)
-        values = np.concatenate([returns[:-1][len(returns) - 1 - n:], np.zeros(padded - n, np.float32)])
-        self.carry = self._set_rows_fn(self.carry, rows, values.astype(np.float32))
-        return np.float32(returns[-1])
+        values = {name: np.concatenate([np.asarray(v)[:-1][len(v) - 1 - n:],
+                                        np.zeros((padded - n, *np.shape(v)[1:]), np.float32)]).astype(np.float32)
+                  for name, v in columns.items()}
+        self.carry = self._set_rows_fn(self.carry, rows, values)
+        return {name: np.float32(v[-1]) for name, v in columns.items()}
 
 
 def compile_counts(trainer: Trainer) -> dict[str, int]:
@@ -818,7 +795,7 @@ def compile_counts(trainer: Trainer) -> dict[str, int]:
 def read_run_config(path: Path) -> RunConfig:
     """A run's config.json (JSON only: nothing in it is executed), or a ConfigError naming the file."""
     try:
-        return RunConfig.from_dict(json.loads(path.read_text())["config"])
+        return run_config_from_dict(json.loads(path.read_text())["config"])
     except (ValueError, KeyError, TypeError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         raise ConfigError(f"{path} is unreadable as a hybridrl run config ({type(exc).__name__}: {exc})") from None
 
@@ -839,29 +816,26 @@ def load_run_agent(run_dir: str | Path, checkpoint_name: str = CKPT_NAME) -> tup
 
 
 def evaluate_run(run_dir: str | Path, episodes: int = 10, seed: int = 12345) -> dict[str, Any]:
-    """Evaluate a run's latest agent; for an agent that picks a balance coefficient per state (FamO2O),
-    also the distribution of β(s) over the states the evaluation visited."""
+    """Evaluate a run's latest agent, with the agent's own summary over the states the evaluation visited where
+    it has one (FamO2O: the distribution of β(s))."""
     cfg, agent, meta = load_run_agent(run_dir)
-    policy = jax.jit(lambda obs: agent.eval_actions(obs))
+    if agent.evaluates_by_sampling:
+        sample, calls = jax.jit(agent.sample_actions), iter(range(1 << 30))
+        base = jax.random.PRNGKey(seed)
+
+        def act(_: Any, obs: np.ndarray) -> Any:
+            return sample(obs, jax.random.fold_in(base, next(calls)))
+    else:
+        policy = jax.jit(lambda obs: agent.eval_actions(obs))
+
+        def act(_: Any, obs: np.ndarray) -> Any:
+            return policy(obs)
     visited: list[np.ndarray] = []
-    has_beta = hasattr(agent, "beta")
-    result = evaluate(lambda _, obs: policy(obs), None, cfg.train.env, episodes, seed,
-                      observer=visited.append if has_beta else None)
+    result = evaluate(act, None, cfg.train.env, episodes, seed,
+                      observer=visited.append if agent.reports_on_states else None)
     host = meta["host"]
     out = {"env": cfg.train.env, "recipe": cfg.recipe, "online_step": host["online_step"],
            "offline_step": host["offline_step"], "episodes": episodes, **result}
-    if has_beta:
-        betas = np.asarray(jax.jit(agent.beta)(jnp.asarray(np.concatenate(visited), jnp.float32)))
-        out["beta"] = beta_report(betas, cfg.agent.beta_min, cfg.agent.beta_max)
+    if agent.reports_on_states:
+        out.update(agent.state_report(np.concatenate(visited)))
     return out
-
-
-def beta_report(betas: np.ndarray, lo: float, hi: float) -> dict[str, float]:
-    """Summary of β(s) over states, with the collapse checks: spread relative to the range, and the
-    fraction of states within 2% of the range's ends."""
-    span = hi - lo
-    saturated = (betas <= lo + 0.02 * span) | (betas >= hi - 0.02 * span)
-    return {"states": int(betas.size), "mean": float(betas.mean()), "std": float(betas.std()),
-            "min": float(betas.min()), "max": float(betas.max()),
-            **{f"p{q}": float(np.percentile(betas, q)) for q in (10, 50, 90)},
-            "std_over_range": float(betas.std() / span), "saturated_fraction": float(saturated.mean())}

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hybridrl.bench.plots import read_curve
+from hybridrl.analysis.plots import read_curve
 
 
 def at_budgets(runs: dict[str, list[Path]], metric: str, budgets: list[int]) -> dict[str, list[np.ndarray]]:

@@ -1,6 +1,6 @@
 """Sweeps: a grid of recipes x tasks x seeds x config overrides, each an ordinary run directory.
 
-Each run executes in its own worker process (`python -m hybridrl.bench.sweep --worker TASK_JSON`), so a
+Each run executes in its own worker process (`python -m hybridrl.analysis.sweep --worker TASK_JSON`), so a
 crash or a kill takes down that run only; its run directory keeps its last checkpoint. Re-running the
 same sweep skips finished runs (`done.json`), resumes interrupted ones from their checkpoints, and
 retries failed ones (`failed.json` holds the error). Backends: a local pool of worker processes sized to
@@ -174,7 +174,7 @@ def run_in_subprocess(task: RunTask, threads: int = 1) -> dict[str, Any]:
     d = Path(task.run_dir)
     d.mkdir(parents=True, exist_ok=True)
     with open(d / "worker.log", "a") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "hybridrl.bench.sweep", "--worker", json.dumps(asdict(task))],
+        proc = subprocess.Popen([sys.executable, "-m", "hybridrl.analysis.sweep", "--worker", json.dumps(asdict(task))],
                                 stdout=log, stderr=subprocess.STDOUT, env=worker_env(threads))
         (d / "worker.pid").write_text(str(proc.pid))  # who to signal to stop this run (it resumes later)
         proc.wait()
@@ -240,4 +240,4 @@ if __name__ == "__main__":  # the worker entry point
     if len(sys.argv) == 3 and sys.argv[1] == "--worker":
         out = execute(RunTask(**json.loads(sys.argv[2])))
         sys.exit(0 if out["status"] in ("done", "skipped") else 1)
-    sys.exit("usage: python -m hybridrl.bench.sweep --worker TASK_JSON")
+    sys.exit("usage: python -m hybridrl.analysis.sweep --worker TASK_JSON")

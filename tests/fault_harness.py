@@ -1,4 +1,5 @@
-"""Fault injection: the harness behind `tests/test_faults.py` (a fast subset) and `benchmarks/faults.py`
+"""Fault injection (test infrastructure, outside the installed package): the harness behind
+`tests/test_faults.py` (a fast subset) and `benchmarks/faults.py`
 (the full version, with counts recorded in `benchmarks/results/reliability.md`).
 
 Each trial breaks something on purpose and checks what the user is promised:
@@ -236,7 +237,7 @@ def child_command(run_dir: Path, overrides: dict[str, Any], steps: int, pause: s
                   fsize: int | None = None, resume: bool = False) -> list[str]:
     spec = {"run_dir": str(run_dir), "overrides": overrides, "steps": steps, "pause": pause, "fsize": fsize,
             "resume": resume}
-    return [sys.executable, "-m", "hybridrl.bench.faults", "child", json.dumps(spec)]
+    return [sys.executable, str(Path(__file__).resolve()), "child", json.dumps(spec)]
 
 
 def _child(spec: dict[str, Any]) -> int:
@@ -416,9 +417,9 @@ def guard_overhead(seconds: float = 20.0, updates: int = 50) -> dict[str, Any]:
     import jax.numpy as jnp
 
     from hybridrl.agents import make_agent
+    from hybridrl.agents.sac import SACConfig
     from hybridrl.bench.peers import _random_buffer
     from hybridrl.bench.throughput import ACT_DIM, BATCH, OBS_DIM
-    from hybridrl.config import SACConfig
     from hybridrl.replay import make_mixer
     from hybridrl.training.loop import Carry, _commit, _offline_chunk
 
@@ -547,4 +548,4 @@ def soak(run_dir: Path, cfg: Any, every: int) -> dict[str, Any]:
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "child":
         sys.exit(_child(json.loads(sys.argv[2])))
-    sys.exit("usage: python -m hybridrl.bench.faults child SPEC_JSON (used by the fault-injection trials)")
+    sys.exit("usage: python tests/fault_harness.py child SPEC_JSON (used by the fault-injection trials)")

@@ -1,0 +1,89 @@
+"""The agent contract (issue 21): the training loop knows no algorithm, and what agents and mixers declare is
+what the loop does."""
+import ast
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import hybridrl
+from hybridrl.agents import AGENTS
+from hybridrl.agents.base import RewardTransform
+from hybridrl.errors import ConfigError
+from hybridrl.recipes import RECIPES, resolve
+from hybridrl.replay import MIXERS
+
+TRAINING = Path(hybridrl.__file__).parent / "training"
+
+
+def _code_words(path: Path) -> tuple[set[str], set[str]]:
+    """A module's identifiers and attribute names, and its string constants (docstrings and comments left
+    out; words inside messages are prose, not switches)."""
+    tree = ast.parse(path.read_text())
+    docstrings = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef) and node.body and \
+                isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant):
+            docstrings.add(id(node.body[0].value))
+    names, strings = set(), set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            names.add(node.id)
+        elif isinstance(node, ast.Attribute):
+            names.add(node.attr)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
+            strings.add(node.value)
+    return names, strings
+
+
+def _specific_fields() -> set[str]:
+    """The agent-config fields that not every agent config has (an algorithm's own settings)."""
+    fields = [{f.name for f in dataclasses.fields(cls.config_class)} for cls in AGENTS.values()]
+    generic = {"init", "layer_norm"}  # also a logger's and a network's words
+    return set.union(*fields) - set.intersection(*fields) - generic
+
+
+@pytest.mark.parametrize("module", sorted(p.name for p in TRAINING.glob("*.py")))
+def test_training_code_names_no_algorithm(module):
+    names, strings = _code_words(TRAINING / module)
+    found = (names | strings) & _specific_fields() | strings & (set(AGENTS) | set(RECIPES) | set(MIXERS))
+    assert not found, f"training/{module} names algorithm-specific things: {sorted(found)}"
+
+
+def test_one_registry_each_agent_declares_its_config():
+    for name, cls in AGENTS.items():
+        assert dataclasses.is_dataclass(cls.config_class), name
+        assert cls.config_class.__module__ == cls.__module__, f"{name}: the config lives beside its agent"
+    for recipe in RECIPES:
+        cfg = resolve(recipe, "hybridrl/PointMaze_Medium_FixedGoal-v3" if recipe in ("mscp", "hiql", "idm-label")
+                      else "hybridrl/PointReach-v0", dataset="x.npz")
+        assert type(cfg.agent) is AGENTS[RECIPES[recipe].agent].config_class
+
+
+def test_mixers_declare_what_they_need():
+    from hybridrl.config import TrainConfig
+
+    t = TrainConfig()
+    assert not MIXERS["online-only"].needs_offline(t) and not MIXERS["online-only"].keeps_offline_online
+    assert MIXERS["symmetric"].needs_offline(t) and not MIXERS["symmetric"].needs_offline(
+        dataclasses.replace(t, offline_ratio=0.0))
+    assert MIXERS["density-ratio"].requires_offline(t) and not MIXERS["append"].requires_offline(t)
+    with pytest.raises(ConfigError, match="goal-conditioned agent"):
+        resolve("rlpd", "hybridrl/PointReach-v0", {"train.mixing": "goal-relabel"}, dataset="x.npz")
+
+
+def test_cal_ql_declares_its_returns_column_and_fills_it_at_episode_end():
+    import jax
+
+    cfg = resolve("cal-ql", "hybridrl/PointReach-v0", {"agent.hidden_dims": [8]}, dataset="x.npz")
+    agent = AGENTS["cql"].create(jax.random.PRNGKey(0), 2, 2, cfg.agent)
+    assert agent.episode_columns == ("mc_returns",) and np.isneginf(agent.column_defaults()["mc_returns"])
+    filled = agent.fill_episode_columns({"rewards": np.array([0.0, 0.0, 1.0], np.float32),
+                                         "actions": np.zeros((3, 2), np.float32)}, RewardTransform())
+    g = cfg.agent.discount
+    np.testing.assert_allclose(filled["mc_returns"], [g * g, g, 1.0], rtol=1e-6)
+    plain = AGENTS["cql"].create(jax.random.PRNGKey(0), 2, 2, resolve("cql", "hybridrl/PointReach-v0",
+                                                                     {"agent.hidden_dims": [8]},
+                                                                     dataset="x.npz").agent)
+    assert plain.episode_columns == () and plain.column_defaults() == {}
