@@ -87,3 +87,22 @@ def test_cal_ql_declares_its_returns_column_and_fills_it_at_episode_end():
                                                                      {"agent.hidden_dims": [8]},
                                                                      dataset="x.npz").agent)
     assert plain.episode_columns == () and plain.column_defaults() == {}
+
+
+def test_resuming_a_run_logged_under_the_old_metric_names_keeps_its_rows(tmp_path):
+    """A run started before metrics were namespaced, resumed now: its rows stay, under the new names, and the
+    file as it was is kept beside it (nothing lost)."""
+    import csv
+
+    from hybridrl.training.logger import MetricsLogger
+
+    old = "step,phase,wall_time,q_mean,eval_return\r\n100,online,1.0,-3.5,\r\n200,online,2.0,-4.0,7.5\r\n300,onl"
+    (tmp_path / "metrics.csv").write_text(old, newline="")
+    logger = MetricsLogger(tmp_path, ["critic/q_mean"], keep=lambda phase, step: step <= 200, tensorboard=False)
+    logger.log({"step": 300, "phase": "online", "wall_time": 3.0, "critic/q_mean": -4.5})
+    logger.close()
+    with open(tmp_path / "metrics.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["step"] for r in rows] == ["100", "200", "300"]
+    assert [r["critic/q_mean"] for r in rows] == ["-3.5", "-4.0", "-4.5"] and rows[1]["eval_return"] == "7.5"
+    assert (tmp_path / "metrics.csv.before-resume").read_bytes() == old.encode()

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import io
 import math
 import os
+import shutil
 import sys
 import time
 from collections.abc import Callable
@@ -14,6 +16,15 @@ from typing import Any
 FIXED_COLUMNS = ["step", "phase", "wall_time", "steps_per_sec"]
 EVAL_COLUMNS = ["episode_return", "eval_return", "eval_return_std", "normalized_score", "success_rate",
                 "eval_return_stochastic", "normalized_score_stochastic"]
+
+
+def _new_name(old: str, columns: list[str]) -> str:
+    """A metric's column under this version: the same name, or the one column namespacing it (`q_mean` ->
+    `critic/q_mean`); otherwise the old name (its values are then kept only in the `.before-resume` copy)."""
+    if old in columns:
+        return old
+    spaced = [c for c in columns if c.endswith("/" + old)]
+    return spaced[0] if len(spaced) == 1 else old
 
 
 class MetricsLogger:
@@ -55,17 +66,26 @@ class MetricsLogger:
             return
         with open(self.path, newline="") as f:
             lines = f.read().splitlines(keepends=True)
-        if not lines or lines[0].rstrip("\r\n").split(",") != self.columns:
-            kept = []
-        else:
-            kept = [lines[0]]
-            for line in lines[1:]:
-                if not line.endswith("\n"):
-                    break  # torn write from a killed run
-                row = next(csv.reader([line]))
-                if len(row) != len(self.columns) or not row[0].isdigit() or not keep(row[1], int(row[0])):
-                    break
-                kept.append(line)
+        header = lines[0].rstrip("\r\n").split(",") if lines else []
+        renamed = header != self.columns
+        if renamed and header:  # written by another version (e.g. before metrics were namespaced): keep its rows
+            backup = self.path.with_name(self.path.name + ".before-resume")  # under the new names, and the file
+            if not backup.exists():
+                shutil.copyfile(self.path, backup)
+        columns = [_new_name(c, self.columns) for c in header]
+        kept = ([",".join(self.columns) + "\r\n"] if renamed else [lines[0]]) if header else []
+        for line in lines[1:]:
+            if not line.endswith("\n"):
+                break  # torn write from a killed run
+            row = next(csv.reader([line]))
+            if len(row) != len(header) or not row[0].isdigit() or not keep(row[1], int(row[0])):
+                break
+            if renamed:
+                values = dict(zip(columns, row, strict=True))
+                buf = io.StringIO()
+                csv.writer(buf).writerow([values.get(c, "") for c in self.columns])  # as DictWriter writes rows
+                line = buf.getvalue()
+            kept.append(line)
         tmp = self.path.with_suffix(".csv.tmp")
         with open(tmp, "w", newline="") as f:
             f.writelines(kept)
