@@ -12,6 +12,16 @@ from hybridrl.training.loop import Trainer, evaluate_run
 SMALL = FQLConfig(hidden_dims=(32, 32), batch_size=64, alpha=10.0)
 
 
+def _straight_equals_resumed(tmp_path, recipe, over, fields):
+    """The recipe run straight to 400 online steps, and stopped at 200 then resumed: the same rows (returned)."""
+    Trainer(resolve(recipe, TOY, over, **fields, online_steps=400), tmp_path / "straight").run()
+    Trainer(resolve(recipe, TOY, over, **fields, online_steps=200), tmp_path / "resumed").run()
+    Trainer.resume(tmp_path / "resumed", online_steps=400).run()
+    rows = read_rows(tmp_path / "straight")
+    assert rows == read_rows(tmp_path / "resumed")
+    return rows
+
+
 def _batch(key, n=64, obs_dim=2, action_dim=2):
     k1, k2, k3 = jax.random.split(key, 3)
     obs = jax.random.normal(k1, (n, obs_dim))
@@ -82,12 +92,7 @@ def test_offline_learning_signal_flow_fits_the_data_and_the_policy_follows():
 
 def test_recipe_offline_then_online_resumes_exactly(tmp_path, toy_npz):
     over = {**{k: v for k, v in TINY.items() if k != "train.start_steps"}, "agent.actor_hidden_dims": [32, 32]}
-    fields = {"dataset": str(toy_npz), "offline_steps": 200, "seed": 0}
-    Trainer(resolve("fql", TOY, over, **fields, online_steps=400), tmp_path / "straight").run()
-    Trainer(resolve("fql", TOY, over, **fields, online_steps=200), tmp_path / "resumed").run()
-    Trainer.resume(tmp_path / "resumed", online_steps=400).run()
-    rows = read_rows(tmp_path / "straight")
-    assert rows == read_rows(tmp_path / "resumed")
+    rows = _straight_equals_resumed(tmp_path, "fql", over, {"dataset": str(toy_npz), "offline_steps": 200, "seed": 0})
     online = [r for r in rows if r["phase"] == "online"]
     assert online and all(np.isfinite(float(r["critic/critic_loss"])) for r in online)  # updates from step 1
     assert {"actor/bc_flow_loss", "actor/distill_loss", "actor/q_loss"} <= set(rows[0])
@@ -148,11 +153,7 @@ def test_rebrac_actor_steps_every_second_update_and_moves_the_targets_then():
 def test_rebrac_recipe_offline_then_online_resumes_exactly(tmp_path, toy_npz):
     over = {**{k: v for k, v in TINY.items() if k != "train.start_steps"}, "agent.hidden_dims": [32, 32],
             "train.offline_chunk": 100, "agent.actor_bc_coef": 10.0}  # a BC-dominated actor: it must follow the data
-    fields = {"dataset": str(toy_npz), "offline_steps": 400, "seed": 0}
-    Trainer(resolve("rebrac", TOY, over, **fields, online_steps=400), tmp_path / "straight").run()
-    Trainer(resolve("rebrac", TOY, over, **fields, online_steps=200), tmp_path / "resumed").run()
-    Trainer.resume(tmp_path / "resumed", online_steps=400).run()
-    rows = read_rows(tmp_path / "straight")
-    assert rows == read_rows(tmp_path / "resumed")
+    rows = _straight_equals_resumed(tmp_path, "rebrac", over, {"dataset": str(toy_npz), "offline_steps": 400,
+                                                               "seed": 0})
     offline = [r for r in rows if r["phase"] == "offline"]
     assert float(offline[-1]["actor/bc_mse_policy"]) < float(offline[0]["actor/bc_mse_policy"])

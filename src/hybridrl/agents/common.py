@@ -38,6 +38,14 @@ def prefixed(prefix: str, info: dict[str, jnp.ndarray]) -> dict[str, jnp.ndarray
     return {f"{prefix}/{k}": v for k, v in info.items()}
 
 
+def scan_updates(agent: Any, batches: Batch, key: jax.Array) -> tuple[Any, dict]:
+    """`agent.update_step(batch, key)` once per minibatch stacked on the leading axis (`utd` of them), fused with
+    `lax.scan`; the metrics averaged over the steps. The update of every agent that takes whole steps in turn."""
+    num = jax.tree_util.tree_leaves(batches)[0].shape[0]
+    agent, info = jax.lax.scan(lambda a, xs: a.update_step(*xs), agent, (batches, jax.random.split(key, num)))
+    return agent, jax.tree_util.tree_map(jnp.mean, info)
+
+
 def polyak(params: Any, target_params: Any, tau: float) -> Any:
     return jax.tree_util.tree_map(lambda p, t: tau * p + (1.0 - tau) * t, params, target_params)
 

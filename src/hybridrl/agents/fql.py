@@ -26,7 +26,7 @@ import optax
 from flax.training.train_state import TrainState
 
 from hybridrl.agents.base import AgentAPI
-from hybridrl.agents.common import Batch, check_learner, prefixed
+from hybridrl.agents.common import Batch, check_learner, polyak, prefixed, scan_updates
 from hybridrl.errors import ConfigError
 from hybridrl.nn import Critic, ensemble_apply, ensemble_init
 from hybridrl.nn.flow import VectorField, euler_actions, flow_matching_loss
@@ -116,8 +116,7 @@ class FQLAgent(AgentAPI, flax.struct.PyTreeNode):
         c_grads, c_info = jax.grad(self.critic_loss, has_aux=True)(self.critic.params, batch, key_critic)
         f_grads, f_info = jax.grad(self.flow_loss, has_aux=True)(self.flow.params, batch, key_flow)
         a_grads, a_info = jax.grad(self.actor_loss, has_aux=True)(self.actor.params, batch, key_actor)
-        target = jax.tree_util.tree_map(lambda p, t: self.config.tau * p + (1.0 - self.config.tau) * t,
-                                        self.critic.params, self.target_critic_params)  # the pre-step critic
+        target = polyak(self.critic.params, self.target_critic_params, self.config.tau)  # the pre-step critic
         agent = self.replace(critic=self.critic.apply_gradients(grads=c_grads), target_critic_params=target,
                              flow=self.flow.apply_gradients(grads=f_grads),
                              actor=self.actor.apply_gradients(grads=a_grads))
@@ -127,9 +126,7 @@ class FQLAgent(AgentAPI, flax.struct.PyTreeNode):
 
     def update(self, batches: Batch, key: jax.Array) -> tuple[FQLAgent, dict]:
         """One update per stacked minibatch (`utd` of them), fused with `lax.scan`; mean metrics."""
-        num = jax.tree_util.tree_leaves(batches)[0].shape[0]
-        agent, info = jax.lax.scan(lambda a, xs: a.update_step(*xs), self, (batches, jax.random.split(key, num)))
-        return agent, jax.tree_util.tree_map(jnp.mean, info)
+        return scan_updates(self, batches, key)
 
     # ---- acting -----------------------------------------------------------------------------------
     def sample_actions(self, observations: jnp.ndarray, key: jax.Array) -> jnp.ndarray:

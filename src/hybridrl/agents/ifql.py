@@ -22,7 +22,7 @@ import optax
 from flax.training.train_state import TrainState
 
 from hybridrl.agents.base import AgentAPI
-from hybridrl.agents.common import Batch, check_learner, prefixed
+from hybridrl.agents.common import Batch, check_learner, polyak, prefixed, scan_updates
 from hybridrl.agents.iql import expectile_loss
 from hybridrl.errors import ConfigError
 from hybridrl.nn import Critic, ValueNet, ensemble_apply, ensemble_init
@@ -89,17 +89,14 @@ class IFQLAgent(AgentAPI, flax.struct.PyTreeNode):
         v_grads, v_info = jax.grad(self.value_loss, has_aux=True)(self.value.params, batch)
         c_grads, c_info = jax.grad(self.critic_loss, has_aux=True)(self.critic.params, batch)
         a_grads, a_info = jax.grad(self.actor_loss, has_aux=True)(self.actor.params, batch, key)
-        target = jax.tree_util.tree_map(lambda p, t: self.config.tau * p + (1.0 - self.config.tau) * t,
-                                        self.critic.params, self.target_critic_params)  # the pre-step critic
+        target = polyak(self.critic.params, self.target_critic_params, self.config.tau)  # the pre-step critic
         agent = self.replace(value=self.value.apply_gradients(grads=v_grads),
                              critic=self.critic.apply_gradients(grads=c_grads), target_critic_params=target,
                              actor=self.actor.apply_gradients(grads=a_grads))
         return agent, {**prefixed("value", v_info), **prefixed("critic", c_info), **prefixed("actor", a_info)}
 
     def update(self, batches: Batch, key: jax.Array) -> tuple[IFQLAgent, dict]:
-        num = jax.tree_util.tree_leaves(batches)[0].shape[0]
-        agent, info = jax.lax.scan(lambda a, xs: a.update_step(*xs), self, (batches, jax.random.split(key, num)))
-        return agent, jax.tree_util.tree_map(jnp.mean, info)
+        return scan_updates(self, batches, key)
 
     # ---- acting -----------------------------------------------------------------------------------
     def sample_actions(self, observations: jnp.ndarray, key: jax.Array) -> jnp.ndarray:

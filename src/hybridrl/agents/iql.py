@@ -21,7 +21,7 @@ import optax
 from flax.training.train_state import TrainState
 
 from hybridrl.agents.base import AgentAPI
-from hybridrl.agents.common import Batch, check_init, check_learner, polyak, prefixed
+from hybridrl.agents.common import Batch, check_init, check_learner, polyak, prefixed, scan_updates
 from hybridrl.errors import ConfigError
 from hybridrl.nn import Critic, GaussianActor, ValueNet, ensemble_apply, ensemble_init
 
@@ -128,9 +128,7 @@ class IQLAgent(AgentAPI, flax.struct.PyTreeNode):
 
     def update(self, batches: Batch, key: jax.Array) -> tuple[IQLAgent, dict]:
         """One full step per stacked minibatch (`utd` of them), fused with `lax.scan`."""
-        num = jax.tree_util.tree_leaves(batches)[0].shape[0]
-        agent, info = jax.lax.scan(lambda a, xs: a.update_step(*xs), self, (batches, jax.random.split(key, num)))
-        return agent, jax.tree_util.tree_map(jnp.mean, info)
+        return scan_updates(self, batches, key)
 
     # ---- construction -------------------------------------------------------------------------
     @classmethod

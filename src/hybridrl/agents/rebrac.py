@@ -27,7 +27,7 @@ import optax
 from flax.training.train_state import TrainState
 
 from hybridrl.agents.base import AgentAPI, RewardTransform
-from hybridrl.agents.common import Batch, check_learner, polyak, prefixed
+from hybridrl.agents.common import Batch, check_learner, polyak, prefixed, scan_updates
 from hybridrl.errors import ConfigError
 from hybridrl.nn import ensemble_apply, ensemble_init
 
@@ -181,9 +181,7 @@ class ReBRACAgent(AgentAPI, flax.struct.PyTreeNode):
         return agent, {**prefixed("critic", c_info), **prefixed("actor", a_info)}
 
     def update(self, batches: Batch, key: jax.Array) -> tuple[ReBRACAgent, dict]:
-        num = jax.tree_util.tree_leaves(batches)[0].shape[0]
-        agent, info = jax.lax.scan(lambda a, xs: a.update_step(*xs), self, (batches, jax.random.split(key, num)))
-        return agent, jax.tree_util.tree_map(jnp.mean, info)
+        return scan_updates(self, batches, key)
 
     # ---- acting -----------------------------------------------------------------------------------
     def sample_actions(self, observations: jnp.ndarray, key: jax.Array) -> jnp.ndarray:
