@@ -36,7 +36,7 @@ SMALL = {"agent.hidden_dims": [32, 32], "agent.batch_size": 32, "train.start_ste
          "train.eval_interval": 100, "train.log_interval": 100, "train.eval_episodes": 4,
          "train.checkpoint_interval": 100, "train.progress": False, "train.tensorboard": False, "train.seed": 2}
 STEPS = 400
-PARTS = ("fuzz", "atheris", "kill", "disk", "poison", "env", "soak", "guard")
+PARTS = ("fuzz", "atheris", "kill", "kill-recipes", "disk", "poison", "env", "soak", "guard")
 
 
 def cfg(steps: int = STEPS, **extra: object):  # noqa: ANN201
@@ -63,7 +63,7 @@ def part_atheris(work: Path, runs: int) -> dict:
     arrays = faults.valid_arrays(2, 3, 2, 2, seed=0)
     np.savez(corpus / "valid.npz", **arrays)
     faults.write_hdf5(arrays, corpus / "valid.hdf5")
-    from hybridrl.training import checkpoint
+    from hybridrl import checkpoint
 
     checkpoint.save(corpus / "valid.ckpt", {"w": np.ones((2, 3), np.float32), "step": np.int32(3)}, {"m": 1})
     tags = {".npz": b"\x00", ".hdf5": b"\x01", ".ckpt": b"\x02"}  # the target picks the reader by the first byte
@@ -82,6 +82,7 @@ def part_atheris(work: Path, runs: int) -> dict:
 
 
 def part_kill(work: Path, n_random: int, ref: list) -> dict:
+    """SAC on the toy task: kills aimed inside checkpoint writes and evaluations, and at random moments."""
     trials = []
     wheres = [f"checkpoint:{k}" for k in (1, 2, 3, 4)] + [f"eval:{k}" for k in (1, 2, 3, 4)]
     rng = random.Random(0)
@@ -94,10 +95,66 @@ def part_kill(work: Path, n_random: int, ref: list) -> dict:
         out["where"] = where
         trials.append(out)
         print(f"kill {where}: ok={out['ok']} resumed from {out['killed_at_checkpoint_step']}", flush=True)
+    return _kill_summary(trials)
+
+
+def _kill_summary(trials: list[dict]) -> dict:
     return {"trials": trials, "count": len(trials), "ok": sum(t["ok"] for t in trials),
             "killed_mid_run": sum(not t["finished_before_kill"] for t in trials),
             "resumed_from_checkpoint": sum(t["killed_at_checkpoint_step"] is not None for t in trials),
             "duplicate_rows": sum(t["duplicate_rows"] for t in trials)}
+
+
+def part_kill_recipes(work: Path, per_recipe: int, recipes: list[str]) -> dict:
+    """Every recipe (fingerprint.py's short runs: both phases, the recipe's own columns, mixers and preparation
+    steps): `per_recipe` kills each, one aimed inside a checkpoint write, one inside an evaluation, the rest at
+    random moments after the first metrics row (offline or online), each resumed and compared row by row with
+    the recipe's straight run."""
+    from fingerprint import RUNS, TINY, _datasets
+    from fingerprint import STEPS as FP_STEPS
+
+    data = _datasets(work)
+    rng = random.Random(3)
+    trials, per = [], {}
+    log = work / "kill-recipes.jsonl"  # one record per finished trial: a rerun with the same --work goes on
+    done = {(t["recipe"], t["index"]): t for t in map(json.loads, log.read_text().splitlines())} \
+        if log.exists() else {}
+    for name in recipes:
+        env, kind, extra = RUNS[name]
+        overrides = {**TINY, **extra, "train.seed": 0}
+        run = {"recipe": name, "env": env, "dataset": data[kind] if kind else None,
+               "offline_steps": FP_STEPS["offline"] if kind and name not in ("idm-label", "rlpd") else 0}
+        wheres = ["checkpoint:2", "eval:2"] + [f"random:{rng.uniform(0.0, 6.0):.2f}" for _ in range(per_recipe - 2)]
+        if all((name, i) in done for i in range(len(wheres))):
+            got = [done[(name, i)] for i in range(len(wheres))]
+            per[name] = {"count": len(got), "ok": sum(t["ok"] for t in got)}
+            trials += got
+            continue
+        ref_dir = work / f"ref-{name}"
+        if not (ref_dir / "metrics.csv").exists():
+            shutil.rmtree(ref_dir, ignore_errors=True)
+            subprocess.run(faults.child_command(ref_dir, overrides, FP_STEPS["online"], run=run), check=True,
+                           capture_output=True)
+        ref = faults.rows(ref_dir)
+        got = []
+        for i, where in enumerate(wheres):
+            if (name, i) in done:
+                got.append(done[(name, i)])
+                continue
+            run_dir = work / f"kill-{name}-{i}"
+            shutil.rmtree(run_dir, ignore_errors=True)
+            delay = float(where.split(":")[1]) if where.startswith("random") else 0.0
+            out = faults.kill_trial(run_dir, overrides, FP_STEPS["online"], ref,
+                                    "random" if where.startswith("random") else where, delay, run=run)
+            out.update(where=where, recipe=name, index=i)
+            got.append(out)
+            with log.open("a") as f:
+                f.write(json.dumps(out, default=str) + "\n")
+            print(f"kill {name} {where}: ok={out['ok']} resumed from {out['killed_at_checkpoint_step']}", flush=True)
+            shutil.rmtree(run_dir, ignore_errors=True)
+        per[name] = {"count": len(got), "ok": sum(t["ok"] for t in got)}
+        trials += got
+    return {**_kill_summary(trials), "per_recipe": per}
 
 
 def part_disk(work: Path, n: int, ref: list) -> dict:
@@ -172,6 +229,10 @@ def _fuzz_row(f: dict) -> tuple:
             f"{f['slowest_load_s'] * 1000:.0f} ms")
 
 
+def _per_recipe(k: dict) -> str:
+    return ", ".join(f"{name} {v['ok']}/{v['count']}" for name, v in k["per_recipe"].items())
+
+
 # Each part's row of the report table: (fault, trials, outcome).
 ROWS = {
     "fuzz": _fuzz_row,
@@ -182,6 +243,13 @@ ROWS = {
                        f"{k['ok']}/{k['count']} resumed to identical rows; {k['resumed_from_checkpoint']} from a "
                        f"checkpoint, the rest restarted (killed before the first); {k['duplicate_rows']} duplicated "
                        "rows"),
+    "kill-recipes": lambda k: (
+        f"SIGKILL in every recipe ({len(k['per_recipe'])}: fingerprint.py's short runs, offline and online phases, "
+        "each recipe's columns, mixers and preparation steps); per recipe one inside a checkpoint write, one inside an "
+        "evaluation, the rest at random moments 0–6 s after the first metrics row", k["count"],
+        f"{k['ok']}/{k['count']} resumed to rows identical to the recipe's straight run "
+        f"({_per_recipe(k)}); "
+        f"{k['resumed_from_checkpoint']} from a checkpoint, the rest restarted; {k['duplicate_rows']} duplicated rows"),
     "disk": lambda d: ("files capped by RLIMIT_FSIZE (the kernel refuses the write, EFBIG, as a full disk refuses "
                        "with ENOSPC), cap between the first and the last checkpoint's size", d["count"],
                        f"{d['hit']} hit the cap and stopped with a StorageError naming the file, keeping the "
@@ -253,6 +321,8 @@ def main() -> None:
     ap.add_argument("--only", nargs="*", choices=PARTS, default=list(PARTS))
     ap.add_argument("--quick", action="store_true", help="a few trials of each part (smoke)")
     ap.add_argument("--random-kills", type=int, default=16, help="kills at random moments (besides the 8 aimed ones)")
+    ap.add_argument("--kills-per-recipe", type=int, default=8, help="kill-recipes: trials per recipe")
+    ap.add_argument("--recipes", nargs="*", default=None, help="kill-recipes: these recipes only (default: all)")
     ap.add_argument("--work", default=None, help="scratch directory (default: a new temporary one)")
     ap.add_argument("--out", default=str(RESULTS), help="where reliability.md/json go")
     args = ap.parse_args()
@@ -278,6 +348,10 @@ def main() -> None:
             r = part_atheris(work, 200 if q else 5000)
         elif part == "kill":
             r = part_kill(work, 2 if q else args.random_kills, ref)
+        elif part == "kill-recipes":
+            from fingerprint import RUNS
+
+            r = part_kill_recipes(work, 2 if q else args.kills_per_recipe, args.recipes or list(RUNS))
         elif part == "disk":
             r = part_disk(work, 2 if q else 8, ref)
         elif part == "poison":

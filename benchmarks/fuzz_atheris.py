@@ -15,8 +15,8 @@ import tempfile
 import atheris
 
 with atheris.instrument_imports():
+    from hybridrl import checkpoint
     from hybridrl.data import DataError, load_dataset
-    from hybridrl.training import checkpoint
 
 import numpy as np  # noqa: E402
 

@@ -21,7 +21,7 @@ TARGETS = {"Hopper-v5": 2500.0, "HalfCheetah-v5": 9000.0, "Walker2d-v5": 3500.0}
 
 
 def snapshots(run: Path) -> list[tuple[int, float, Path]]:
-    from hybridrl.training import checkpoint
+    from hybridrl import checkpoint
 
     out = []
     for f in sorted((run / "policies").glob("step_*.npz"), key=lambda p: int(p.stem.split("_")[1])):

@@ -234,9 +234,10 @@ def fuzz_datasets(examples: int, directory: Path, seed: int = 0) -> dict[str, An
 
 # ---- runs: a child process that can be killed, starved of disk, or paused at a chosen point --------
 def child_command(run_dir: Path, overrides: dict[str, Any], steps: int, pause: str | None = None,
-                  fsize: int | None = None, resume: bool = False) -> list[str]:
+                  fsize: int | None = None, resume: bool = False, run: dict[str, Any] | None = None) -> list[str]:
+    """`run`: the recipe, env, dataset and offline steps (default: SAC on the toy task, online only)."""
     spec = {"run_dir": str(run_dir), "overrides": overrides, "steps": steps, "pause": pause, "fsize": fsize,
-            "resume": resume}
+            "resume": resume, "run": run or {}}
     return [sys.executable, str(Path(__file__).resolve()), "child", json.dumps(spec)]
 
 
@@ -247,7 +248,8 @@ def _child(spec: dict[str, Any]) -> int:
 
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # the write then fails with EFBIG, as a full disk fails
         resource.setrlimit(resource.RLIMIT_FSIZE, (spec["fsize"], spec["fsize"]))
-    from hybridrl.training import checkpoint, loop
+    from hybridrl import checkpoint
+    from hybridrl.training import loop
 
     marker = Path(spec["run_dir"] + ".paused")
     pause = spec["pause"]
@@ -284,7 +286,10 @@ def _child(spec: dict[str, Any]) -> int:
     if spec["resume"]:
         args.append("--resume")
     else:
-        args += ["--recipe", "sac", "--env", TOY, *[f"--set={k}={json.dumps(v)}" for k, v in spec["overrides"].items()]]
+        run = {"recipe": "sac", "env": TOY, "dataset": None, "offline_steps": 0, **spec.get("run", {})}
+        args += ["--recipe", run["recipe"], "--env", run["env"], "--offline-steps", str(run["offline_steps"]),
+                 *(["--dataset", run["dataset"]] if run["dataset"] else []),
+                 *[f"--set={k}={json.dumps(v)}" for k, v in spec["overrides"].items()]]
     return main(args)
 
 
@@ -300,15 +305,16 @@ def _no_partial_files(run_dir: Path) -> bool:
 
 
 def kill_trial(run_dir: Path, overrides: dict[str, Any], steps: int, reference: list[dict[str, str]],
-               where: str, delay: float = 0.0, env: dict[str, str] | None = None) -> dict[str, Any]:
+               where: str, delay: float = 0.0, env: dict[str, str] | None = None,
+               run: dict[str, Any] | None = None) -> dict[str, Any]:
     """SIGKILL a run `where` ('random': `delay` s after its first metrics row, 'checkpoint:N', 'eval:N'), then
-    resume it to the end."""
-    from hybridrl.training import checkpoint
+    resume it to the end. `run`: recipe, env, dataset, offline steps (see `child_command`)."""
+    from hybridrl import checkpoint
 
     marker = Path(str(run_dir) + ".paused")
     marker.unlink(missing_ok=True)
-    proc = subprocess.Popen(child_command(run_dir, overrides, steps, pause=None if where == "random" else where),
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(child_command(run_dir, overrides, steps, pause=None if where == "random" else where,
+                                          run=run), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.time() + 300
     if where == "random":  # a random moment after training has started (the first metrics row is written)
         metrics = run_dir / "metrics.csv"
@@ -327,14 +333,15 @@ def kill_trial(run_dir: Path, overrides: dict[str, Any], steps: int, reference: 
     if ckpt.exists():
         meta = checkpoint.read_meta(ckpt)  # loadable: a torn checkpoint would raise CheckpointError here
         result["killed_at_checkpoint_step"] = meta["host"]["online_step"]
-        out = subprocess.run(child_command(run_dir, overrides, steps, resume=True), env=env,
+        out = subprocess.run(child_command(run_dir, overrides, steps, resume=True, run=run), env=env,
                              capture_output=True, text=True)
         result["resume_rc"] = out.returncode
         result["resume_error"] = out.stderr[-2000:] if out.returncode else ""
     else:  # killed before the first checkpoint: the run starts again from nothing (the CLI refuses nothing)
         result["killed_at_checkpoint_step"] = None
         shutil.rmtree(run_dir, ignore_errors=True)  # killed before even the run directory existed
-        out = subprocess.run(child_command(run_dir, overrides, steps), env=env, capture_output=True, text=True)
+        out = subprocess.run(child_command(run_dir, overrides, steps, run=run), env=env, capture_output=True,
+                             text=True)
         result["resume_rc"] = out.returncode
     got = rows(run_dir)
     result["rows_match"] = got == reference
@@ -347,7 +354,7 @@ def kill_trial(run_dir: Path, overrides: dict[str, Any], steps: int, reference: 
 def disk_full_trial(run_dir: Path, overrides: dict[str, Any], steps: int, reference: list[dict[str, str]],
                     fsize: int, env: dict[str, str] | None = None) -> dict[str, Any]:
     """Run with every file capped at `fsize` bytes; the growing checkpoint hits the cap mid-run."""
-    from hybridrl.training import checkpoint
+    from hybridrl import checkpoint
 
     out = subprocess.run(child_command(run_dir, overrides, steps, fsize=fsize), env=env, capture_output=True,
                          text=True)

@@ -7,8 +7,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from hybridrl.training import checkpoint
-from hybridrl.training.checkpoint import CheckpointError
+from hybridrl import checkpoint
+from hybridrl.checkpoint import CheckpointError
 
 
 def _tree():

@@ -106,3 +106,40 @@ def test_resuming_a_run_logged_under_the_old_metric_names_keeps_its_rows(tmp_pat
     assert [r["step"] for r in rows] == ["100", "200", "300"]
     assert [r["critic/q_mean"] for r in rows] == ["-3.5", "-4.0", "-4.5"] and rows[1]["eval_return"] == "7.5"
     assert (tmp_path / "metrics.csv.before-resume").read_bytes() == old.encode()
+
+
+def _imports(path: Path) -> set[str]:
+    """The hybridrl modules a file imports, at any depth (lazy imports inside functions included)."""
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("hybridrl"):
+            out.add(node.module)
+            out.update(f"{node.module}.{a.name}" for a in node.names)
+        elif isinstance(node, ast.Import):
+            out.update(a.name for a in node.names if a.name.startswith("hybridrl"))
+    return out
+
+
+# Each layer imports only the ones below it: nn, agents, replay, data and envs never reach up into training (or the
+# analysis and CLI above it), envs never into data (data/maze builds on envs' tasks, not the other way round).
+LAYERS = {"nn": ("hybridrl.training", "hybridrl.data", "hybridrl.analysis", "hybridrl.cli", "hybridrl.replay"),
+          "agents": ("hybridrl.training", "hybridrl.analysis", "hybridrl.cli", "hybridrl.replay"),
+          "replay": ("hybridrl.training", "hybridrl.analysis", "hybridrl.cli"),
+          "data": ("hybridrl.training", "hybridrl.analysis", "hybridrl.cli", "hybridrl.replay", "hybridrl.agents"),
+          "envs": ("hybridrl.training", "hybridrl.analysis", "hybridrl.cli", "hybridrl.replay", "hybridrl.agents",
+                   "hybridrl.data")}
+
+
+@pytest.mark.parametrize("layer", sorted(LAYERS))
+def test_layers_import_only_downwards(layer):
+    root = Path(hybridrl.__file__).parent / layer
+    bad = {f"{path.relative_to(root.parent)} imports {name}" for path in sorted(root.glob("*.py"))
+           for name in _imports(path) if name.startswith(LAYERS[layer])}
+    assert not bad, sorted(bad)
+
+
+def test_trainer_is_split_along_its_seams():
+    """The loop file holds the phases; jitted programs, the env runner and the run directory are their own."""
+    for part in ("steps.py", "env_runner.py", "rundir.py"):
+        assert (TRAINING / part).exists()
+    assert len((TRAINING / "loop.py").read_text().splitlines()) < 500

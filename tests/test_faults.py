@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 from conftest import TINY, TOY, read_rows
 
+from hybridrl import checkpoint
+from hybridrl.checkpoint import CheckpointError, StorageError
 from hybridrl.data import DataError, load_dataset
 from hybridrl.envs import EnvError
 from hybridrl.recipes import resolve
-from hybridrl.training import checkpoint
-from hybridrl.training.checkpoint import CheckpointError, StorageError
 from hybridrl.training.loop import Trainer
 
 SMALL = {**TINY, "train.checkpoint_interval": 100, "train.eval_interval": 100}
@@ -143,7 +143,7 @@ def test_no_reader_runs_code_planted_in_a_file(tmp_path, monkeypatch):
 
     from hybridrl.analysis.sweep import load_spec
     from hybridrl.config import ConfigError
-    from hybridrl.training.policy import load_policy
+    from hybridrl.nn.policy_file import load_policy
 
     monkeypatch.chdir(tmp_path)
     payload = pickle.dumps(_Payload())

@@ -101,7 +101,7 @@ def test_resume_refuses_different_data(tmp_path, toy_npz):
 
     from conftest import toy_dataset
 
-    from hybridrl.training.checkpoint import CheckpointError
+    from hybridrl.checkpoint import CheckpointError
 
     _run(tmp_path, "run", 120, recipe="rlpd", dataset=str(toy_npz))
     other = toy_dataset(tmp_path / "other.npz", n=500, seed=9)
@@ -114,7 +114,7 @@ def test_resume_refuses_different_data(tmp_path, toy_npz):
 
 
 def test_diverging_learner_stops_with_a_diagnostic_and_keeps_the_last_good_checkpoint(tmp_path):
-    from hybridrl.training import checkpoint
+    from hybridrl import checkpoint
     from hybridrl.training.loop import DivergenceError, load_run_agent
 
     wild = {"agent.critic_lr": 10.0, "agent.actor_lr": 10.0, "train.divergence_bound": 1e4,

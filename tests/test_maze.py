@@ -76,3 +76,39 @@ def test_mixed_quality_noise_depends_on_state():
 
     noise = mixed_quality_noise(0.1, 2.0)
     assert noise(np.array([-1.0, 0.5])) == 0.1 and noise(np.array([1.0, 0.5])) == 2.0
+
+
+def test_fixed_goal_task_relabels_rewards_and_ends_as_the_env_defines_them():
+    """On the fixed-goal maze, diverse data (goals redrawn on arrival) is read as D4RL reads its maze data for the
+    evaluation target: the env's own reward and termination for that goal, and that goal in every row."""
+    import gymnasium as gym
+
+    from hybridrl.data.maze import for_task
+    from hybridrl.envs.make import fixed_goal
+
+    env_id = "hybridrl/PointMaze_Medium_FixedGoal-v3"
+    ds = rollout_maze("PointMaze_Medium-v3", 3000, seed=0)
+    base, goal = fixed_goal(env_id)
+    # put a stretch of the data through the fixed goal: rows 100..104 end next to it, then move away
+    obs, nxt = ds.observations.copy(), ds.next_observations.copy()
+    path = np.linspace(goal - 1.0, goal + 1.0, 11)
+    nxt[95:106, :2] = path
+    obs[96:106, :2] = path[:-1]
+    nxt[105, :2] = obs[106, :2] = ds.observations[106, :2]
+    ds = type(ds)(observations=obs, next_observations=nxt, terminals=ds.terminals, truncations=ds.truncations,
+                  actions=ds.actions, rewards=ds.rewards, goals=ds.goals, metadata=ds.metadata)
+    task = for_task(ds, env_id)
+    maze_env = gym.make(base).unwrapped  # the goal env that defines the task
+    desired = np.broadcast_to(goal, (len(ds), 2))
+    expected = maze_env.compute_reward(nxt[:, :2], desired, {})
+    np.testing.assert_array_equal(task.rewards, expected.astype(np.float32))
+    assert task.rewards[[99, 100, 101]].all() and not task.rewards[[97, 103]].any()
+    np.testing.assert_array_equal(task.terminals, expected > 0)  # the fixed-goal env ends its episode there
+    np.testing.assert_array_equal(task.goals, np.broadcast_to(goal.astype(np.float32), ds.goals.shape))
+    assert task.metadata["task"]["successes"] == int(expected.sum())
+    np.testing.assert_array_equal(task.observations, ds.observations)  # states and actions untouched
+    # Cal-QL's returns-to-go read the task: the success row returns its own reward, no later goal's
+    g = task.returns_to_go(0.99, -5.0, 10.0, -5.0)
+    assert g[101] == 5.0 and g[100] == 5.0 and g[98] == np.float32(-5 + 0.99 * 5.0)
+    assert for_task(ds, "PointMaze_Medium-v3") is ds  # the multi-goal env keeps the recorded goals
+    assert for_task(ds, "hybridrl/PointMaze_Large_FixedGoal-v3") is ds  # another maze's data is not relabelled

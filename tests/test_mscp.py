@@ -167,6 +167,7 @@ def test_evaluation_counts_a_success_that_ends_the_episode():
 def test_inverse_dynamics_recovers_actions_and_goal_rewards():
     from hybridrl.data import idm
     from hybridrl.envs import make_env
+    from hybridrl.envs.make import goal_rewards
 
     rng = np.random.default_rng(0)
     s = rng.normal(size=(2000, 3)).astype(np.float32)
@@ -178,7 +179,7 @@ def test_inverse_dynamics_recovers_actions_and_goal_rewards():
     env = make_env(MAZE)
     goal = np.asarray([1.0, -1.0])
     next_states = np.asarray([[1.1, -1.0, 0, 0], [3.0, 3.0, 0, 0]], np.float32)
-    rewards, terminals = idm.task_rewards(env, next_states, goal)
+    rewards, terminals = goal_rewards(env, next_states, goal)
     assert rewards.tolist() == [1.0, 0.0] and terminals.tolist() == [True, False]
 
 

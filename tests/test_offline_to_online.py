@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 from conftest import TINY, TOY, read_rows
 
+from hybridrl import checkpoint
 from hybridrl.agents.cql import conservative_penalty
 from hybridrl.agents.iql import awr_weights, expectile_loss
 from hybridrl.recipes import resolve
 from hybridrl.replay import ReplayBuffer
 from hybridrl.replay.mixing import Append, OnlineOnly
-from hybridrl.training import checkpoint
 from hybridrl.training.loop import CKPT_NAME, OFFLINE_CKPT_NAME, Trainer, _insert, _online_step, load_run_agent
 
 

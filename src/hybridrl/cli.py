@@ -145,10 +145,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         _parser().print_help()
         return 0
+    from hybridrl.checkpoint import CheckpointError, StorageError
     from hybridrl.config import ConfigError
     from hybridrl.data import DataError
     from hybridrl.envs import EnvError
-    from hybridrl.training.checkpoint import CheckpointError, StorageError
     from hybridrl.training.loop import DivergenceError
 
     try:

@@ -29,6 +29,8 @@ class TrainConfig:
     drop_invalid: bool = False  # repair a dataset file's problems (and say how many) instead of refusing it
     action_bounds: tuple[float, ...] | None = None  # where a bare file's actions live: LOW,HIGH or A lows then A
     # highs; mapped to [-1, 1] on load. None: the file's own bounds, a Minari dataset's action space, else the env's
+    data_rewards: str = "task"  # "task": rewards and ends as the env's task defines them (a fixed-goal maze's goal,
+    # D4RL-style); "recorded": the file's own (e.g. the goals the data was collected for)
     offline_steps: int = 0
     online_steps: int = 250_000
     seed: int = 0
@@ -105,6 +107,8 @@ class TrainConfig:
                               f"got {self.reward_normalization!r}")
         if self.label_actions not in ("none", "idm"):
             raise ConfigError(f"train.label_actions must be 'none' or 'idm', got {self.label_actions!r}")
+        if self.data_rewards not in ("task", "recorded"):
+            raise ConfigError(f"train.data_rewards must be 'task' or 'recorded', got {self.data_rewards!r}")
         if self.warmup_policy not in ("random", "agent"):
             raise ConfigError(f"train.warmup_policy must be 'random' or 'agent', got {self.warmup_policy!r}")
 

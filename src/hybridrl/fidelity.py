@@ -99,6 +99,10 @@ _CALQL_ROWS = [
     Row("rewards", "sparse only", f"dense rewards refused (NotImplementedError) ({CALQL_REPO} "
         "JaxCQL/conservative_sac_main.py)", ours="any rewards",
         note="WSRL's Cal-QL computes returns-to-go on dense rewards too; we allow them"),
+    Row("maze data's rewards", "the task's (AntMaze)", f"D4RL AntMaze files carry rewards for the evaluation target; "
+        f"returns-to-go are summed over them ({CALQL_REPO} JaxCQL/replay_buffer.py)", "train.data_rewards",
+        note="'task' recomputes a fixed-goal maze's rewards and ends for its goal from diverse data; 'recorded' "
+             "keeps the collection goals' (returns-to-go then run across goal switches)"),
     *_CQL_COMMON,
 ]
 

@@ -278,16 +278,7 @@ def resolve(recipe: str, env: str | None, overrides: list[str] | dict[str, Any] 
     cfg = apply_overrides(cfg, explicit)
     if overrides:
         cfg = apply_overrides(cfg, overrides)
-    if getattr(cfg.agent, "goal_dim", None) == 0:  # MSCP: goals are the env's desired_goal
-        from hybridrl.envs.make import goal_dim
-
-        dim = goal_dim(cfg.train.env)
-        if dim == 0:
-            raise ConfigError(f"recipe {recipe!r} needs a goal env (observation + desired_goal); {cfg.train.env!r} is "
-                              "not one (or set agent.goal_dim to the number of leading state entries a goal fixes)")
-        cfg = apply_overrides(cfg, {"agent.goal_dim": dim})
-    if getattr(cfg.agent, "actor_decay_steps", 0) is None:  # IQL's code: cosine over the offline steps of an
-        # offline-only run, a constant rate in its fine-tuning configs
-        steps = cfg.train.offline_steps if cfg.train.online_steps == 0 else 0
-        cfg = apply_overrides(cfg, {"agent.actor_decay_steps": steps})
+    derived = cfg.agent.run_fields(cfg.train) if hasattr(cfg.agent, "run_fields") else {}
+    if derived:  # fields an agent's config derives from the run (the env's goal size, the run's steps)
+        cfg = apply_overrides(cfg, {f"agent.{k}": v for k, v in derived.items()})
     return cfg.validate()

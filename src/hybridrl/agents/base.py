@@ -105,6 +105,6 @@ class AgentAPI:
         return {}
 
     def export_policy(self) -> dict[str, Any] | None:
-        """A standalone actor for `training.policy.save_policy` (params, hidden_dims and shape options), or None
+        """A standalone actor for `nn.policy_file.save_policy` (params, hidden_dims and shape options), or None
         when the agent's policy cannot act alone from the state."""
         return None

@@ -51,6 +51,13 @@ class IQLConfig:
     log_std_init: float = 0.0  # the actor's log-std before training (IQL's code: 0; d3rlpy's IQL: −1.5). Adam
     # moves it by ~lr per update, so after a short pre-training it still sets the online exploration noise
 
+    def run_fields(self, train: Any) -> dict[str, Any]:
+        """actor_decay_steps None: as IQL's code, cosine over the offline steps of an offline-only run, a constant
+        rate in its fine-tuning configs."""
+        if self.actor_decay_steps is not None:
+            return {}
+        return {"actor_decay_steps": train.offline_steps if train.online_steps == 0 else 0}
+
     def validate(self) -> None:
         check_init(self.init)
         if not 0.0 < self.expectile < 1.0:

@@ -95,6 +95,18 @@ class MSCPConfig:
         check_learner(self, positive=("lr", "planner_temperature", "low_temperature", "awr_max_weight"),
                       counts=("utd", "batch_size"))
 
+    def run_fields(self, train: Any) -> dict[str, Any]:
+        """goal_dim 0: the env's desired_goal size (a goal env's flat observation ends with it)."""
+        if self.goal_dim:
+            return {}
+        from hybridrl.envs.make import goal_dim
+
+        dim = goal_dim(train.env)
+        if dim == 0:
+            raise ConfigError(f"this agent needs a goal env (observation + desired_goal); {train.env!r} is not one "
+                              "(or set agent.goal_dim to the number of leading state entries a goal fixes)")
+        return {"goal_dim": dim}
+
     def validate_run(self, train: Any) -> None:
         """What this agent needs of the run: goal-relabelled batches, planners learned from a dataset, and every
         online step kept (goals are relabelled within online episodes)."""

@@ -152,6 +152,17 @@ class Dataset:
             "masks": (1.0 - self.terminals).astype(np.float32),
         }
 
+    def with_task(self, rewards: np.ndarray, terminals: np.ndarray, goal: np.ndarray, info: dict[str, Any]
+                  ) -> Dataset:
+        """The same trajectories as one task sees them: its rewards, its ends added to the recorded ones, its goal
+        at every row; `info` (what the task is) goes into metadata['task'], which marks the data as relabelled."""
+        goal = np.asarray(goal, np.float32)
+        arrays = {k: v for k, v in self.arrays().items() if k not in ("rewards", "terminals", "goals")}
+        return Dataset(**arrays, rewards=np.asarray(rewards, np.float32), terminals=self.terminals | terminals,
+                       goals=np.broadcast_to(goal, (len(self), len(goal))).copy(),
+                       metadata={**self.metadata, "task": {**info, "successes": int(np.sum(rewards > 0))}},
+                       source=self.source if self.source.endswith(")") else f"{self.source} (task)")
+
     def action_free(self) -> Dataset:
         """The same trajectories without actions and rewards (what an observation-only log holds)."""
         return Dataset(observations=self.observations, next_observations=self.next_observations,

@@ -17,7 +17,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from hybridrl.data.dataset import ACTION_CLIP, DataError, Dataset
+from hybridrl.data.dataset import ACTION_CLIP, Dataset
+from hybridrl.envs.make import goal_rewards
 from hybridrl.nn import MLP
 
 
@@ -62,32 +63,16 @@ def predict_actions(model: InverseDynamics, params: Any, states: np.ndarray, nex
     return np.clip(np.concatenate(out), -ACTION_CLIP, ACTION_CLIP).astype(np.float32)
 
 
-def task_rewards(env: Any, next_states: np.ndarray, goal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Rewards and terminals of reaching `goal`, by the goal env's `compute_reward` / `compute_terminated`
-    on the achieved goal (the leading state entries)."""
-    base = env.unwrapped
-    if not hasattr(base, "compute_reward"):
-        raise DataError(f"{env.spec.id if env.spec else env}: labelling an action-free dataset needs rewards; this env "
-                        "is not a goal env with compute_reward, and the dataset has none")
-    achieved = next_states[:, :len(goal)].astype(np.float64)
-    desired = np.broadcast_to(np.asarray(goal, np.float64), achieved.shape)
-    rewards = np.asarray(base.compute_reward(achieved, desired, {}), np.float32).reshape(-1)
-    if hasattr(base, "compute_terminated"):
-        terminals = np.array([bool(base.compute_terminated(x, goal, {})) for x in achieved])
-    else:
-        terminals = np.zeros(len(achieved), bool)
-    return rewards, terminals
-
-
 def label_dataset(dataset: Dataset, actions: np.ndarray, rewards: np.ndarray, terminals: np.ndarray,
                   goal: np.ndarray) -> Dataset:
     """The dataset with predicted actions, task rewards and terminals, and the task goal at every step
     (what the goal env's flat observations carry)."""
-    return Dataset(observations=dataset.observations, next_observations=dataset.next_observations,
-                   terminals=dataset.terminals | terminals, truncations=dataset.truncations, actions=actions,
-                   rewards=rewards, goals=np.broadcast_to(np.asarray(goal, np.float32),
-                                                          (len(dataset), len(goal))).copy(),
-                   metadata={**dataset.metadata, "labelled": "inverse dynamics"}, source=f"{dataset.source} (labelled)")
+    labelled = Dataset(observations=dataset.observations, next_observations=dataset.next_observations,
+                       terminals=dataset.terminals, truncations=dataset.truncations, actions=actions,
+                       goals=dataset.goals, metadata={**dataset.metadata, "labelled": "inverse dynamics"},
+                       source=f"{dataset.source} (labelled)")
+    return labelled.with_task(rewards, terminals, goal, {"goal": np.asarray(goal).tolist(), "by": "the first "
+                                                         "training episode's goal"})
 
 
 @dataclass(frozen=True)
@@ -118,7 +103,7 @@ class IDMLabelling:
             rows["next_observations"][:, :sd], self.hidden_dims, self.steps)
         actions = predict_actions(model, params, dataset.observations, dataset.next_observations)
         goal = np.asarray(env.reset(seed=reset_seed)[0], np.float32)[sd:]
-        rewards, terminals = task_rewards(env, dataset.next_observations, goal)
+        rewards, terminals = goal_rewards(env, dataset.next_observations, goal)
         labelled = label_dataset(dataset, actions, rewards, terminals, goal)
         info.update({"labelled_rows": len(dataset), "labelled_reward_rate": float((rewards > 0).mean())})
         if dataset.actions is not None:  # a dataset that kept its actions: how good the labels are

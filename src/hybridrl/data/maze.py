@@ -14,6 +14,7 @@ from collections.abc import Callable
 import numpy as np
 
 from hybridrl.data.dataset import Dataset
+from hybridrl.envs.make import EVAL_TASKS, GOAL_RADIUS, fixed_goal, goal_rewards
 
 
 class WaypointController:
@@ -65,8 +66,6 @@ class WaypointController:
 
 DATA_EPISODE_STEPS = 1000  # long data episodes, each visiting many goals
 
-# Evaluation task per maze: (start cell, goal cell), opposite corners as in D4RL's maze2d.
-EVAL_TASKS = {"PointMaze_Medium-v3": ((1, 1), (6, 6)), "PointMaze_Large-v3": ((1, 1), (7, 10))}
 
 
 def mixed_quality_noise(low: float = 0.1, high: float = 2.0) -> Callable[[np.ndarray], float]:
@@ -80,9 +79,9 @@ def maze_behaviour(env_id: str, seed: int, noise: float | Callable[[np.ndarray],
     """The data-collection env (goals redrawn on arrival) and a controller acting on its goal-dict obs."""
     import gymnasium as gym
 
-    from hybridrl.envs.make import _register_robotics
+    from hybridrl.envs.make import register_envs
 
-    _register_robotics(env_id)
+    register_envs(env_id)
     env = gym.make(env_id, continuing_task=True, reset_target=True, max_episode_steps=DATA_EPISODE_STEPS)
     maze = env.unwrapped.maze
     return env, WaypointController(maze.maze_map, maze, noise=noise, rng=np.random.default_rng(seed))
@@ -107,9 +106,9 @@ def limit_coverage(ds: Dataset, env_id: str, radius: float = 1.0) -> Dataset:
     """
     import gymnasium as gym
 
-    from hybridrl.envs.make import _register_robotics
+    from hybridrl.envs.make import register_envs
 
-    _register_robotics(env_id)
+    register_envs(env_id)
     maze = gym.make(env_id).unwrapped.maze
     start_cell, goal_cell = EVAL_TASKS[env_id]
     xy = ds.observations[:, :2]
@@ -132,3 +131,27 @@ def limit_coverage(ds: Dataset, env_id: str, radius: float = 1.0) -> Dataset:
     meta = {**ds.metadata, "limited_coverage": {"start_cell": list(start_cell), "goal_cell": list(goal_cell),
                                                  "radius_cells": radius, "removed_rows": int(remove.sum())}}
     return Dataset(**arrays, truncations=truncations[keep], metadata=meta, source=f"{ds.source} (limited)")
+
+
+def for_task(ds: Dataset, env_id: str) -> Dataset:
+    """The data as `env_id`'s task defines it. On a fixed-goal maze, data recorded on its maze with goals of
+    its own (the diverse layout: a new goal on each arrival) is relabelled as D4RL's maze data is for its
+    evaluation target: the env's own reward and termination for the goal cell's centre (reward 1 and the end
+    of the episode within GOAL_RADIUS), and that goal in every row. Anything else, and data already given a
+    task (inverse-dynamics labelling), comes back unchanged.
+
+    Agents that set their own goals (goal-relabelling mixers) read the recorded data instead."""
+    import gymnasium as gym
+
+    task = fixed_goal(env_id)
+    if task is None or ds.goals is None or "task" in ds.metadata or ds.metadata.get("env") not in (None, task[0]):
+        return ds
+    base, goal = task
+    if ds.goals.shape[1] != len(goal):
+        return ds
+    env = gym.make(base, continuing_task=False)
+    try:
+        rewards, terminals = goal_rewards(env, ds.next_observations, goal)
+    finally:
+        env.close()
+    return ds.with_task(rewards, terminals, goal, {"env": env_id, "goal": goal.tolist(), "radius": GOAL_RADIUS})

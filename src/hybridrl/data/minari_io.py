@@ -243,10 +243,9 @@ def write_minari(ds: Dataset, dataset_id: str, *, env_id: str | None = None,
     if bounds:
         act_space = gym.spaces.Box(bounds[0], bounds[1], ds.actions.shape[1:], np.float32)
     if env_id:
-        from hybridrl.envs.make import _register_robotics, _register_toy
+        from hybridrl.envs.make import register_envs
 
-        _register_toy()
-        _register_robotics(env_id)
+        register_envs(env_id)
     with _datasets_root(root), warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*is set to None.*")  # optional authorship fields
         try:

@@ -263,7 +263,7 @@ def _random_behaviour(shape: tuple[int, ...], seed: int) -> Behaviour:
 
 def _policy_behaviour(filename: str, seed: int, noise_scale: float) -> Behaviour:
     """A shipped policy acting on a batch of observations, sampling with `noise_scale` x its own std."""
-    from hybridrl.training.policy import load_policy, policy_fn
+    from hybridrl.nn.policy_file import load_policy, policy_fn
 
     actor, params, _ = load_policy(policy_path(filename))
     act = policy_fn(actor)

@@ -48,16 +48,18 @@ class GoalObservation(gym.ObservationWrapper):
         return np.concatenate([obs["observation"], obs["desired_goal"]]).astype(np.float32)
 
 
-# PointMaze with one fixed task: start and goal cells at opposite corners (data.maze.EVAL_TASKS, D4RL's
-# maze2d layout), sparse reward, the episode ends on reaching the goal (within 0.45) or at the time limit.
+# The evaluation task of each PointMaze: (start cell, goal cell) at opposite corners, D4RL's maze2d layout.
+EVAL_TASKS = {"PointMaze_Medium-v3": ((1, 1), (6, 6)), "PointMaze_Large-v3": ((1, 1), (7, 10))}
+GOAL_RADIUS = 0.45  # gymnasium-robotics' maze: success (sparse reward 1, and the end of a non-continuing task)
+
+# PointMaze with one fixed task: EVAL_TASKS' start and goal cells, sparse reward, the episode ends on reaching
+# the goal (within GOAL_RADIUS) or at the time limit.
 FIXED_GOAL_MAZES = {"hybridrl/PointMaze_Medium_FixedGoal-v3": ("PointMaze_Medium-v3", 600),
                     "hybridrl/PointMaze_Large_FixedGoal-v3": ("PointMaze_Large-v3", 800)}
 
 
 def fixed_goal_maze(base: str, **kwargs: object) -> gym.Env:
     """`base`'s maze with its reset cell and goal cell fixed (plus gymnasium-robotics' ±0.25 noise)."""
-    from hybridrl.data.maze import EVAL_TASKS
-
     (r0, c0), (r1, c1) = EVAL_TASKS[base]
     maze_map = [list(row) for row in gym.spec(base).kwargs["maze_map"]]
     maze_map[r0][c0], maze_map[r1][c1] = "r", "g"
@@ -77,10 +79,16 @@ def _register_robotics(env_id: str) -> None:
                              kwargs={"base": base})
 
 
-def make_env(env_id: str, **kwargs: object) -> gym.Env:
-    """The env with actions rescaled to [-1, 1] (every agent acts there); goal envs get flat observations."""
+def register_envs(env_id: str) -> None:
+    """Register what `env_id` needs beyond gymnasium's own envs (the toy, gymnasium-robotics, the fixed-goal
+    mazes) so that `gym.make(env_id)` works; a no-op for everything else."""
     _register_toy()
     _register_robotics(env_id)
+
+
+def make_env(env_id: str, **kwargs: object) -> gym.Env:
+    """The env with actions rescaled to [-1, 1] (every agent acts there); goal envs get flat observations."""
+    register_envs(env_id)
     try:
         env = gym.make(env_id, **kwargs)
     except gym.error.Error as exc:
@@ -114,6 +122,36 @@ def raw_action_bounds(env_id: str) -> tuple[np.ndarray, np.ndarray]:
                 np.asarray(inner.action_space.high, np.float64).ravel())
     finally:
         env.close()
+
+
+def fixed_goal(env_id: str) -> tuple[str, np.ndarray] | None:
+    """For a fixed-goal maze: the maze its data is recorded on and the goal's centre (x, y); None otherwise."""
+    if env_id not in FIXED_GOAL_MAZES:
+        return None
+    base = FIXED_GOAL_MAZES[env_id][0]
+    register_envs(env_id)
+    env = gym.make(base)
+    try:
+        return base, np.asarray(env.unwrapped.maze.cell_rowcol_to_xy(np.array(EVAL_TASKS[base][1])), np.float64)
+    finally:
+        env.close()
+
+
+def goal_rewards(env: gym.Env, next_states: np.ndarray, goal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rewards and terminals of reaching `goal`, by the goal env's `compute_reward` / `compute_terminated`
+    on the achieved goal (the leading state entries)."""
+    base = env.unwrapped
+    if not hasattr(base, "compute_reward"):
+        raise EnvError(f"{env.spec.id if env.spec else env}: labelling an action-free dataset needs rewards; this env "
+                        "is not a goal env with compute_reward, and the dataset has none")
+    achieved = next_states[:, :len(goal)].astype(np.float64)
+    desired = np.broadcast_to(np.asarray(goal, np.float64), achieved.shape)
+    rewards = np.asarray(base.compute_reward(achieved, desired, {}), np.float32).reshape(-1)
+    if hasattr(base, "compute_terminated"):
+        terminals = np.array([bool(base.compute_terminated(x, goal, {})) for x in achieved])
+    else:
+        terminals = np.zeros(len(achieved), bool)
+    return rewards, terminals
 
 
 def same_task(data_env: str, env_id: str) -> bool:

@@ -97,7 +97,7 @@ class MetricsLogger:
             self._writer.writerow(clean)
             self._file.flush()
         except OSError as exc:  # a torn row is dropped on --resume, with every row past the checkpoint
-            from hybridrl.training.checkpoint import StorageError
+            from hybridrl.checkpoint import StorageError
 
             raise StorageError(exc.errno, f"cannot append to {self.path}: {exc.strerror or exc}; on --resume the "
                                           "metrics are cut back to the last checkpoint") from exc

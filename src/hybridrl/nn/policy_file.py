@@ -12,8 +12,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from hybridrl import checkpoint
 from hybridrl.nn import TanhGaussianActor
-from hybridrl.training import checkpoint
 
 
 def save_policy(path: str | os.PathLike, actor_params: Any, obs_dim: int, action_dim: int,
