@@ -284,7 +284,9 @@ def write_report(result: dict, path_md: Path) -> None:
              *[f"- `{cmd}` at commit `{commit}`: {', '.join(names)}" for (cmd, commit), names in runs.items()], "",
              f"Machine: {result['machine']}. Date: {result['date']}.", "",
              "Every training run is SAC on the toy task (32x32, batch 32, 400 online steps, checkpoint and "
-             "evaluation every 100 steps, seed 2); the reference is the same run uninterrupted, and a trial "
+             "evaluation every 100 steps, seed 2), except the kill-recipes part, which runs each recipe's "
+             "`benchmarks/fingerprint.py` run (32x32, 300 offline updates where the recipe has them, 600 online "
+             "steps, checkpoint and evaluation every 200); the reference is the same run uninterrupted, and a trial "
              "passes only if the broken-then-resumed run's metrics.csv equals the reference's row for row "
              "(wall-clock columns aside). Trials live in `tests/fault_harness.py`.", "",
              "| fault | trials | outcome |", "|---|---:|---|"]
