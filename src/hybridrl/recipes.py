@@ -61,6 +61,7 @@ _MSCP_BASE: dict[str, Any] = {"train.mixing": "goal-relabel", "train.offline_ste
 _FLOW_PROTOCOL: dict[str, Any] = {"train.offline_steps": 1_000_000, "train.mixing": "append", "train.start_steps": 0,
                                   "train.warmup_policy": "agent"}
 _FQL_BASE: dict[str, Any] = {**_FLOW_PROTOCOL, "agent.alpha": 10.0, "agent.q_agg": "mean"}
+_FLOW_MAZE: dict[str, Any] = {"train.reward_bias": -1.0}  # FQL's and IFQL's AntMaze rewards
 
 RECIPES: dict[str, Recipe] = {
     r.name: r
@@ -168,7 +169,7 @@ RECIPES: dict[str, Recipe] = {
             summary="FQL (Park et al. 2025): a flow-matching BC policy distilled into a one-step policy that maximises "
                     "Q; offline, then online with the offline data kept (append), UTD 1",
             base=_FQL_BASE,
-            domains={"maze": {"train.reward_bias": -1.0}},
+            domains={"maze": _FLOW_MAZE},
         ),
         Recipe(
             name="ifql",
@@ -176,7 +177,7 @@ RECIPES: dict[str, Recipe] = {
             summary="IFQL (the FQL paper's flow IDQL): IQL's expectile value and critics, a flow-matching BC policy, "
                     "acting by the best of 32 flow samples under Q; the FQL protocol online",
             base=_FLOW_PROTOCOL,
-            domains={"maze": {"train.reward_bias": -1.0}},
+            domains={"maze": _FLOW_MAZE},
         ),
         Recipe(
             name="rebrac",

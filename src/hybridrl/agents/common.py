@@ -11,6 +11,7 @@ import jax.numpy as jnp
 from flax.training.train_state import TrainState
 
 from hybridrl.errors import ConfigError
+from hybridrl.nn import ensemble_init
 
 Batch = dict[str, jnp.ndarray]
 
@@ -44,6 +45,13 @@ def scan_updates(agent: Any, batches: Batch, key: jax.Array) -> tuple[Any, dict]
     num = jax.tree_util.tree_leaves(batches)[0].shape[0]
     agent, info = jax.lax.scan(lambda a, xs: a.update_step(*xs), agent, (batches, jax.random.split(key, num)))
     return agent, jax.tree_util.tree_map(jnp.mean, info)
+
+
+def critic_ensemble(critic_def: nn.Module, key: jax.Array, num: int, obs: jnp.ndarray, actions: jnp.ndarray,
+                    tx: Any) -> tuple[TrainState, Any]:
+    """`num` critics as one train state (stacked parameters, vmapped) and their target, a copy of them."""
+    params = ensemble_init(critic_def, key, num, obs, actions)
+    return TrainState.create(apply_fn=critic_def.apply, params=params, tx=tx), jax.tree_util.tree_map(jnp.copy, params)
 
 
 def polyak(params: Any, target_params: Any, tau: float) -> Any:

@@ -26,9 +26,9 @@ import optax
 from flax.training.train_state import TrainState
 
 from hybridrl.agents.base import AgentAPI
-from hybridrl.agents.common import Batch, check_learner, polyak, prefixed, scan_updates
+from hybridrl.agents.common import Batch, check_learner, critic_ensemble, polyak, prefixed, scan_updates
 from hybridrl.errors import ConfigError
-from hybridrl.nn import Critic, ensemble_apply, ensemble_init
+from hybridrl.nn import Critic, ensemble_apply
 from hybridrl.nn.flow import VectorField, euler_actions, flow_matching_loss
 
 
@@ -151,10 +151,9 @@ class FQLAgent(AgentAPI, flax.struct.PyTreeNode):
         critic_def = Critic(tuple(config.hidden_dims), layer_norm=config.layer_norm, activation="gelu",
                             norm_after_activation=True)
         policy_def = VectorField(actor_dims, action_dim, layer_norm=config.actor_layer_norm)
-        critic_params = ensemble_init(critic_def, key_critic, config.num_critics, obs, act)
         tx = optax.adam(config.lr)
-        return cls(critic=TrainState.create(apply_fn=critic_def.apply, params=critic_params, tx=tx),
-                   target_critic_params=jax.tree_util.tree_map(jnp.copy, critic_params),
+        critic, target_critic_params = critic_ensemble(critic_def, key_critic, config.num_critics, obs, act, tx)
+        return cls(critic=critic, target_critic_params=target_critic_params,
                    flow=TrainState.create(apply_fn=policy_def.apply, params=policy_def.init(key_flow, obs, act,
                                                                                            act[:, :1]), tx=tx),
                    actor=TrainState.create(apply_fn=policy_def.apply, params=policy_def.init(key_actor, obs, act),

@@ -22,10 +22,10 @@ import optax
 from flax.training.train_state import TrainState
 
 from hybridrl.agents.base import AgentAPI
-from hybridrl.agents.common import Batch, check_learner, polyak, prefixed, scan_updates
+from hybridrl.agents.common import Batch, check_learner, critic_ensemble, polyak, prefixed, scan_updates
 from hybridrl.agents.iql import expectile_loss
 from hybridrl.errors import ConfigError
-from hybridrl.nn import Critic, ValueNet, ensemble_apply, ensemble_init
+from hybridrl.nn import Critic, ValueNet, ensemble_apply
 from hybridrl.nn.flow import VectorField, euler_actions, flow_matching_loss
 
 
@@ -128,11 +128,10 @@ class IFQLAgent(AgentAPI, flax.struct.PyTreeNode):
         critic_def = Critic(tuple(config.hidden_dims), **net)
         flow_def = VectorField(tuple(config.actor_hidden_dims or config.hidden_dims), action_dim,
                                layer_norm=config.actor_layer_norm)
-        critic_params = ensemble_init(critic_def, key_critic, config.num_critics, obs, act)
         tx = optax.adam(config.lr)
+        critic, target_critic_params = critic_ensemble(critic_def, key_critic, config.num_critics, obs, act, tx)
         return cls(value=TrainState.create(apply_fn=value_def.apply, params=value_def.init(key_value, obs), tx=tx),
-                   critic=TrainState.create(apply_fn=critic_def.apply, params=critic_params, tx=tx),
-                   target_critic_params=jax.tree_util.tree_map(jnp.copy, critic_params),
+                   critic=critic, target_critic_params=target_critic_params,
                    actor=TrainState.create(apply_fn=flow_def.apply, params=flow_def.init(key_actor, obs, act,
                                                                                          act[:, :1]), tx=tx),
                    action_dim=action_dim, config=config)

@@ -21,9 +21,9 @@ import optax
 from flax.training.train_state import TrainState
 
 from hybridrl.agents.base import AgentAPI
-from hybridrl.agents.common import Batch, check_init, check_learner, polyak, prefixed, scan_updates
+from hybridrl.agents.common import Batch, check_init, check_learner, critic_ensemble, polyak, prefixed, scan_updates
 from hybridrl.errors import ConfigError
-from hybridrl.nn import Critic, GaussianActor, ValueNet, ensemble_apply, ensemble_init
+from hybridrl.nn import Critic, GaussianActor, ValueNet, ensemble_apply
 
 
 @dataclass(frozen=True)
@@ -156,9 +156,8 @@ class IQLAgent(AgentAPI, flax.struct.PyTreeNode):
         actor_obs = jnp.zeros((1, obs_dim + actor_extra_inputs), jnp.float32)
         actor = TrainState.create(apply_fn=actor_def.apply, params=actor_def.init(key_actor, actor_obs),
                                   tx=optax.adam(actor_lr))
-        critic_params = ensemble_init(critic_def, key_critic, config.num_critics, obs, act)
-        critic = TrainState.create(apply_fn=critic_def.apply, params=critic_params, tx=optax.adam(config.critic_lr))
+        critic, target_critic_params = critic_ensemble(critic_def, key_critic, config.num_critics, obs, act,
+                                                       optax.adam(config.critic_lr))
         value = TrainState.create(apply_fn=value_def.apply, params=value_def.init(key_value, obs),
                                   tx=optax.adam(config.value_lr))
-        return cls(actor=actor, critic=critic, target_critic_params=jax.tree_util.tree_map(jnp.copy, critic_params),
-                   value=value, config=config)
+        return cls(actor=actor, critic=critic, target_critic_params=target_critic_params, value=value, config=config)

@@ -27,9 +27,9 @@ import optax
 from flax.training.train_state import TrainState
 
 from hybridrl.agents.base import AgentAPI, RewardTransform
-from hybridrl.agents.common import Batch, check_learner, polyak, prefixed, scan_updates
+from hybridrl.agents.common import Batch, check_learner, critic_ensemble, polyak, prefixed, scan_updates
 from hybridrl.errors import ConfigError
-from hybridrl.nn import ensemble_apply, ensemble_init
+from hybridrl.nn import ensemble_apply
 
 
 @dataclass(frozen=True)
@@ -203,14 +203,12 @@ class ReBRACAgent(AgentAPI, flax.struct.PyTreeNode):
         actor_def = DeterministicActor(tuple(config.hidden_dims), action_dim, config.actor_layer_norm)
         critic_def = QNet(tuple(config.hidden_dims), config.critic_layer_norm)
         actor_params = actor_def.init(key_actor, obs)
-        critic_params = ensemble_init(critic_def, key_critic, config.num_critics, obs, act)
+        critic, target_critic_params = critic_ensemble(critic_def, key_critic, config.num_critics, obs, act,
+                                                       optax.adam(config.critic_lr))
         return cls(actor=TrainState.create(apply_fn=actor_def.apply, params=actor_params,
                                            tx=optax.adam(config.actor_lr)),
                    target_actor_params=jax.tree_util.tree_map(jnp.copy, actor_params),
-                   critic=TrainState.create(apply_fn=critic_def.apply, params=critic_params,
-                                            tx=optax.adam(config.critic_lr)),
-                   target_critic_params=jax.tree_util.tree_map(jnp.copy, critic_params), action_dim=action_dim,
-                   config=config)
+                   critic=critic, target_critic_params=target_critic_params, action_dim=action_dim, config=config)
 
 
 def next_actions_within_episodes(actions: np.ndarray, episode_ends: np.ndarray) -> np.ndarray:

@@ -25,6 +25,7 @@ from hybridrl.agents.common import (
     Temperature,
     check_init,
     check_learner,
+    critic_ensemble,
     critic_steps_then_actor,
     polyak,
     prefixed,
@@ -32,7 +33,7 @@ from hybridrl.agents.common import (
     temperature_step,
 )
 from hybridrl.errors import ConfigError
-from hybridrl.nn import Critic, TanhGaussianActor, ensemble_apply, ensemble_init, subset
+from hybridrl.nn import Critic, TanhGaussianActor, ensemble_apply, subset
 
 
 @dataclass(frozen=True)
@@ -146,12 +147,11 @@ class SACAgent(AgentAPI, flax.struct.PyTreeNode):
         actor_obs = jnp.zeros((1, obs_dim + actor_extra_inputs), jnp.float32)
         actor = TrainState.create(apply_fn=actor_def.apply, params=actor_def.init(key_actor, actor_obs),
                                   tx=optax.adam(config.actor_lr))
-        critic_params = ensemble_init(critic_def, key_critic, config.num_critics, obs, act)
-        critic = TrainState.create(apply_fn=critic_def.apply, params=critic_params, tx=optax.adam(config.critic_lr))
+        critic, target_critic_params = critic_ensemble(critic_def, key_critic, config.num_critics, obs, act,
+                                                       optax.adam(config.critic_lr))
         temp = TrainState.create(apply_fn=temp_def.apply, params=temp_def.init(key_temp),
                                  tx=optax.adam(config.temp_lr))
         target_entropy = (config.target_entropy if config.target_entropy is not None
                           else -config.target_entropy_scale * action_dim)
-        return cls(actor=actor, critic=critic, target_critic_params=jax.tree_util.tree_map(jnp.copy, critic_params),
-                   temp=temp,
+        return cls(actor=actor, critic=critic, target_critic_params=target_critic_params, temp=temp,
                    target_entropy=float(target_entropy), config=config)
