@@ -31,6 +31,7 @@ import numpy as np
 FIELDS = ("observations", "next_observations", "actions", "rewards", "terminals", "truncations", "timeouts",
           "goals", "extra")
 MINARI_FIELDS = ("observations", "actions", "rewards", "terminations", "truncations", "extra")
+OGBENCH_FIELDS = ("observations", "actions", "terminals", "qpos", "qvel", "button_states", "valids", "extra")
 DTYPES = ("float32", "float64", "float16", "int8", "int64", "uint8", "bool", "complex64", "S3")
 RESHAPES = ("flat", "column", "short", "empty", "scalar", "transpose")
 TOY = "hybridrl/PointReach-v0"
@@ -50,6 +51,18 @@ def valid_arrays(episodes: int, length: int, obs_dim: int, act_dim: int, seed: i
         parts["terminals"].append(np.zeros(length, bool))
         parts["truncations"].append(np.arange(length) == length - 1)
     return {k: np.concatenate(v) for k, v in parts.items()}
+
+
+def valid_ogbench_arrays(episodes: int, length: int, obs_dim: int, act_dim: int, seed: int
+                         ) -> dict[str, np.ndarray]:
+    """A small file in OGBench's raw layout: each episode's rows, its last row marked by `terminals`."""
+    rng = np.random.default_rng(seed)
+    n = episodes * (length + 1)
+    return {"observations": rng.normal(size=(n, obs_dim)).astype(np.float32),
+            "actions": rng.uniform(-1, 1, (n, act_dim)).astype(np.float32),
+            "terminals": (np.arange(n) % (length + 1)) == length,
+            "qpos": rng.normal(size=(n, 3)).astype(np.float32), "qvel": rng.normal(size=(n, 3)).astype(np.float32),
+            "button_states": rng.integers(0, 2, (n, 2))}
 
 
 def mutate(arrays: dict[str, np.ndarray], mutation: tuple[str, str, Any]) -> dict[str, np.ndarray]:
@@ -154,6 +167,15 @@ def materialise(case: dict[str, Any], directory: Path, template: Path | None = N
                 meta_path.write_text(json.dumps(meta))
         _damage(data, case.get("damage"))
         return path
+    if container == "ogbench":  # OGBench's own layout, read by the .npz loader
+        arrays = valid_ogbench_arrays(case["episodes"], case["length"], case["obs_dim"], case["act_dim"],
+                                      case["seed"])
+        for m in case["mutations"]:
+            arrays = mutate(arrays, (m[0], OGBENCH_FIELDS[FIELDS.index(m[1]) % len(OGBENCH_FIELDS)], m[2]))
+        path = directory / "cube-single-play-v0.npz"
+        np.savez(path, **arrays)
+        _damage(path, case.get("damage"))
+        return path
     arrays = valid_arrays(case["episodes"], case["length"], case["obs_dim"], case["act_dim"], case["seed"])
     for m in case["mutations"]:
         arrays = mutate(arrays, m)
@@ -201,7 +223,7 @@ def case_strategy() -> Any:
         ["total_episodes", "total_steps", "observation_space", "action_space", "env_spec", "data_format",
          "dataset_id", "minari_version"]), json_value))
     return st.fixed_dictionaries({
-        "container": st.sampled_from(["npz", "hdf5", "minari"]), "episodes": st.integers(1, 3),
+        "container": st.sampled_from(["npz", "hdf5", "minari", "ogbench"]), "episodes": st.integers(1, 3),
         "length": st.integers(1, 4), "obs_dim": st.integers(1, 3), "act_dim": st.integers(1, 2),
         "seed": st.integers(0, 2**16), "mutations": st.lists(mutation, max_size=3), "meta": meta, "damage": damage})
 

@@ -17,7 +17,7 @@ def test_help_lists_every_command(capsys):
 @pytest.mark.parametrize("argv,expect", [
     (["--recipe", "nope", "--env", TOY],
      "valid recipes: balanced-replay, cal-ql, cql, famo2o-cql, famo2o-iql, fql, hiql, idm-label, ifql, iql, mscp, "
-     "rebrac, rlpd, sac, wsrl"),
+     "qc, qc-fql, rebrac, rlpd, sac, wsrl"),
     (["--recipe", "sac", "--env", "NoSuchEnv-v9"], "registered envs include"),
     (["--recipe", "sac", "--env", TOY, "--set", "agent.nope=1"], "valid keys: agent.hidden_dims"),
     (["--recipe", "sac", "--env", TOY, "--set", "agent.utd=many"], "agent.utd expects int"),

@@ -112,13 +112,13 @@ def test_cal_ql_waits_for_the_first_episode_and_samples_finished_episodes_only(t
     seen: list[tuple[int, int, int]] = []  # (episode, pending rows before storing, whether this step trained)
     insert, step = trainer._insert_fn, trainer._step_fn
 
-    def spy_insert(carry, transition, hold):
+    def spy_insert(carry, transition, hold, *rest):
         h = trainer.host
         # every earlier row of the running episode is withheld; at its end they were released first
         assert int(carry.buffer.pending) == max(h.episode_length - 1, 0)
         assert bool(hold) == (h.episode_length > 0)  # the last step of an episode is stored released
         seen.append((h.episode, int(carry.buffer.pending), 0))
-        return insert(carry, transition, hold)
+        return insert(carry, transition, hold, *rest)
 
     def spy_step(carry, offline, policy_obs, *, train, act, repeats):
         seen[-1] = (*seen[-1][:2], int(train))

@@ -241,9 +241,9 @@ _FQL_ROWS = [
         f"ActorVectorField for both, no squashing ({FQL_REPO} agents/fql.py, utils/networks.py)", ours="the same"),
     Row("flow steps", "10 Euler steps", f"flow_steps 10 ({FQL_REPO} agents/fql.py)", "agent.flow_steps"),
     Row("distillation weight α", "per task (D4RL AntMaze 10 / 3, OGBench 300–1000)",
-        f"alpha default 10; README per task ({FQL_REPO} README.md)", "agent.alpha",
-        note="our suite has no task of the paper's; the mazes take AntMaze-medium's 10, locomotion (not in the "
-        "paper) the code's default 10"),
+        f"alpha default 10; README per task: cube and scene 300, puzzle 1000 ({FQL_REPO} README.md)", "agent.alpha",
+        note="OGBench's manipulation tasks take the README's values; the mazes AntMaze-medium's 10, locomotion (not "
+        "in the paper) the code's default 10"),
     Row("TD target over the critics", "mean (min on AntMaze-large/giant, Adroit)", f"q_agg mean ({FQL_REPO} "
         "agents/fql.py)", "agent.q_agg"),
     Row("actor's Q", "mean of the 2 critics at clip(μ(s, z))", f"always the mean ({FQL_REPO} agents/fql.py)",
@@ -315,19 +315,61 @@ _REBRAC_ROWS = [
         "exploration noise σ 0.2 clipped at 0.5 (seohongpark/fql main.py, agents/rebrac.py)", "train.mixing"),
 ]
 
+QC_REPO = "ColinQiyangLi/qc"
+_QC_ROWS = [
+    Row("chunk length h", "5", f"horizon_length 5 ({QC_REPO} main.py)", "agent.horizon"),
+    Row("critic", "Q(s_t, a_t..a_{t+h−1}), the chunk concatenated", f"actions reshaped to (B, h·|A|), time-major "
+        f"({QC_REPO} agents/acfql.py critic_loss)", ours="the same (FQL's networks over h·|A| inputs)"),
+    Row("backup", "Σ_k γ^k r_{t+k} + γ^h m Q̄(s_{t+h}, A′)", f"rewards summed in sample_sequence, γ^h in the target "
+        f"({QC_REPO} utils/datasets.py, agents/acfql.py)", ours="the same (replay/buffer.py windows)"),
+    Row("windows", "h consecutive steps", f"starts uniform over the buffer; windows that cross an episode end are "
+        f"kept and weighted by `valid` (critic: its last step; BC: each step) ({QC_REPO} utils/datasets.py)",
+        ours="only windows inside one episode (an end may be the window's last step)",
+        note="the same critic targets for the windows QC counts; QC's BC also fits the valid prefix of a cut window "
+        "(h − 1 of 1,000 rows per OGBench episode). OGBench trajectories go on after a success (mask 0): QC keeps "
+        "summing rewards past it, ours ends the episode at the success row (the task's end), so windows stop there"),
+    Row("acting (QC)", "best of N = 32 BC-flow chunks under the mean critic", f"actor_type best-of-n, "
+        f"actor_num_samples 32, q_agg mean ({QC_REPO} agents/acfql.py sample_actions)", "agent.num_samples"),
+    Row("acting (QC-FQL)", "FQL's one-step policy over chunks, α 100", f"actor_type distill-ddpg, alpha 100 "
+        f"({QC_REPO} agents/acfql.py get_config, README)", "agent.alpha",
+        note="QC's README and code give α = 100 only; per-task values, if the paper has them, were not readable here"),
+    Row("TD target's A′", "the acting rule at s_{t+h}", f"sample_actions with the current critic ({QC_REPO} "
+        "agents/acfql.py critic_loss)", ours="the same (sample_actions)"),
+    Row("execution", "open-loop: h env steps per decision", f"an action queue, cleared on reset ({QC_REPO} main.py, "
+        "evaluation.py)", ours="the same; the queue is in the checkpoint (resume mid-chunk is exact)"),
+    Row("online data", "offline data kept", f"the dataset copied into the replay buffer, online rows appended, "
+        f"uniform ({QC_REPO} main.py)", "train.mixing"),
+    Row("online updates", "after 5,000 env steps, UTD 1, the pre-trained policy acts from the start",
+        f"start_training 5000, utd_ratio 1 ({QC_REPO} main.py)", "train.start_steps"),
+    Row("rewards", "OGBench's −#unsolved; sparse (−1 unless solved) on scene and puzzle", f"--sparse for "
+        f"scene/puzzle ({QC_REPO} README.md, main.py)", "train.reward_bias",
+        note="the sparse option is not implemented: scene and puzzle train on the dense reward (cube-single's "
+        "reward is already −1 / 0)"),
+    Row("reward timing online", "—", "ogbench 1.1.2 (requirements.txt): the env's reward is r(s′) online, r(s) in "
+        "the data", ours="ogbench 1.2.2: r(s) online as in the data (OGBench's fix)",
+        note="the one-step offset of QC's pinned version is not reproduced"),
+    *[r for r in _FQL_ROWS if r.item in ("networks", "critics", "optimiser", "target update", "offline updates",
+                                           "batch size", "evaluation")],
+]
+
 SHEETS: dict[str, list[Row]] = {
     "sac": _SAC_ROWS, "rlpd": _RLPD_ROWS, "iql": _IQL_ROWS, "cql": _CQL_COMMON, "cal-ql": _CALQL_ROWS,
     "wsrl": _WSRL_ROWS, "balanced-replay": _BR_ROWS, "famo2o-iql": _FAMO2O_IQL_ROWS,
     "famo2o-cql": _FAMO2O_CQL_ROWS, "mscp": _MSCP_ROWS, "fql": _FQL_ROWS,
-    "ifql": _IFQL_ROWS, "rebrac": _REBRAC_ROWS,
+    "ifql": _IFQL_ROWS, "rebrac": _REBRAC_ROWS, "qc": _QC_ROWS,
+    "qc-fql": [r for r in _QC_ROWS if r.item != "acting (QC)"],
     "hiql": [Row("guidance weight λ", "0 (the HIQL ablation)", "—", "agent.guidance_weight"),
              Row("online expectile", "0.7", "—", "agent.online_expectile"), *_MSCP_ROWS[3:]],
     "idm-label": [Row("labelling", "inverse dynamics a(s, s′) fitted on online data (SS-ORL)", "—",
                       "train.label_actions"),
                   Row("fit on", "the random warm-up", "—", "train.start_steps"), *_RLPD_ROWS],
 }
-DOMAIN_ENVS = {"locomotion": "Hopper-v5", "maze": "PointMaze_Medium-v3"}
+DOMAIN_ENVS = {"locomotion": "Hopper-v5", "maze": "PointMaze_Medium-v3",
+               "manipulation": "cube-single-singletask-v0"}
 GOAL_ONLY = {"mscp", "hiql", "idm-label"}  # sheets resolved on the maze only (goal envs, action-free data)
+MANIPULATION = {"fql", "ifql", "rebrac", "qc", "qc-fql"}  # sheets also resolved on OGBench's cube-single
+DOMAIN_DATA = {"locomotion": "hopper-medium-small", "maze": "pointmaze-medium-diverse-small",
+               "manipulation": "ogbench-cube-single-play-small"}
 
 
 def _ours(recipe: str, key: str, cfgs: dict[str, Any]) -> str:
@@ -353,11 +395,11 @@ def sheet(recipe: str) -> list[dict[str, str]]:
 
     if recipe not in RECIPES:
         raise ConfigError(f"unknown recipe {recipe!r}; valid recipes: {', '.join(sorted(RECIPES))}")
-    domains = {"maze": DOMAIN_ENVS["maze"]} if recipe in GOAL_ONLY else DOMAIN_ENVS
+    domains = {"maze": DOMAIN_ENVS["maze"]} if recipe in GOAL_ONLY else \
+        {d: e for d, e in DOMAIN_ENVS.items() if d != "manipulation" or recipe in MANIPULATION}
     cfgs = {}
     for domain, env in domains.items():
-        data = "pointmaze-medium-diverse-actionfree-small" if recipe in GOAL_ONLY else \
-            ("pointmaze-medium-diverse-small" if domain == "maze" else "hopper-medium-small")
+        data = "pointmaze-medium-diverse-actionfree-small" if recipe in GOAL_ONLY else DOMAIN_DATA[domain]
         cfgs[domain] = resolve(recipe, env, dataset=None if recipe == "sac" else data, online_steps=1)
     rows = []
     for r in SHEETS.get(recipe, []):
@@ -372,7 +414,8 @@ def markdown(recipes: list[str] | None = None) -> str:
     names = recipes or list(RECIPES)
     lines = ["# Fidelity sheets", "",
              "Generated by `python -m hybridrl.fidelity` from the recipes' resolved configs (locomotion: "
-             f"{DOMAIN_ENVS['locomotion']}; mazes: {DOMAIN_ENVS['maze']}); `hybridrl recipes NAME` prints one. "
+             f"{DOMAIN_ENVS['locomotion']}; mazes: {DOMAIN_ENVS['maze']}; OGBench manipulation, for the flow and "
+             f"chunking recipes: {DOMAIN_ENVS['manipulation']}); `hybridrl recipes NAME` prints one. "
              "*Ours* is read from the config, so it is what a run gets; *why* says why ours differs where it does.",
              ""]
     for name in names:

@@ -62,6 +62,13 @@ _FLOW_PROTOCOL: dict[str, Any] = {"train.offline_steps": 1_000_000, "train.mixin
                                   "train.warmup_policy": "agent"}
 _FQL_BASE: dict[str, Any] = {**_FLOW_PROTOCOL, "agent.alpha": 10.0, "agent.q_agg": "mean"}
 _FLOW_MAZE: dict[str, Any] = {"train.reward_bias": -1.0}  # FQL's and IFQL's AntMaze rewards
+# FQL's README on OGBench's manipulation tasks (the same α offline and online): cube and scene 300, puzzle 1000.
+_FQL_MANIPULATION: dict[str, dict[str, Any]] = {"manipulation": {"agent.alpha": 300.0},
+                                                "puzzle": {"agent.alpha": 1000.0}}
+# QC as ColinQiyangLi/qc main.py: 1M offline updates; online, the offline data stays in the one buffer (append),
+# the pre-trained policy acts from the first step and updates (one per env step) start after 5,000 steps.
+_QC_BASE: dict[str, Any] = {"train.offline_steps": 1_000_000, "train.mixing": "append", "train.start_steps": 5_000,
+                            "train.warmup_policy": "agent", "agent.horizon": 5}
 
 RECIPES: dict[str, Recipe] = {
     r.name: r
@@ -169,7 +176,21 @@ RECIPES: dict[str, Recipe] = {
             summary="FQL (Park et al. 2025): a flow-matching BC policy distilled into a one-step policy that maximises "
                     "Q; offline, then online with the offline data kept (append), UTD 1",
             base=_FQL_BASE,
-            domains={"maze": _FLOW_MAZE},
+            domains={"maze": _FLOW_MAZE, **_FQL_MANIPULATION},
+        ),
+        Recipe(
+            name="qc",
+            agent="qc",
+            summary="QC (Li et al. 2025, Q-chunking): TD over chunks of 5 actions with 5-step backups, executed "
+                    "open-loop; acting by the best of 32 chunks of a BC flow under Q; offline data kept online",
+            base={**_QC_BASE, "agent.actor_type": "best-of-n", "agent.num_samples": 32},
+        ),
+        Recipe(
+            name="qc-fql",
+            agent="qc",
+            summary="QC-FQL: Q-chunking with FQL's one-step policy over chunks (distillation α 100) instead of "
+                    "best-of-N",
+            base={**_QC_BASE, "agent.actor_type": "distill", "agent.alpha": 100.0},
         ),
         Recipe(
             name="ifql",
@@ -221,6 +242,10 @@ def domain_of(env_id: str) -> str:
     """The preset family an environment belongs to: sparse-reward mazes, sparse (binary) manipulation,
     or dense locomotion-style tasks (the default, which also covers dense maze variants)."""
     name = env_id.lower()
+    if name.startswith(("cube-", "scene-", "visual-cube-", "visual-scene-")):  # OGBench's manipulation tasks
+        return "manipulation"
+    if name.startswith(("puzzle-", "visual-puzzle-")):
+        return "puzzle"
     if "dense" in name:
         return "locomotion"
     if "maze" in name:

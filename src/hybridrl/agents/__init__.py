@@ -10,12 +10,13 @@ from hybridrl.agents.fql import FQLAgent
 from hybridrl.agents.ifql import IFQLAgent
 from hybridrl.agents.iql import IQLAgent
 from hybridrl.agents.mscp import MSCPAgent
+from hybridrl.agents.qc import QCAgent
 from hybridrl.agents.rebrac import ReBRACAgent
 from hybridrl.agents.sac import SACAgent
 
 AGENTS = {"sac": SACAgent, "cql": CQLAgent, "iql": IQLAgent, "balanced": BalancedReplayAgent,
           "famo2o-iql": FamO2OIQLAgent, "famo2o-cql": FamO2OCQLAgent, "mscp": MSCPAgent, "fql": FQLAgent,
-          "ifql": IFQLAgent, "rebrac": ReBRACAgent}
+          "ifql": IFQLAgent, "rebrac": ReBRACAgent, "qc": QCAgent}
 
 
 def make_agent(name: str, key: Any, obs_dim: int, action_dim: int, config: Any) -> Any:
@@ -25,4 +26,4 @@ def make_agent(name: str, key: Any, obs_dim: int, action_dim: int, config: Any) 
 
 
 __all__ = ["AGENTS", "BalancedReplayAgent", "CQLAgent", "FQLAgent", "FamO2OCQLAgent", "FamO2OIQLAgent", "IFQLAgent",
-           "IQLAgent", "MSCPAgent", "ReBRACAgent", "SACAgent", "make_agent"]
+           "IQLAgent", "MSCPAgent", "QCAgent", "ReBRACAgent", "SACAgent", "make_agent"]

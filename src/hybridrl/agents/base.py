@@ -8,6 +8,7 @@ only what is here; nothing in `training/` names an algorithm, so a new agent is 
 - Columns: per-transition fields beyond (s, a, r, s', m) that the losses read. `offline_columns` computes them for
   the dataset; columns named in `episode_columns` are unknown until an episode ends (returns-to-go): online rows
   hold `column_defaults` and stay out of sampling until `fill_episode_columns` gives their values.
+- Windows: `replay_window` (h > 1: minibatches of h-step windows, and acting in chunks of h actions).
 - Extras: `state_report` (a summary over the states an evaluation visited) and `export_policy` (a standalone
   actor for `policies/step_N.npz`), both optional.
 """
@@ -67,6 +68,13 @@ class AgentAPI:
         """Values of `episode_columns` for every step of a finished episode, from its stored "rewards" and
         "actions" (in the order they were stored)."""
         return {}
+
+    @property
+    def replay_window(self) -> tuple[int, float]:
+        """(h, γ): the agent learns over windows of h consecutive steps of one episode, and acts h actions at a time
+        (concatenated, time-major; the loop executes them open-loop); γ discounts the window's rewards. (1, 1.0):
+        single transitions."""
+        return 1, 1.0
 
     def to_online(self) -> Any:
         """The agent as used after the offline→online switch (default: no phase-specific behaviour)."""

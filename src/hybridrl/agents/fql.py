@@ -77,16 +77,21 @@ class FQLAgent(AgentAPI, flax.struct.PyTreeNode):
         """The BC flow's action for `noise`: K Euler steps of v_θ from x = noise at t = i/K, clipped once at the end."""
         return euler_actions(self.flow.apply_fn, self.flow.params, observations, noise, self.config.flow_steps)
 
+    @property
+    def bootstrap_discount(self) -> float:
+        """The discount of the bootstrapped value: γ per transition (γ^h over a window of h steps, in QC)."""
+        return self.config.discount
+
     def noise(self, key: jax.Array, observations: jnp.ndarray) -> jnp.ndarray:
         return jax.random.normal(key, (*observations.shape[:-1], self.action_dim))
 
     # ---- losses -----------------------------------------------------------------------------------
     def critic_loss(self, critic_params: Any, batch: Batch, key: jax.Array) -> tuple[jnp.ndarray, dict]:
         next_obs = batch["next_observations"]
-        next_actions = jnp.clip(self.one_step(self.actor.params, next_obs, self.noise(key, next_obs)), -1.0, 1.0)
+        next_actions = self.sample_actions(next_obs, key)  # the acting rule: clip(μ_ω(s', z'))
         next_qs = ensemble_apply(self.critic.apply_fn, self.target_critic_params, next_obs, next_actions)
         next_q = next_qs.min(axis=0) if self.config.q_agg == "min" else next_qs.mean(axis=0)
-        target = batch["rewards"] + self.config.discount * batch["masks"] * next_q
+        target = batch["rewards"] + self.bootstrap_discount * batch["masks"] * next_q
         qs = ensemble_apply(self.critic.apply_fn, critic_params, batch["observations"], batch["actions"])
         loss = ((qs - jax.lax.stop_gradient(target)[None]) ** 2).mean()
         return loss, {"critic_loss": loss, "q_mean": qs.mean(), "q_max": qs.max(), "q_min": qs.min()}

@@ -26,7 +26,7 @@ from hybridrl.agents.common import Batch, check_learner, critic_ensemble, polyak
 from hybridrl.agents.iql import expectile_loss
 from hybridrl.errors import ConfigError
 from hybridrl.nn import Critic, ValueNet, ensemble_apply
-from hybridrl.nn.flow import VectorField, euler_actions, flow_matching_loss
+from hybridrl.nn.flow import VectorField, best_of_n, euler_actions, flow_matching_loss
 
 
 @dataclass(frozen=True)
@@ -101,13 +101,11 @@ class IFQLAgent(AgentAPI, flax.struct.PyTreeNode):
     # ---- acting -----------------------------------------------------------------------------------
     def sample_actions(self, observations: jnp.ndarray, key: jax.Array) -> jnp.ndarray:
         """Best of N flow samples under min_k Q_k, for each observation of the batch."""
-        n = self.config.num_samples
-        noise = jax.random.normal(key, (n, *observations.shape[:-1], self.action_dim))
-        obs = jnp.broadcast_to(observations, (n, *observations.shape))
-        actions = euler_actions(self.actor.apply_fn, self.actor.params, obs, noise, self.config.flow_steps)
-        q = ensemble_apply(self.critic.apply_fn, self.critic.params, obs, actions).min(axis=0)  # (N, ...)
-        best = jnp.argmax(q, axis=0)
-        return jnp.take_along_axis(actions, best[None, ..., None], axis=0)[0]
+        return best_of_n(
+            lambda obs, noise: euler_actions(self.actor.apply_fn, self.actor.params, obs, noise,
+                                             self.config.flow_steps),
+            lambda obs, actions: ensemble_apply(self.critic.apply_fn, self.critic.params, obs, actions).min(axis=0),
+            observations, key, self.config.num_samples, self.action_dim)
 
     def eval_actions(self, observations: jnp.ndarray) -> jnp.ndarray:
         """Best of N with a fixed key (used only when evaluation is set to be deterministic)."""

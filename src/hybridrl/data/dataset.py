@@ -333,15 +333,24 @@ def repair(fields: dict[str, np.ndarray | None]) -> tuple[dict[str, np.ndarray |
     return f, report
 
 
-def _from_npz(path: Path, drop_invalid: bool = False, action_bounds: Any = None,
-              default_action_bounds: Any = None) -> Dataset:
+def _read_npz(path: Path) -> dict[str, np.ndarray]:
+    """Every array of a .npz file, read without pickle (anything else is a DataError naming the file)."""
     try:
         with np.load(path, allow_pickle=False) as f:
-            arrays = {k: f[k] for k in f.files}
+            return {k: f[k] for k in f.files}
     except ValueError as exc:
         raise DataError(f"{path}: cannot read as a NumPy .npz without pickle ({exc})") from None
     except Exception as exc:  # noqa: BLE001 - zipfile/numpy raise many types (BadZipFile, NotImplementedError, ...)
         raise DataError(f"{path}: not a readable .npz file ({type(exc).__name__}: {exc})") from None
+
+
+def _from_npz(path: Path, drop_invalid: bool = False, action_bounds: Any = None,
+              default_action_bounds: Any = None) -> Dataset:
+    arrays = _read_npz(path)
+    from hybridrl.data.ogbench_data import is_ogbench_layout, load_file
+
+    if is_ogbench_layout(arrays):  # OGBench's own layout (trajectory ends are time-limit cuts; no rewards)
+        return load_file(path, arrays=arrays)
     return _from_arrays(arrays, str(path), drop_invalid, action_bounds, default_action_bounds)
 
 

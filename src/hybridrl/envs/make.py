@@ -84,6 +84,7 @@ def register_envs(env_id: str) -> None:
     mazes) so that `gym.make(env_id)` works; a no-op for everything else."""
     _register_toy()
     _register_robotics(env_id)
+    _register_ogbench(env_id)
 
 
 def make_env(env_id: str, **kwargs: object) -> gym.Env:
@@ -155,9 +156,36 @@ def goal_rewards(env: gym.Env, next_states: np.ndarray, goal: np.ndarray) -> tup
 
 
 def same_task(data_env: str, env_id: str) -> bool:
-    """Whether a dataset recorded on `data_env` fits `env_id`: the same id, or a fixed-task variant of the
-    same maze (hybridrl/PointMaze_Medium_FixedGoal-v3 on PointMaze_Medium-v3 data)."""
-    return data_env == env_id or FIXED_GOAL_MAZES.get(env_id, (None,))[0] == data_env
+    """Whether a dataset recorded on `data_env` fits `env_id`: the same id, a fixed-task variant of the
+    same maze (hybridrl/PointMaze_Medium_FixedGoal-v3 on PointMaze_Medium-v3 data), or another task of the same
+    OGBench env (cube-single-singletask-task1-v0 on cube-single-v0 or cube-single-singletask-v0 data)."""
+    if data_env == env_id or FIXED_GOAL_MAZES.get(env_id, (None,))[0] == data_env:
+        return True
+    base = ogbench_base(env_id)
+    return base is not None and base in (data_env, ogbench_base(data_env))
+
+
+OGBENCH_PREFIXES = ("cube-", "scene-", "puzzle-", "visual-cube-", "visual-scene-", "visual-puzzle-")
+
+
+def ogbench_base(env_id: str) -> str | None:
+    """The OGBench env an OGBench id is a task of (cube-single-singletask-task1-v0 -> cube-single-v0), else None."""
+    if not env_id.startswith(OGBENCH_PREFIXES):
+        return None
+    import re
+
+    m = re.match(r"^(.+?)(?:-singletask(?:-task\d+)?)?-v0$", env_id)
+    return f"{m.group(1)}-v0" if m else None
+
+
+def _register_ogbench(env_id: str) -> None:
+    if env_id in gym.registry or ogbench_base(env_id) is None:
+        return
+    try:
+        import ogbench  # noqa: F401 - registers its envs
+    except ImportError:
+        raise EnvError(f"env {env_id!r} is OGBench's; install the optional extra: pip install 'hybridrl[ogbench]' "
+                       "(ogbench 1.2.2)") from None
 
 
 def env_spaces(env_id: str) -> tuple[int, int]:

@@ -1,5 +1,6 @@
-"""Flow-matching pieces shared by the flow-policy agents (FQL, IFQL): the velocity-field network, the linear-path
-flow-matching loss, and Euler integration of the field from noise to an action (as seohongpark/fql)."""
+"""Flow-matching pieces shared by the flow-policy agents (FQL, IFQL, QC): the velocity-field network, the linear-path
+flow-matching loss, Euler integration of the field from noise to an action (as seohongpark/fql), and acting by the
+best of N samples under a critic."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -48,3 +49,15 @@ def euler_actions(apply_fn: Callable[..., jnp.ndarray], params: Any, observation
 
     x, _ = jax.lax.scan(step, noise, jnp.arange(steps))
     return jnp.clip(x, -1.0, 1.0)
+
+
+def best_of_n(sample: Callable[[jnp.ndarray, jnp.ndarray], jnp.ndarray],
+              score: Callable[[jnp.ndarray, jnp.ndarray], jnp.ndarray], observations: jnp.ndarray, key: jax.Array,
+              n: int, dim: int) -> jnp.ndarray:
+    """For each observation, the best of `n` actions `sample(obs, noise)` (noise ~ N(0, I) of size `dim`) by
+    `score(obs, actions)`: both see the samples on a leading axis of size n."""
+    noise = jax.random.normal(key, (n, *observations.shape[:-1], dim))
+    obs = jnp.broadcast_to(observations, (n, *observations.shape))
+    actions = sample(obs, noise)
+    best = jnp.argmax(score(obs, actions), axis=0)
+    return jnp.take_along_axis(actions, best[None, ..., None], axis=0)[0]

@@ -19,7 +19,7 @@ from flax.training.train_state import TrainState
 
 from hybridrl.errors import ConfigError
 from hybridrl.nn import Critic
-from hybridrl.replay.buffer import Batch, ReplayBuffer
+from hybridrl.replay.buffer import WINDOW_CANDIDATES, Batch, ReplayBuffer
 
 
 class Mixer:
@@ -28,6 +28,7 @@ class Mixer:
 
     name: str = ""
     keeps_offline_online: bool = True  # False: the offline data is dropped at the switch (WSRL)
+    samples_windows: bool = False  # whether it can serve an agent that learns over windows of steps (chunks)
 
     @classmethod
     def from_config(cls, train: Any, agent: Any) -> Mixer:
@@ -96,6 +97,7 @@ class Symmetric(Mixer):
 
     offline_ratio: float = 0.5
     name: str = "symmetric"
+    samples_windows: bool = True
 
     @classmethod
     def from_config(cls, train: Any, agent: Any) -> Symmetric:
@@ -135,11 +137,20 @@ class Append(Mixer):
     falls in, so the offline share of a minibatch drifts from ~100% toward n_off / (n_off + n_on)."""
 
     name: str = "append"
+    samples_windows: bool = True
 
     def sample(self, key: jax.Array, online: ReplayBuffer, offline: ReplayBuffer | None,
                batch_size: int, num: int) -> Batch:
         if offline is None:
             return online.gather(online.sample_indices(key, (num, batch_size)))
+        if offline.window > 1:  # window starts, uniform over both sides' rows that start one
+            cand = jax.random.randint(key, (num, batch_size, WINDOW_CANDIDATES), 0,
+                                      offline.size + online.size - online.pending)
+            from_off = cand < offline.size
+            ok = jnp.where(from_off, offline.data["window_start"][jnp.where(from_off, cand, 0)],
+                           online.data["window_start"][jnp.where(from_off, 0, cand - offline.size)])
+            idx = ReplayBuffer.first_window(cand, ok, offline.last_start)
+            return gather_union(offline, online, idx)
         idx = jax.random.randint(key, (num, batch_size), 0, offline.size + online.size - online.pending)
         return gather_union(offline, online, idx)
 
@@ -158,6 +169,7 @@ class OnlineOnly(Mixer):
 
     name: str = "online-only"
     keeps_offline_online: bool = False
+    samples_windows: bool = True
 
     @classmethod
     def needs_offline(cls, train: Any) -> bool:

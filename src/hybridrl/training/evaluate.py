@@ -18,11 +18,13 @@ def make_eval_envs(env_id: str, num: int) -> gym.vector.VectorEnv:
 
 def evaluate(policy: Callable[[Any, np.ndarray], Any], params: Any, env_id: str, episodes: int, seed: int,
              envs: gym.vector.VectorEnv | None = None,
-             observer: Callable[[np.ndarray], None] | None = None) -> dict[str, float | None]:
+             observer: Callable[[np.ndarray], None] | None = None, chunk: int = 1) -> dict[str, float | None]:
     """Run `episodes` episodes (one per sub-env, `num_envs` at a time), fixed reset seeds, no exploration.
 
     `policy(params, obs_batch) -> actions` should be jitted; it sees the whole batch at once.
     `observer`, if given, receives the states the policy acted in (of episodes still counted).
+    `chunk` h > 1: the policy returns chunks of h actions, each executed open-loop in its sub-env; the policy is
+    asked again (for the whole batch) when some sub-env has used up its chunk, and a new episode starts a new one.
     """
     own = envs is None
     envs = envs or make_eval_envs(env_id, min(episodes, 10))
@@ -37,8 +39,18 @@ def evaluate(policy: Callable[[Any, np.ndarray], Any], params: Any, env_id: str,
             active = np.ones(n, bool)
             ep_ret = np.zeros(n)
             ep_success = np.zeros(n)
+            left = np.zeros(n, int)  # actions left in each sub-env's chunk
+            chunks = None
             while active.any():
-                actions = np.asarray(policy(params, obs))
+                if chunk == 1:
+                    actions = np.asarray(policy(params, obs))
+                else:
+                    if (left == 0).any():
+                        fresh = np.asarray(policy(params, obs)).reshape(n, chunk, -1)
+                        chunks = fresh if chunks is None else np.where((left == 0)[:, None, None], fresh, chunks)
+                        left = np.where(left == 0, chunk, left)
+                    actions = np.clip(chunks[np.arange(n), chunk - left], -1.0, 1.0)
+                    left = left - 1
                 if observer is not None:
                     counted = active & (np.cumsum(active) + len(returns) <= episodes)
                     observer(np.asarray(obs)[counted])
@@ -48,6 +60,7 @@ def evaluate(policy: Callable[[Any, np.ndarray], Any], params: Any, env_id: str,
                 if flags is not None:
                     reports_success = True
                     ep_success = np.maximum(ep_success, flags * active)
+                left = np.where(term | trunc, 0, left)
                 done = (term | trunc) & active
                 for i in np.flatnonzero(done):
                     if len(returns) < episodes:

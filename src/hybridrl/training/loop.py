@@ -21,10 +21,9 @@ from hybridrl import checkpoint
 from hybridrl.agents import make_agent
 from hybridrl.agents.base import RewardTransform
 from hybridrl.config import ConfigError, RunConfig
-from hybridrl.data import load_dataset
+from hybridrl.data import for_task, load_dataset
 from hybridrl.data.dataset import ACTION_CLIP
 from hybridrl.data.idm import make_preparation
-from hybridrl.data.maze import for_task
 from hybridrl.envs import EnvError, env_spaces, make_env
 from hybridrl.nn.policy_file import save_policy
 from hybridrl.recipes import RECIPES
@@ -75,6 +74,12 @@ class Trainer(RunDirectory):
         self.episode_columns = agent.episode_columns  # filled when an episode ends; its rows wait until then
         self.column_defaults = agent.column_defaults()
         self.mixer = build_mixer(t, agent)
+        self.window, self.window_discount = agent.replay_window  # h > 1: windows of h steps, acting in chunks
+        if self.window > 1 and not self.mixer.samples_windows:
+            raise ConfigError(f"recipe {cfg.recipe} learns over windows of {self.window} steps; train.mixing="
+                              f"{t.mixing} cannot sample them (use one of "
+                              f"{', '.join(n for n, m in MIXERS.items() if m.samples_windows)})")
+        self.action_queue: list[np.ndarray] = []  # the rest of the chunk being executed (window > 1)
         self.preparation = make_preparation(t)  # a recipe's step that makes the offline data online (or None)
         self.label_info: dict[str, Any] | None = None
         if self.dataset is not None and self.preparation is None:
@@ -85,8 +90,8 @@ class Trainer(RunDirectory):
         if self.offline is not None:  # a stateful strategy's state (its own key: other streams unchanged)
             mix = self.mixer.init_state(jax.random.fold_in(key_run, 7), self.obs_dim, self.action_dim,
                                         int(self.offline.size))
-        capacity = max(1, min(t.buffer_capacity, t.online_steps))
-        buffer = ReplayBuffer.create(self._example_transition(), capacity)
+        capacity = max(self.window, min(t.buffer_capacity, t.online_steps))
+        buffer = ReplayBuffer.create(self._example_transition(), capacity, self.window, self.window_discount)
         self.carry = _commit(Carry(agent=agent, buffer=buffer, rng=key_run, mix=mix))
         self.host = HostState()
         self.pending_action: np.ndarray | None = None
@@ -137,8 +142,11 @@ class Trainer(RunDirectory):
         columns, or the mixer's own view), checked against the env's sizes."""
         t = self.cfg.train
 
+        ends: list[np.ndarray] = []
+
         def transitions() -> dict[str, np.ndarray]:
             task = for_task(dataset, t.env) if t.data_rewards == "task" else dataset  # e.g. a fixed-goal maze's
+            ends.append(task.episode_ends)
             return {**task.transitions(self.reward_scale, t.reward_bias), **agent.offline_columns(task, self.reward)}
 
         arrays = self.mixer.offline_rows(dataset, transitions)
@@ -146,7 +154,9 @@ class Trainer(RunDirectory):
             if name in arrays and arrays[name].shape[1] != width:
                 raise ConfigError(f"dataset {t.dataset} has {name} of size {arrays[name].shape[1]}; env {t.env}'s "
                                   f"{what} is {width}")
-        return ReplayBuffer.from_arrays(arrays)
+        if self.window == 1:
+            return ReplayBuffer.from_arrays(arrays)
+        return ReplayBuffer.from_arrays(arrays, self.window, self.window_discount, ends[-1])
 
     def _prepare_offline(self) -> None:
         """The recipe's preparation step (inverse-dynamics labelling) at the end of the warm-up: it turns the
@@ -235,7 +245,7 @@ class Trainer(RunDirectory):
         policy = sampling() if agent.evaluates_by_sampling else (lambda _, obs: mode(obs))
         try:
             result = evaluate(policy, None, t.env, t.eval_episodes, seed=10_000 + t.seed * 1000,
-                              envs=self._eval_envs)
+                              envs=self._eval_envs, chunk=self.window)
         except Exception as exc:  # noqa: BLE001 - an evaluation env failure stops the run with where it happened
             self._eval_envs = None
             raise EnvError(f"evaluation env {t.env} failed at offline step {self.host.offline_step}, online step "
@@ -243,7 +253,7 @@ class Trainer(RunDirectory):
                 from exc
         if t.eval_stochastic:  # the same episodes acted by sampling π, beside its mode (a diagnostic)
             extra = evaluate(sampling(), None, t.env, t.eval_episodes, seed=10_000 + t.seed * 1000,
-                             envs=self._eval_envs)
+                             envs=self._eval_envs, chunk=self.window)
             result = {**result, "eval_return_stochastic": extra["eval_return"],
                       "normalized_score_stochastic": extra["normalized_score"]}
         self.host.last_eval = result
@@ -330,7 +340,7 @@ class Trainer(RunDirectory):
                 action = self._sample_fn(self.carry.agent, run_env.obs[None], key)[0]
             else:
                 action = jax.random.uniform(key, (self.action_dim,), minval=-1.0, maxval=1.0)
-            self.pending_action = np.asarray(action)
+            self._queue_chunk(action)
         else:
             run_env.restore(str(self.ckpt_path))
         self._t0 = self._last_t = time.time()
@@ -348,11 +358,13 @@ class Trainer(RunDirectory):
             run_env.episode_actions.append(np.asarray(action, np.float32))
             self.episode_rewards.append(float(transition["rewards"]))
             done = terminated or truncated
+            step_in_episode = h.episode_length - 1
             if done:
                 h.last_episode_return = h.episode_return
                 h.episode += 1
                 h.episode_return, h.episode_length = 0.0, 0
                 finished_actions, run_env.episode_actions = run_env.episode_actions, []
+                self.action_queue = []  # a new episode starts with a new chunk
                 policy_obs = run_env.reset()
             else:
                 policy_obs = next_obs
@@ -367,9 +379,10 @@ class Trainer(RunDirectory):
                      and self.mixer.can_train(h.episode) and (h.episode >= 1 or not t.first_update_after_episode))
             act = "random" if warm and t.warmup_policy == "random" else "agent"
             first_epoch = not warm and h.online_step - t.start_steps < t.first_epoch_steps
-            self.carry = self._insert_fn(self.carry, transition, np.bool_(bool(self.episode_columns) and not done))
+            self.carry = self._insert_fn(self.carry, transition, np.bool_(bool(self.episode_columns) and not done),
+                                         np.int32(step_in_episode))
             self.carry, action_dev, step_info = self._step_fn(
-                self.carry, offline, policy_obs, train=train, act=act,
+                self.carry, offline, policy_obs, train=train, act=act if not self.action_queue else "none",
                 repeats=t.first_epoch_multiplier if train and first_epoch else 1)
             if step_info:
                 step_info = dict(step_info)
@@ -382,12 +395,20 @@ class Trainer(RunDirectory):
             if step_info:
                 info = step_info
             run_env.obs = policy_obs
-            self.pending_action = np.asarray(action_dev)
+            if self.action_queue:  # the chunk goes on, open-loop
+                self.pending_action = self.action_queue.pop(0)
+            else:
+                self._queue_chunk(action_dev)
             h.online_step += 1
             self._after_steps("online", h.online_step - 1, h.online_step, t.online_steps, info)
             if h.online_step % 100 == 0:
                 self.progress.update(t.offline_steps + h.online_step)
         run_env.close()
+
+    def _queue_chunk(self, action: Any) -> None:
+        """The policy's output as the next action and, for a chunk of several, the rest queued behind it."""
+        chunk = np.asarray(action).reshape(-1, self.action_dim)
+        self.pending_action, self.action_queue = chunk[0], list(chunk[1:])
 
     def _finish_episode_columns(self, actions: list[np.ndarray]) -> dict[str, np.ndarray]:
         """At an episode's last step, before it is stored: the agent computes its episode columns (Cal-QL's
@@ -432,7 +453,7 @@ def evaluate_run(run_dir: str | Path, episodes: int = 10, seed: int = 12345) -> 
             return policy(obs)
     visited: list[np.ndarray] = []
     result = evaluate(act, None, cfg.train.env, episodes, seed,
-                      observer=visited.append if agent.reports_on_states else None)
+                      observer=visited.append if agent.reports_on_states else None, chunk=agent.replay_window[0])
     host = meta["host"]
     out = {"env": cfg.train.env, "recipe": cfg.recipe, "online_step": host["online_step"],
            "offline_step": host["offline_step"], "episodes": episodes, **result}

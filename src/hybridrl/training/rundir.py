@@ -135,7 +135,8 @@ class RunDirectory:
                 "pending_action": np.zeros(self.action_dim, np.float32) if self.pending_action is None
                 else self.pending_action,
                 "obs": np.zeros(self.obs_dim, np.float32) if run_env.obs is None else run_env.obs,
-                "episode_actions": np.asarray(run_env.episode_actions, np.float32).reshape(-1, self.action_dim)}
+                "episode_actions": np.asarray(run_env.episode_actions, np.float32).reshape(-1, self.action_dim),
+                "action_queue": np.asarray(self.action_queue, np.float32).reshape(-1, self.action_dim)}
         meta = {"host": dataclasses.asdict(self.host), "has_env_state": run_env.obs is not None,
                 "buffer_ptr": int(self.carry.buffer.ptr), "buffer_size": int(self.carry.buffer.size),
                 "dataset_fingerprint": self.dataset_fingerprint,
@@ -169,6 +170,8 @@ class RunDirectory:
             self.carry = _commit(self.carry.replace(buffer=self.carry.buffer.replace(pending=held)))
         if meta["has_env_state"]:
             self.pending_action = np.asarray(extras["['pending_action']"], np.float32)
+            self.action_queue = list(np.asarray(extras.get("['action_queue']", np.zeros((0, self.action_dim))),
+                                                np.float32))  # the rest of a chunk the run was killed inside
             self.train_env.obs = np.asarray(extras["['obs']"], np.float32)
             self.train_env.episode_actions = list(np.asarray(extras["['episode_actions']"], np.float32))
 

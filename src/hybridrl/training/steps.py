@@ -44,12 +44,14 @@ class Carry(flax.struct.PyTreeNode):
     mix: Any = None  # the data-mixing strategy's own state (density-ratio: network and priorities)
 
 
-def _insert(carry: Carry, transition: dict[str, jax.Array], hold: jax.Array, *, mixer: Any) -> Carry:
+def _insert(carry: Carry, transition: dict[str, jax.Array], hold: jax.Array, step_in_episode: jax.Array = 0, *,
+            mixer: Any) -> Carry:
     """Store one transition (its own jitted call, the buffer donated and written in place). With `hold` the row is
     withheld from sampling until its episode ends (returns-to-go need the end). Kept apart from `_online_step`:
     in one program XLA fused the write into the minibatch gathers and then copied whole buffer columns every
-    step to keep the old values readable (1M rows ran 4x slower than 4k rows)."""
-    return carry.replace(buffer=carry.buffer.insert(mixer.on_insert(transition, carry.mix), hold))
+    step to keep the old values readable (1M rows ran 4x slower than 4k rows). `step_in_episode`: the row's index in
+    its episode (a windowed buffer marks the windows it completes)."""
+    return carry.replace(buffer=carry.buffer.insert(mixer.on_insert(transition, carry.mix), hold, step_in_episode))
 
 
 def _online_step(carry: Carry, offline: ReplayBuffer | None, policy_obs: jax.Array, *, mixer: Any, batch_size: int,
@@ -57,7 +59,8 @@ def _online_step(carry: Carry, offline: ReplayBuffer | None, policy_obs: jax.Arr
                  skip_diverged: bool = False) -> tuple[Carry, jax.Array, dict[str, jax.Array]]:
     """After the step's transition is stored (`_insert`): if training, run all of this env step's updates; pick
     the next action (without updates, `act`: uniform during warm-up, or the agent's policy — WSRL's warm-up with
-    the pre-trained policy, or a step between updates when training every few steps). `repeats` whole updates
+    the pre-trained policy, or a step between updates when training every few steps; "none" while a chunk of
+    actions is being executed: no action is computed). `repeats` whole updates
     (each with its `utd` critic steps) run when training, e.g. in Balanced Replay's first epoch. When training,
     info carries `diverged` / `diverged_metric` (see `_guard`)."""
     buffer = carry.buffer
@@ -80,10 +83,12 @@ def _online_step(carry: Carry, offline: ReplayBuffer | None, policy_obs: jax.Arr
             bad, which = infos.pop("diverged"), infos.pop("diverged_metric")
             info = {**jax.tree_util.tree_map(jnp.mean, infos), "diverged": bad.any(),
                     "diverged_metric": which[jnp.argmax(bad)]}
-        action = agent.sample_actions(policy_obs, key_act)
+        action = agent.sample_actions(policy_obs, key_act) if act != "none" else jnp.zeros(())
     else:
         agent, info = carry.agent, {}
-        if act == "agent":
+        if act == "none":
+            action = jnp.zeros(())
+        elif act == "agent":
             action = agent.sample_actions(policy_obs, key_act)
         else:
             action = jax.random.uniform(key_act, buffer.data["actions"].shape[1:], minval=-1.0, maxval=1.0)

@@ -1,0 +1,101 @@
+"""OGBench's manipulation data generated here: deterministic per seed whatever the split over processes, written in
+OGBench's layout so that OGBench's own loader reads it, singletask rewards equal to OGBench's relabelling, bad files
+refused with DataError, and a run on the singletask env end to end."""
+import numpy as np
+import pytest
+from conftest import read_rows
+
+ogbench = pytest.importorskip("ogbench")
+
+from hybridrl.data import DataError, for_task, load_dataset  # noqa: E402
+from hybridrl.data import ogbench_data as og  # noqa: E402
+
+NAME = "ogbench-cube-single-play-small"
+ROWS = 31  # env steps per test episode (the published 1001 is too slow for a test)
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    train, val, stats = og.generate(NAME, episodes=10, episode_rows=ROWS)
+    path, val_path = og.save_ogbench(tmp_path_factory.mktemp("og") / "cube-single-play-v0.npz", train, val)
+    return path, val_path, train, val, stats
+
+
+def test_generation_is_deterministic_and_does_not_depend_on_the_split():
+    whole = og.collect_episodes(NAME, 0, 3, ROWS)["arrays"]
+    parts = [og.collect_episodes(NAME, i, 1, ROWS)["arrays"] for i in range(3)]
+    for k, v in whole.items():
+        assert v.tobytes() == np.concatenate([p[k] for p in parts]).tobytes(), k
+    other = og.collect_episodes("ogbench-cube-single-noisy-small", 0, 1, ROWS)["arrays"]
+    assert not np.array_equal(other["actions"], whole["actions"][:ROWS])
+    state = np.random.get_state()[1].copy()
+    og.collect_episodes(NAME, 5, 1, ROWS)
+    assert np.array_equal(np.random.get_state()[1], state)  # NumPy's global generator is left as it was
+
+
+def test_files_have_ogbench_layout_and_ogbench_reads_them(files):
+    path, val_path, train, val, stats = files
+    assert len(train["terminals"]) == 10 * ROWS and len(val["terminals"]) == 1 * ROWS
+    assert train["terminals"].sum() == 10 and train["terminals"][ROWS - 1]
+    assert {"observations", "actions", "terminals", "qpos", "qvel"} <= set(train)
+    assert train["observations"].shape[1] == 28 and train["actions"].shape[1] == 5
+    assert stats["train_episodes"] == 10 and stats["val_episodes"] == 1
+    env, data, val_data = ogbench.make_env_and_datasets("cube-single-play-singletask-task1-v0",
+                                                        dataset_path=str(path))
+    env.close()
+    ours = for_task(load_dataset(str(path)), "cube-single-singletask-task1-v0")
+    assert len(ours) == len(data["observations"]) == 10 * (ROWS - 1)  # each episode's last row dropped
+    np.testing.assert_array_equal(ours.observations, data["observations"])
+    np.testing.assert_array_equal(ours.next_observations, data["next_observations"])
+    np.testing.assert_array_equal(ours.actions, data["actions"])
+    np.testing.assert_array_equal(ours.rewards, data["rewards"])
+    np.testing.assert_array_equal(ours.terminals, data["masks"] == 0)  # a solved state ends the task
+    # OGBench's trajectory ends are time-limit cuts (its `terminals`), not task ends
+    np.testing.assert_array_equal(ours.episode_ends, (data["terminals"] == 1) | (data["masks"] == 0))
+    assert len(val_data["observations"]) == ROWS - 1
+
+
+def test_task_free_reading_and_other_tasks(files):
+    path = files[0]
+    ds = load_dataset(str(path))
+    assert ds.rewards is None and ds.metadata["env"] == "cube-single-v0" and not ds.terminals.any()
+    assert ds.truncations.sum() == 10
+    t2 = for_task(ds, "cube-single-singletask-task2-v0")
+    assert t2.rewards is not None and set(np.unique(t2.rewards)) <= {-1.0, 0.0}
+    assert for_task(ds, "Hopper-v5") is ds  # another env's task: unchanged
+    assert for_task(ds, "scene-singletask-task1-v0") is ds  # another family's task: unchanged
+
+
+def test_bad_ogbench_files_raise_data_error(tmp_path, files):
+    train = files[2]
+    pickled = tmp_path / "cube-single-play-v0.npz"
+    np.savez(pickled, **{**train, "qpos": np.array([{"x": 1}] * len(train["terminals"]), dtype=object)})
+    with pytest.raises(DataError, match="pickle"):
+        load_dataset(str(pickled))
+    short = tmp_path / "short.npz"
+    np.savez(short, **{**train, "actions": train["actions"][:5]})
+    with pytest.raises(DataError, match="OGBench layout"):
+        load_dataset(str(short))
+    no_qpos = tmp_path / "compact.npz"  # the compact layout read back: valids, no qpos
+    np.savez(no_qpos, observations=train["observations"], actions=train["actions"], terminals=train["terminals"],
+             valids=~train["terminals"])
+    ds = load_dataset(str(no_qpos))
+    assert len(ds) == 10 * (ROWS - 1)
+    with pytest.raises(DataError, match="qpos"):
+        for_task(ds, "cube-single-singletask-task1-v0")
+
+
+def test_recipe_runs_on_the_singletask_env_and_reports_success(tmp_path, files):
+    from hybridrl.recipes import resolve
+    from hybridrl.training.loop import Trainer
+
+    over = {"agent.hidden_dims": [32, 32], "agent.batch_size": 32, "agent.num_samples": 4, "train.eval_episodes": 1,
+            "train.eval_interval": 100, "train.log_interval": 50, "train.progress": False, "train.tensorboard": False,
+            "train.offline_chunk": 50, "train.start_steps": 30}
+    cfg = resolve("qc", "cube-single-singletask-task1-v0", over, dataset=str(files[0]), offline_steps=100,
+                  online_steps=60, seed=0)
+    Trainer(cfg, tmp_path / "run").run()
+    rows = read_rows(tmp_path / "run")
+    evaluated = [r for r in rows if r.get("success_rate") not in (None, "")]
+    assert evaluated and all(float(r["success_rate"]) in (0.0, 1.0) for r in evaluated)
+    assert float(evaluated[0]["eval_return"]) <= 0  # −#unsolved sub-goals per step, 0 once solved
