@@ -152,6 +152,8 @@ def test_mscp_then_hiql_from_its_pretraining_and_the_subgoal_plot(tmp_path, maze
     assert png.stat().st_size > 10_000
     info = json.loads(capsys.readouterr().out.splitlines()[0])
     assert info["steps"] > 0 and info["mean_subgoal_distance"] > 0
+    assert main(["plot", str(tmp_path / "mscp"), "--beta", "--out", str(tmp_path / "b.png")]) == 2  # asks the agent
+    assert "no per-state coefficient" in capsys.readouterr().err and not (tmp_path / "b.png").exists()
 
 
 def test_evaluation_counts_a_success_that_ends_the_episode():

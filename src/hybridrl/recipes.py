@@ -184,6 +184,7 @@ RECIPES: dict[str, Recipe] = {
             summary="QC (Li et al. 2025, Q-chunking): TD over chunks of 5 actions with 5-step backups, executed "
                     "open-loop; acting by the best of 32 chunks of a BC flow under Q; offline data kept online",
             base={**_QC_BASE, "agent.actor_type": "best-of-n", "agent.num_samples": 32},
+            domains={"puzzle": {"agent.num_samples": 64}},  # QC paper, appendix D: N = 64 on puzzle
         ),
         Recipe(
             name="qc-fql",
@@ -191,6 +192,9 @@ RECIPES: dict[str, Recipe] = {
             summary="QC-FQL: Q-chunking with FQL's one-step policy over chunks (distillation α 100) instead of "
                     "best-of-N",
             base={**_QC_BASE, "agent.actor_type": "distill", "agent.alpha": 100.0},
+            # QC paper, appendix D: α 300 on scene, puzzle and cube-double (100, the code's default, on cube-triple
+            # and cube-quadruple)
+            domains={"manipulation": {"agent.alpha": 300.0}, "puzzle": {"agent.alpha": 300.0}},
         ),
         Recipe(
             name="ifql",

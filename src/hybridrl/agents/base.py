@@ -15,6 +15,7 @@ only what is here; nothing in `training/` names an algorithm, so a new agent is 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import Any
 
 import jax
@@ -111,6 +112,16 @@ class AgentAPI:
     def state_report(self, states: np.ndarray) -> dict[str, Any]:
         """A summary over visited states, e.g. the distribution of a per-state coefficient."""
         return {}
+
+    def state_scalar(self) -> tuple[str, Callable[[jnp.ndarray], jnp.ndarray], tuple[float, float]] | None:
+        """A per-state coefficient the agent acts with (its label, a batched function of states, its range), for
+        `hybridrl plot --beta`; None when the agent has none."""
+        return None
+
+    def subgoal_fn(self) -> Callable[[jnp.ndarray], jnp.ndarray] | None:
+        """The subgoal a hierarchical agent proposes for a batch of states (as when evaluating), for
+        `hybridrl plot --subgoals`; None when the agent plans none."""
+        return None
 
     def export_policy(self) -> dict[str, Any] | None:
         """A standalone actor for `nn.policy_file.save_policy` (params, hidden_dims and shape options), or None

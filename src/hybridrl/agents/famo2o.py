@@ -162,6 +162,9 @@ class BalanceMixin:
         betas = np.asarray(jax.jit(self.beta)(jnp.asarray(states, jnp.float32)))
         return {"beta": beta_report(betas, self.config.beta_min, self.config.beta_max)}
 
+    def state_scalar(self) -> tuple[str, Any, tuple[float, float]]:
+        return "β(s)", self.beta, (self.config.beta_min, self.config.beta_max)
+
     def export_policy(self) -> None:  # the universal policy also reads β(s): it cannot act from the state alone
         return None
 

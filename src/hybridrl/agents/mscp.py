@@ -281,6 +281,9 @@ class MSCPAgent(AgentAPI, flax.struct.PyTreeNode):
         """An env observation is [state, desired_goal] (make_env's goal envs)."""
         return observations[..., :self.state_dim], observations[..., self.state_dim:]
 
+    def subgoal_fn(self) -> Any:
+        return self.subgoal
+
     def subgoal(self, observations: jnp.ndarray, key: jax.Array | None = None) -> jnp.ndarray:
         """w = s + Δ from the slow planner toward the env's goal: a sample, or the mean without `key`."""
         s, g = self.split(observations)

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from hybridrl.config import ConfigError
+
 
 def offline_steps_of(run_dir: Path) -> int:
     try:
@@ -90,10 +92,12 @@ def plot_beta(run_dir: Path, out: Path, seed: int = 777) -> dict:
     from hybridrl.training.loop import load_run_agent
 
     cfg, agent, _ = load_run_agent(run_dir)
-    if not hasattr(agent, "beta"):
-        raise ValueError(f"{run_dir} is a {cfg.recipe} run; β(s) exists only for FamO2O recipes")
-    lo, hi = cfg.agent.beta_min, cfg.agent.beta_max
-    beta = jax.jit(agent.beta)
+    scalar = agent.state_scalar()
+    if scalar is None:
+        raise ConfigError(f"{run_dir} is a {cfg.recipe} run; its agent acts with no per-state coefficient such as "
+                         "FamO2O's β(s)")
+    label, fn, (lo, hi) = scalar
+    beta = jax.jit(fn)
     policy = jax.jit(agent.eval_actions)
     states: list[np.ndarray] = []
     result = evaluate(lambda _, obs: policy(obs), None, cfg.train.env, 1, seed, observer=states.append)
@@ -107,7 +111,7 @@ def plot_beta(run_dir: Path, out: Path, seed: int = 777) -> dict:
     ax.axhline(lo, color="grey", lw=0.5)
     ax.axhline(hi, color="grey", lw=0.5)
     ax.set_xlabel("step of the episode")
-    ax.set_ylabel("β(s)")
+    ax.set_ylabel(label)
     ax.set_title(f"{cfg.recipe} on {cfg.train.env}: β along an episode (return {result['eval_return']:.1f})")
     ax.grid(alpha=0.3)
     if maze:
@@ -144,10 +148,12 @@ def plot_subgoals(run_dir: Path, out: Path, seed: int = 777, every: int = 10) ->
     from hybridrl.training.loop import load_run_agent
 
     cfg, agent, _ = load_run_agent(run_dir)
-    if not hasattr(agent, "subgoal"):
-        raise ValueError(f"{run_dir} is a {cfg.recipe} run; subgoals exist only for the mscp and hiql recipes")
+    propose = agent.subgoal_fn()
+    if propose is None:
+        raise ConfigError(f"{run_dir} is a {cfg.recipe} run; its agent plans no subgoals (the mscp and hiql recipes "
+                         "do)")
     env = make_env(cfg.train.env)
-    policy, subgoal = jax.jit(agent.eval_actions), jax.jit(agent.subgoal)
+    policy, subgoal = jax.jit(agent.eval_actions), jax.jit(propose)
     obs, _ = env.reset(seed=seed)
     states, goals, success = [obs], [], False
     done = False
