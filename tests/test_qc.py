@@ -209,3 +209,36 @@ def test_qc_offline_learning_signal_on_the_toy_task(tmp_path, toy_npz):
     first = np.asarray(agent.sample_actions(obs, jax.random.PRNGKey(8)))[:, :2]
     cosine = (first * -np.asarray(obs)).sum(1) / (np.linalg.norm(first, axis=1) * np.linalg.norm(obs, axis=1) + 1e-8)
     assert cosine.mean() > 0.5, cosine.mean()
+
+
+def test_sparse_rewards_offline_and_online_and_the_qc_presets_that_set_them(tmp_path, toy_npz):
+    from hybridrl.data import load_dataset
+    from hybridrl.data.dataset import sparsify
+
+    np.testing.assert_array_equal(sparsify(np.array([-2.0, -1.0, 0.0, 0.5])), [-1.0, -1.0, 0.0, -1.0])
+    scene, cube = "scene-singletask-task2-v0", "cube-single-singletask-task2-v0"
+    assert resolve("qc", scene).train.reward_sparsify and resolve("qc-fql", scene).train.reward_sparsify
+    assert not resolve("qc", cube).train.reward_sparsify and not resolve("fql", scene).train.reward_sparsify
+    assert resolve("qc-fql", cube).agent.alpha == 300.0
+    assert resolve("qc", "puzzle-3x3-singletask-v0").agent.num_samples == 64
+    arrays = dict(np.load(toy_npz))
+    arrays["rewards"] = np.where(np.arange(len(arrays["rewards"])) % 3 == 0, 0.0, arrays["rewards"])  # some solved
+    np.savez(tmp_path / "toy.npz", **arrays)
+    cfg = resolve("qc-fql", TOY, {**OVER, "train.reward_sparsify": True, "train.reward_scale": 2.0,
+                                  "train.reward_bias": 0.5}, dataset=str(tmp_path / "toy.npz"), offline_steps=20,
+                  online_steps=40)
+    trainer = Trainer(cfg, tmp_path / "run")
+    raw, env_step = [], trainer.train_env.step
+
+    def spy_env(action):
+        out = env_step(action)
+        raw.append(out[1])
+        return out
+
+    trainer.train_env.step = spy_env
+    trainer.run()
+    stored = np.concatenate([np.asarray(trainer.offline.filled()["rewards"]),
+                             np.asarray(trainer.carry.buffer.filled()["rewards"])])
+    data = load_dataset(str(tmp_path / "toy.npz")).rewards
+    assert len(raw) == 40 and np.any(data != 0) and np.any(data == 0)  # both kinds of row are in the toy data
+    np.testing.assert_allclose(stored, np.concatenate([sparsify(data), sparsify(np.array(raw))]) * 2.0 + 0.5)

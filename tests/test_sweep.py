@@ -88,6 +88,34 @@ def test_local_sweep_records_failures_resumes_a_killed_worker_and_skips_finished
     assert rows["toy/broken/seed0"]["status"] == "failed"
 
 
+def test_local_workers_run_on_disjoint_cores(monkeypatch):
+    import threading
+
+    import hybridrl.analysis.sweep as sweep
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})
+    assert sweep.core_sets(2, 2) == [{0, 1}, {2, 3}] and sweep.core_sets(4, 1) == [{0}, {1}, {2}, {3}]
+    assert sweep.core_sets(3, 2) is None  # not enough cores to pin: workers share them as before
+    running, seen, lock = [], [], threading.Lock()
+
+    def fake_run(task, threads, cores):
+        with lock:
+            assert all(not (cores & other) for other in running)  # no core is another live worker's
+            running.append(cores)
+            seen.append(frozenset(cores))
+        time.sleep(0.05)
+        with lock:
+            running.remove(cores)
+        return {"run_dir": task, "status": "done"}
+
+    monkeypatch.setattr(sweep, "run_in_subprocess", fake_run)
+    assert len(sweep._local(list(range(8)), workers=2, threads=2)) == 8
+    assert set(seen) == {frozenset({0, 1}), frozenset({2, 3})}
+    assert sweep.worker_env(2, {2, 0})["HYBRIDRL_WORKER_CORES"] == "0,2"  # the worker pins itself before JAX
+    monkeypatch.setenv("HYBRIDRL_WORKER_CORES", "3")
+    assert "HYBRIDRL_WORKER_CORES" not in sweep.worker_env(1)  # an unpinned worker does not inherit a pin
+
+
 def test_ray_backend_runs_a_sweep_on_a_local_ray_instance(tmp_path):
     ray = pytest.importorskip("ray")
     spec = _spec(tmp_path, seeds=1, steps=200)

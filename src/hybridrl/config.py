@@ -58,6 +58,8 @@ class TrainConfig:
     reward_normalization: str = "none"  # "return-range": rewards (offline and online) also times 1000 / (max − min
     # episode return of the dataset), as IQL's and FamO2O's code do on locomotion (their β were tuned there)
     sparse_reward: bool = False  # returns-to-go: an episode never above reward_bias failed forever (Cal-QL)
+    reward_sparsify: bool = False  # r → −1 unless r = 0, before scale and bias, offline and online (QC's --sparse:
+    # OGBench's −#unsolved sub-tasks becomes −1 until the whole task is solved)
     offline_chunk: int = 1_000  # offline updates fused into one jitted call
     eval_interval: int = 5_000
     eval_episodes: int = 10

@@ -63,12 +63,13 @@ _FLOW_PROTOCOL: dict[str, Any] = {"train.offline_steps": 1_000_000, "train.mixin
 _FQL_BASE: dict[str, Any] = {**_FLOW_PROTOCOL, "agent.alpha": 10.0, "agent.q_agg": "mean"}
 _FLOW_MAZE: dict[str, Any] = {"train.reward_bias": -1.0}  # FQL's and IFQL's AntMaze rewards
 # FQL's README on OGBench's manipulation tasks (the same α offline and online): cube and scene 300, puzzle 1000.
-_FQL_MANIPULATION: dict[str, dict[str, Any]] = {"manipulation": {"agent.alpha": 300.0},
+_FQL_MANIPULATION: dict[str, dict[str, Any]] = {"manipulation": {"agent.alpha": 300.0}, "scene": {"agent.alpha": 300.0},
                                                 "puzzle": {"agent.alpha": 1000.0}}
 # QC as ColinQiyangLi/qc main.py: 1M offline updates; online, the offline data stays in the one buffer (append),
 # the pre-trained policy acts from the first step and updates (one per env step) start after 5,000 steps.
 _QC_BASE: dict[str, Any] = {"train.offline_steps": 1_000_000, "train.mixing": "append", "train.start_steps": 5_000,
                             "train.warmup_policy": "agent", "agent.horizon": 5}
+_QC_SPARSE: dict[str, Any] = {"train.reward_sparsify": True}  # QC's scene-sparse and puzzle-3x3-sparse
 
 RECIPES: dict[str, Recipe] = {
     r.name: r
@@ -184,7 +185,8 @@ RECIPES: dict[str, Recipe] = {
             summary="QC (Li et al. 2025, Q-chunking): TD over chunks of 5 actions with 5-step backups, executed "
                     "open-loop; acting by the best of 32 chunks of a BC flow under Q; offline data kept online",
             base={**_QC_BASE, "agent.actor_type": "best-of-n", "agent.num_samples": 32},
-            domains={"puzzle": {"agent.num_samples": 64}},  # QC paper, appendix D: N = 64 on puzzle
+            # QC paper, appendix D and README: N = 64 on puzzle; scene and puzzle with --sparse rewards
+            domains={"scene": _QC_SPARSE, "puzzle": {**_QC_SPARSE, "agent.num_samples": 64}},
         ),
         Recipe(
             name="qc-fql",
@@ -194,7 +196,8 @@ RECIPES: dict[str, Recipe] = {
             base={**_QC_BASE, "agent.actor_type": "distill", "agent.alpha": 100.0},
             # QC paper, appendix D: α 300 on scene, puzzle and cube-double (100, the code's default, on cube-triple
             # and cube-quadruple)
-            domains={"manipulation": {"agent.alpha": 300.0}, "puzzle": {"agent.alpha": 300.0}},
+            domains={"manipulation": {"agent.alpha": 300.0}, "scene": {**_QC_SPARSE, "agent.alpha": 300.0},
+                     "puzzle": {**_QC_SPARSE, "agent.alpha": 300.0}},
         ),
         Recipe(
             name="ifql",
@@ -246,8 +249,10 @@ def domain_of(env_id: str) -> str:
     """The preset family an environment belongs to: sparse-reward mazes, sparse (binary) manipulation,
     or dense locomotion-style tasks (the default, which also covers dense maze variants)."""
     name = env_id.lower()
-    if name.startswith(("cube-", "scene-", "visual-cube-", "visual-scene-")):  # OGBench's manipulation tasks
+    if name.startswith(("cube-", "visual-cube-")):  # OGBench's manipulation tasks
         return "manipulation"
+    if name.startswith(("scene-", "visual-scene-")):  # manipulation too; QC makes its rewards sparse
+        return "scene"
     if name.startswith(("puzzle-", "visual-puzzle-")):
         return "puzzle"
     if "dense" in name:

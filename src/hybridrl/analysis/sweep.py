@@ -24,6 +24,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import queue
 import subprocess
 import sys
 import time
@@ -156,10 +157,13 @@ def execute(task: RunTask) -> dict[str, Any]:
     return {"run_dir": task.run_dir, "status": "done", "how": how, "seconds": payload["seconds"]}
 
 
-def worker_env(threads: int) -> dict[str, str]:
+def worker_env(threads: int, cores: set[int] | None = None) -> dict[str, str]:
     """Environment of a worker process: XLA and BLAS limited to `threads` so parallel runs do not
-    oversubscribe the cores."""
+    oversubscribe the cores; `cores`: the CPUs the worker pins itself to before JAX starts."""
     env = dict(os.environ)
+    env.pop(_CORES_VAR, None)
+    if cores:
+        env[_CORES_VAR] = ",".join(str(c) for c in sorted(cores))
     flags = env.get("XLA_FLAGS", "")
     if threads == 1 and "multi_thread_eigen" not in flags:
         flags += " --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
@@ -168,14 +172,29 @@ def worker_env(threads: int) -> dict[str, str]:
     return env
 
 
-def run_in_subprocess(task: RunTask, threads: int = 1) -> dict[str, Any]:
+_CORES_VAR = "HYBRIDRL_WORKER_CORES"
+
+
+def core_sets(workers: int, threads: int) -> list[set[int]] | None:
+    """Disjoint CPU sets of `threads` cores, one per worker, when this process may use enough cores. XLA's CPU
+    client sizes its thread pool by the process's CPU affinity and ignores the thread flags above (jax 0.10), so
+    pinning is what keeps parallel runs from sharing cores."""
+    if not hasattr(os, "sched_getaffinity"):
+        return None
+    cores = sorted(os.sched_getaffinity(0))
+    if len(cores) < workers * threads:
+        return None
+    return [set(cores[i * threads:(i + 1) * threads]) for i in range(workers)]
+
+
+def run_in_subprocess(task: RunTask, threads: int = 1, cores: set[int] | None = None) -> dict[str, Any]:
     """One task in a fresh worker process; a worker killed by a signal is recorded as failed (its
     checkpoint stays, so the next sweep resumes it)."""
     d = Path(task.run_dir)
     d.mkdir(parents=True, exist_ok=True)
     with open(d / "worker.log", "a") as log:
         proc = subprocess.Popen([sys.executable, "-m", "hybridrl.analysis.sweep", "--worker", json.dumps(asdict(task))],
-                                stdout=log, stderr=subprocess.STDOUT, env=worker_env(threads))
+                                stdout=log, stderr=subprocess.STDOUT, env=worker_env(threads, cores))
         (d / "worker.pid").write_text(str(proc.pid))  # who to signal to stop this run (it resumes later)
         proc.wait()
     if proc.returncode == 0:
@@ -192,9 +211,20 @@ def run_in_subprocess(task: RunTask, threads: int = 1) -> dict[str, Any]:
 def _local(tasks: list[RunTask], workers: int, threads: int) -> list[dict[str, Any]]:
     from concurrent.futures import ThreadPoolExecutor
 
+    free: queue.Queue[set[int] | None] = queue.Queue()
+    for cores in core_sets(workers, threads) or [None] * workers:
+        free.put(cores)
+
+    def one(task: RunTask) -> dict[str, Any]:
+        cores = free.get()  # a worker's cores, back in the pool when its run ends
+        try:
+            return run_in_subprocess(task, threads, cores)
+        finally:
+            free.put(cores)
+
     # Threads only wait on worker processes; the learning happens in those processes.
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(lambda t: run_in_subprocess(t, threads), tasks))
+        return list(pool.map(one, tasks))
 
 
 def _ray(tasks: list[RunTask], address: str | None, cpus: float, gpus: float, threads: int,
@@ -238,6 +268,8 @@ def run_sweep(spec: dict[str, Any], backend: str = "local", workers: int | None 
 
 if __name__ == "__main__":  # the worker entry point
     if len(sys.argv) == 3 and sys.argv[1] == "--worker":
+        if os.environ.get(_CORES_VAR):  # before JAX makes its CPU client, which sizes its pool by the affinity
+            os.sched_setaffinity(0, {int(c) for c in os.environ[_CORES_VAR].split(",")})
         out = execute(RunTask(**json.loads(sys.argv[2])))
         sys.exit(0 if out["status"] in ("done", "skipped") else 1)
     sys.exit("usage: python -m hybridrl.analysis.sweep --worker TASK_JSON")

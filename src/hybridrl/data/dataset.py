@@ -68,6 +68,11 @@ def denormalize_actions(actions: np.ndarray, low: np.ndarray, high: np.ndarray) 
     return (low + (np.asarray(actions, np.float64) + 1.0) * 0.5 * (high - low)).astype(np.float32)
 
 
+def sparsify(rewards: Any) -> np.ndarray:
+    """−1 where a reward is not 0, else 0: QC's sparse form of OGBench's −#unsolved rewards (−1 until solved)."""
+    return -(np.asarray(rewards) != 0).astype(np.float32)
+
+
 @dataclass
 class Dataset:
     observations: np.ndarray  # (N, obs_dim)

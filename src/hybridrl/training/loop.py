@@ -7,6 +7,7 @@ mixin holding the trainer's side of it). This file is the phases, read top to bo
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 import time
@@ -22,7 +23,7 @@ from hybridrl.agents import make_agent
 from hybridrl.agents.base import RewardTransform
 from hybridrl.config import ConfigError, RunConfig
 from hybridrl.data import for_task, load_dataset
-from hybridrl.data.dataset import ACTION_CLIP
+from hybridrl.data.dataset import ACTION_CLIP, sparsify
 from hybridrl.data.idm import make_preparation
 from hybridrl.envs import EnvError, env_spaces, make_env
 from hybridrl.nn.policy_file import save_policy
@@ -146,6 +147,8 @@ class Trainer(RunDirectory):
 
         def transitions() -> dict[str, np.ndarray]:
             task = for_task(dataset, t.env) if t.data_rewards == "task" else dataset  # e.g. a fixed-goal maze's
+            if t.reward_sparsify and task.rewards is not None:
+                task = dataclasses.replace(task, rewards=sparsify(task.rewards))
             ends.append(task.episode_ends)
             return {**task.transitions(self.reward_scale, t.reward_bias), **agent.offline_columns(task, self.reward)}
 
@@ -351,7 +354,8 @@ class Trainer(RunDirectory):
             action = self.pending_action
             next_obs, reward, terminated, truncated = run_env.step(action)
             transition = {"observations": run_env.obs, "actions": np.clip(action, -ACTION_CLIP, ACTION_CLIP),
-                          "rewards": np.float32(reward * self.reward_scale + t.reward_bias),
+                          "rewards": np.float32((sparsify(reward) if t.reward_sparsify else reward) * self.reward_scale
+                                                + t.reward_bias),
                           "next_observations": next_obs, "masks": np.float32(0.0 if terminated else 1.0)}
             h.episode_return += float(reward)
             h.episode_length += 1
