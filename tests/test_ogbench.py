@@ -99,3 +99,23 @@ def test_recipe_runs_on_the_singletask_env_and_reports_success(tmp_path, files):
     evaluated = [r for r in rows if r.get("success_rate") not in (None, "")]
     assert evaluated and all(float(r["success_rate"]) in (0.0, 1.0) for r in evaluated)
     assert float(evaluated[0]["eval_return"]) <= 0  # −#unsolved sub-goals per step, 0 once solved
+
+
+def test_point_maze_navigation_data_is_deterministic_and_read_by_ogbench(tmp_path):
+    nav = "ogbench-pointmaze-medium-navigate-small"
+    whole = og.collect_episodes(nav, 0, 2, 101)["arrays"]
+    parts = [og.collect_episodes(nav, i, 1, 101)["arrays"] for i in range(2)]
+    assert all(v.tobytes() == np.concatenate([p[k] for p in parts]).tobytes() for k, v in whole.items())
+    assert np.abs(whole["actions"]).max() <= 1.0 and whole["actions"].std() > 0.5  # noise 0.5 on unit directions
+    train, val, stats = og.generate(nav, episodes=10, episode_rows=101)
+    assert stats["subtasks"] > 0 and len(val["terminals"]) == 101  # goals reached (then redrawn); one -val episode
+    path, _ = og.save_ogbench(tmp_path / "pointmaze-medium-navigate-v0.npz", train, val)
+    env, data, _ = ogbench.make_env_and_datasets("pointmaze-medium-navigate-singletask-task1-v0",
+                                                 dataset_path=str(path))
+    env.close()
+    ds = load_dataset(str(path))
+    assert ds.metadata["env"] == "pointmaze-medium-v0" and ds.rewards is None
+    ours = for_task(ds, "pointmaze-medium-singletask-task1-v0")
+    for k in ("observations", "next_observations", "actions", "rewards"):
+        np.testing.assert_array_equal(getattr(ours, k), data[k], err_msg=k)
+    np.testing.assert_array_equal(ours.terminals, data["masks"] == 0)

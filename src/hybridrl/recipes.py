@@ -255,6 +255,8 @@ def domain_of(env_id: str) -> str:
         return "scene"
     if name.startswith(("puzzle-", "visual-puzzle-")):
         return "puzzle"
+    if "singletask" in name and ("maze" in name or "soccer" in name):  # OGBench's navigation: rewards 0 / −1 already
+        return "navigation"
     if "dense" in name:
         return "locomotion"
     if "maze" in name:

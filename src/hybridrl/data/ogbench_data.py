@@ -1,4 +1,5 @@
-"""OGBench's manipulation datasets, generated here with OGBench's own scripted oracles, and read in OGBench's layout.
+"""OGBench's manipulation and point-maze datasets, generated here with OGBench's own oracles, and read in OGBench's
+layout.
 
 OGBench (Park et al. 2025, seohongpark/ogbench) publishes its datasets as a download; its manipulation data was made
 by oracles that ship in the pip package, so the same recipe runs here with no download (`generate`). What follows
@@ -13,6 +14,10 @@ OGBench's `data_gen_scripts/generate_manipspace.py` and `commands.sh` (read at v
 - scene: an episode whose block leaves the visible table is discarded and collected again;
 - the first N episodes are the training file, the next N // 10 the `-val` file; each row stores the state before
   the step, its action, `terminals` (the episode's last row), and `qpos`, `qvel`, `button_states` of that state.
+
+Point-maze navigation data follows `generate_locomaze.py --dataset_type=navigate` (noise 0.5, 1000 + 100 episodes of
+1001 steps): the oracle's action is the unit direction to the maze's next waypoint toward the goal, plus Gaussian
+noise, clipped; starts anywhere, goals at junction cells, a new goal whenever one is reached.
 
 One deliberate difference: OGBench's script never seeds NumPy's global generator, which its oracles draw from, so
 its files cannot be made twice. Here every episode has its own seeds (env reset, oracle, action sampling) derived
@@ -46,8 +51,13 @@ SMALL_EPISODES = 100  # the -small variants: a tenth of the published episode co
 # OGBench's manipulation datasets: (base env, full-size training episodes); play and noisy for each.
 FAMILIES = {"cube-single": ("cube-single-v0", 1000), "cube-double": ("cube-double-v0", 1000),
             "scene": ("scene-v0", 1000), "puzzle-3x3": ("puzzle-3x3-v0", 1000)}
+# OGBench's navigation datasets made without an expert policy: the point mazes, whose oracle is the direction to the
+# maze's next waypoint (`navigate`: goals redrawn among the maze's junction cells whenever one is reached).
+NAVIGATION = {"pointmaze-medium": ("pointmaze-medium-v0", 1000), "pointmaze-large": ("pointmaze-large-v0", 1000)}
+NAVIGATION_NOISE = 0.5  # Gaussian action noise (commands.sh: --noise=0.5 for the point mazes)
 # Published sizes (OGBench paper, Table of datasets; README): transitions in the training file, after reading.
-PUBLISHED_TRANSITIONS = {f"{f}-{k}-v0": 1_000_000 for f in FAMILIES for k in ("play", "noisy")}
+PUBLISHED_TRANSITIONS = {**{f"{f}-{k}-v0": 1_000_000 for f in FAMILIES for k in ("play", "noisy")},
+                         **{f"{f}-navigate-v0": 1_000_000 for f in NAVIGATION}}
 
 
 @dataclass(frozen=True)
@@ -55,7 +65,7 @@ class OGBenchSpec:
     name: str  # the suite's name, e.g. ogbench-cube-single-play-small
     ogbench_name: str  # OGBench's dataset name, e.g. cube-single-play-v0 (the files are <ogbench_name>.npz, -val.npz)
     env: str  # the data-collection env, e.g. cube-single-v0
-    kind: str  # "play" (plan oracles) or "noisy" (Markov oracles)
+    kind: str  # "play" (plan oracles), "noisy" (Markov oracles) or "navigate" (the point mazes' waypoint oracle)
     episodes: int  # training episodes; the -val file holds episodes // 10 more
     seed: int
 
@@ -72,6 +82,11 @@ def _specs() -> dict[str, OGBenchSpec]:
                 name = f"ogbench-{family}-{kind}{small}"
                 specs[name] = OGBenchSpec(name, f"{family}-{kind}{small}-v0", env, kind,
                                           SMALL_EPISODES if small else episodes, seed=100 + 10 * i + j)
+    for i, (family, (env, episodes)) in enumerate(NAVIGATION.items()):
+        for small in ("", "-small"):
+            name = f"ogbench-{family}-navigate{small}"
+            specs[name] = OGBenchSpec(name, f"{family}-navigate{small}-v0", env, "navigate",
+                                      SMALL_EPISODES if small else episodes, seed=200 + 10 * i)
     return specs
 
 
@@ -140,6 +155,55 @@ def _episode_seeds(seed: int, episode: int, attempt: int) -> tuple[int, int, int
     return int(a), int(b), int(c)
 
 
+def _maze_cells(maze_map: np.ndarray) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """(every free cell, the free cells that are not the middle of a straight corridor): OGBench's start and goal
+    cells for navigation data."""
+    free, goals = [], []
+    for i in range(maze_map.shape[0]):
+        for j in range(maze_map.shape[1]):
+            if maze_map[i, j] != 0:
+                continue
+            free.append((i, j))
+            up_down = maze_map[i - 1, j] == 0 and maze_map[i + 1, j] == 0
+            left_right = maze_map[i, j - 1] == 0 and maze_map[i, j + 1] == 0
+            walls_lr = maze_map[i, j - 1] == 1 and maze_map[i, j + 1] == 1
+            walls_ud = maze_map[i - 1, j] == 1 and maze_map[i + 1, j] == 1
+            if not ((up_down and walls_lr) or (left_right and walls_ud)):
+                goals.append((i, j))
+    return free, goals
+
+
+def _collect_navigation(spec: OGBenchSpec, env: Any, episode: int, episode_rows: int) -> tuple[dict, dict]:
+    """One point-maze episode as OGBench's `generate_locomaze.py --dataset_type=navigate`: start anywhere, a goal at
+    a junction cell, the action is the unit direction to the oracle's next waypoint plus N(0, 0.5²) noise, clipped;
+    a new goal whenever one is reached."""
+    np_seed, env_seed, _ = _episode_seeds(spec.seed, episode, 0)
+    np.random.seed(np_seed % (1 << 32))
+    maze = env.unwrapped
+    free, goals = _maze_cells(maze.maze_map)
+    task = {"init_ij": free[np.random.randint(len(free))], "goal_ij": goals[np.random.randint(len(goals))]}
+    ob, _ = env.reset(seed=env_seed, options={"task_info": task})
+    rows: dict[str, list] = {k: [] for k in ("observations", "actions", "terminals", "qpos", "qvel")}
+    done, reached = False, 0
+    while not done:
+        waypoint, _ = maze.get_oracle_subgoal(maze.get_xy(), maze.cur_goal_xy)
+        direction = waypoint - maze.get_xy()
+        action = direction / (np.linalg.norm(direction) + 1e-6)
+        action = np.clip(action + np.random.normal(0, NAVIGATION_NOISE, action.shape), -1, 1)
+        next_ob, _, terminated, truncated, info = env.step(action)
+        done = terminated or truncated
+        if info["success"]:
+            reached += 1
+            maze.set_goal(goals[np.random.randint(len(goals))])
+        rows["observations"].append(ob)
+        rows["actions"].append(action)
+        rows["terminals"].append(done)
+        rows["qpos"].append(info["prev_qpos"])
+        rows["qvel"].append(info["prev_qvel"])
+        ob = next_ob
+    return rows, {"subtasks": reached, "subtasks_succeeded": reached, "discarded_episodes": 0}
+
+
 def collect_episodes(spec_name: str, first: int, count: int, episode_rows: int = EPISODE_ROWS
                      ) -> dict[str, Any]:
     """Episodes first .. first + count − 1 of a dataset, each from its own seeds (so any split over processes gives
@@ -147,9 +211,11 @@ def collect_episodes(spec_name: str, first: int, count: int, episode_rows: int =
     import gymnasium as gym
 
     require_ogbench()
+    spec = OGBENCH_SUITE[spec_name]
+    if spec.kind == "navigate":
+        return _collect_many_navigation(spec, first, count, episode_rows)
     import ogbench.manipspace  # noqa: F401 - registers the envs
 
-    spec = OGBENCH_SUITE[spec_name]
     family = spec.ogbench_name.split(f"-{spec.kind}")[0]
     saved = np.random.get_state()
     env = gym.make(spec.env, terminate_at_goal=False, mode="data_collection", max_episode_steps=episode_rows)
@@ -208,6 +274,28 @@ def collect_episodes(spec_name: str, first: int, count: int, episode_rows: int =
         np.random.set_state(saved)
     dtypes = {"terminals": bool, "button_states": np.int64}
     arrays = {k: np.asarray(v, dtype=dtypes.get(k, np.float32)) for k, v in out.items()}
+    return {"arrays": arrays, "stats": stats}
+
+
+def _collect_many_navigation(spec: OGBenchSpec, first: int, count: int, episode_rows: int) -> dict[str, Any]:
+    import gymnasium as gym
+    import ogbench.locomaze  # noqa: F401 - registers the envs
+
+    saved = np.random.get_state()
+    env = gym.make(spec.env, terminate_at_goal=False, max_episode_steps=episode_rows)
+    out: dict[str, list] = {k: [] for k in ("observations", "actions", "terminals", "qpos", "qvel")}
+    stats = {"subtasks": 0, "subtasks_succeeded": 0, "discarded_episodes": 0}
+    try:
+        for episode in range(first, first + count):
+            rows, st = _collect_navigation(spec, env, episode, episode_rows)
+            for k, v in rows.items():
+                out[k].extend(v)
+            for k, v in st.items():
+                stats[k] += v
+    finally:
+        env.close()
+        np.random.set_state(saved)
+    arrays = {k: np.asarray(v, dtype=bool if k == "terminals" else np.float32) for k, v in out.items()}
     return {"arrays": arrays, "stats": stats}
 
 
@@ -301,7 +389,8 @@ def load_file(path: str | Path, env: str | None = None, arrays: dict[str, np.nda
 
 def env_from_name(filename: str) -> str | None:
     """OGBench's data-collection env of a dataset file name (cube-single-play-v0.npz -> cube-single-v0)."""
-    m = re.match(r"^(?:visual-)?([a-z0-9]+(?:-[a-z0-9]+)*?)-(play|noisy)(?:-small)?-v0(?:-val)?\.npz$", filename)
+    m = re.match(r"^(?:visual-)?([a-z0-9]+(?:-[a-z0-9]+)*?)-(play|noisy|navigate|stitch|explore)(?:-small)?-v0"
+                 r"(?:-val)?\.npz$", filename)
     return f"{m.group(1)}-v0" if m else None
 
 

@@ -165,7 +165,8 @@ def same_task(data_env: str, env_id: str) -> bool:
     return base is not None and base in (data_env, ogbench_base(data_env))
 
 
-OGBENCH_PREFIXES = ("cube-", "scene-", "puzzle-", "visual-cube-", "visual-scene-", "visual-puzzle-")
+OGBENCH_PREFIXES = ("cube-", "scene-", "puzzle-", "visual-cube-", "visual-scene-", "visual-puzzle-", "pointmaze-",
+                    "antmaze-", "humanoidmaze-", "antsoccer-")  # (D4RL's antmaze ids have no -v0 base: left alone)
 
 
 def ogbench_base(env_id: str) -> str | None:
