@@ -6,7 +6,8 @@ OGBench data, seeds side by side.
 
 `--ours` holds `<label>/seed<N>/metrics.csv` (hybridrl runs); `--peer` holds `seed<N>/**/eval.csv` and
 `train.csv` (seohongpark/fql's CSV logs). Steps are counted the authors' way: offline updates, then offline +
-online env steps. Updates/s: the offline phase's rate (ours: `steps_per_sec` of the offline rows; theirs:
+online env steps (a run without an offline phase, RLPD, is placed by its online steps in the same columns).
+Updates/s: the offline phase's rate (ours: `steps_per_sec` of the offline rows; theirs:
 1 / `time/epoch_time`, host-side sampling included)."""
 from __future__ import annotations
 
@@ -70,9 +71,9 @@ def table(methods: dict[str, dict[int, tuple]], offline: int) -> str:
         for s in steps:
             vals = [succ[s] for succ, _ in runs.values() if s in succ]
             cells.append(f"{100 * np.mean(vals):.0f} ± {100 * np.std(vals):.0f} (n={len(vals)})" if vals else "—")
-        rate = np.mean([r for _, r in runs.values()])
+        rates = [r for _, r in runs.values() if np.isfinite(r)]
         lines.append(f"| {name} | {', '.join(str(k) for k in sorted(runs))} | " + " | ".join(cells)
-                     + f" | {rate:.1f} |")
+                     + (f" | {np.mean(rates):.1f} |" if rates else " | — |"))
     return "\n".join(lines)
 
 
