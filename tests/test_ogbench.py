@@ -119,3 +119,62 @@ def test_point_maze_navigation_data_is_deterministic_and_read_by_ogbench(tmp_pat
     for k in ("observations", "next_observations", "actions", "rewards"):
         np.testing.assert_array_equal(getattr(ours, k), data[k], err_msg=k)
     np.testing.assert_array_equal(ours.terminals, data["masks"] == 0)
+
+
+def test_maze_resets_follow_the_seed_and_leave_numpy_alone():
+    from hybridrl.envs import make_env
+
+    env = make_env("pointmaze-medium-singletask-task1-v0")  # OGBench's own resets draw from unseeded generators
+    before = np.random.get_state()[1].copy()
+    first, second = env.reset(seed=3)[0], env.reset(seed=3)[0]
+    other = make_env("pointmaze-medium-singletask-task1-v0")
+    np.testing.assert_array_equal(first, second)
+    np.testing.assert_array_equal(first, other.reset(seed=3)[0])
+    assert not np.array_equal(first, env.reset(seed=4)[0])
+    np.testing.assert_array_equal(np.random.get_state()[1], before)
+    env.close()
+    other.close()
+
+
+def test_goal_conditioned_maze_form_tasks_and_goal_test():
+    from hybridrl.envs import make_env
+    from hybridrl.envs.make import goal_dim, goal_rewards
+
+    env = make_env("pointmaze-medium-v0")
+    assert env.observation_space.shape == (4,) and goal_dim("pointmaze-medium-v0") == 2  # [x, y, goal x, goal y]
+    tasks = []
+    for seed in range(5):
+        obs, info = env.reset(seed=seed)
+        tasks.append(info["task_id"])
+        np.testing.assert_allclose(obs[2:], env.unwrapped.cur_goal_xy, rtol=1e-6)
+        np.testing.assert_allclose(obs[:2], env.unwrapped.get_xy(), rtol=1e-6)
+    assert tasks == [1, 2, 3, 4, 5]  # seeds cover OGBench's five evaluation tasks
+    assert env.reset()[1]["task_id"] == 1  # then the next task in turn
+    goal = env.unwrapped.cur_goal_xy
+    states = np.array([[goal[0] + 0.9, goal[1]], [goal[0] + 1.1, goal[1]]])  # tolerance 1.0 for the point maze
+    rewards, terminals = goal_rewards(env, states, goal)
+    assert rewards.tolist() == [1.0, 0.0] and terminals.tolist() == [True, False]
+    env.unwrapped.set_xy(np.asarray(goal))
+    *_, terminated, _, info = env.step(np.zeros(2))
+    assert terminated and info["success"] == 1.0  # OGBench's own success agrees
+    env.close()
+
+
+def test_goal_agents_take_the_goal_maze_from_navigation_data(tmp_path):
+    from hybridrl.recipes import env_for_dataset, resolve
+    from hybridrl.training.loop import Trainer
+
+    nav = "ogbench-pointmaze-medium-navigate-small"
+    assert resolve("mscp", None, dataset=nav).train.env == "pointmaze-medium-v0"
+    assert resolve("hiql", None, dataset=nav).agent.goal_dim == 2
+    assert resolve("iql", None, dataset=nav).train.env == "pointmaze-medium-singletask-v0"
+    assert env_for_dataset(str(tmp_path / "pointmaze-medium-navigate-v0.npz")) == "pointmaze-medium-singletask-v0"
+    train, val, _ = og.generate(nav, episodes=4, episode_rows=101)
+    path, _ = og.save_ogbench(tmp_path / "pointmaze-medium-navigate-v0.npz", train, val)
+    over = {"agent.hidden_dims": [32, 32], "agent.batch_size": 32, "train.eval_episodes": 5, "train.eval_interval": 60,
+            "train.log_interval": 30, "train.progress": False, "train.tensorboard": False, "train.offline_chunk": 30}
+    cfg = resolve("mscp", None, over, dataset=str(path), offline_steps=60, online_steps=60, seed=0)
+    assert cfg.train.env == "pointmaze-medium-v0"
+    Trainer(cfg, tmp_path / "run").run()
+    evaluated = [r for r in read_rows(tmp_path / "run") if r.get("success_rate") not in (None, "")]
+    assert len(evaluated) == 2 and all(0.0 <= float(r["success_rate"]) <= 1.0 for r in evaluated)

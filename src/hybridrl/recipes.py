@@ -268,7 +268,8 @@ def domain_of(env_id: str) -> str:
 
 def env_for_dataset(dataset: str | None) -> str | None:
     """The env a dataset was recorded on, when it says: a built-in dataset's env, a Minari dataset's recorded
-    env id (read from its metadata, without loading its episodes or importing the env); else None."""
+    env id (read from its metadata, without loading its episodes or importing the env), an OGBench file's default
+    singletask env (from OGBench's file name); else None."""
     if not dataset:
         return None
     from pathlib import Path
@@ -278,6 +279,12 @@ def env_for_dataset(dataset: str | None) -> str | None:
     if dataset in SUITE:
         return SUITE[dataset].env
     path = Path(dataset).expanduser()
+    if path.suffix.lower() == ".npz" and not path.name.startswith("visual-"):
+        from hybridrl.data.ogbench_data import env_from_name
+
+        base = env_from_name(path.name)  # OGBench's file names say their env: cube-single-play-v0.npz
+        if base is not None:
+            return base.replace("-v0", "-singletask-v0")
     if path.suffix.lower() in (".npz", ".hdf5", ".h5"):
         return None
     from hybridrl.data.minari_io import recorded_env
@@ -301,6 +308,16 @@ def resolve_env(env: str | None, dataset: str | None) -> str:
     return env
 
 
+def goal_env_for(env_id: str) -> str:
+    """For a goal-conditioned agent on data whose default env is one of OGBench's singletask mazes, the same maze's
+    goal-conditioned env (pointmaze-medium-singletask-v0 -> pointmaze-medium-v0); any other env unchanged."""
+    from hybridrl.envs.make import ogbench_base
+    from hybridrl.envs.ogbench_env import is_goal_maze
+
+    base = ogbench_base(env_id)
+    return base if base is not None and base != env_id and is_goal_maze(base) else env_id
+
+
 def resolve(recipe: str, env: str | None, overrides: list[str] | dict[str, Any] | None = None,
             **train_fields: Any) -> RunConfig:
     """Recipe defaults, then the env's domain preset, then explicit train fields, then overrides. `env` may
@@ -308,6 +325,9 @@ def resolve(recipe: str, env: str | None, overrides: list[str] | dict[str, Any] 
     if recipe not in RECIPES:
         raise ConfigError(f"unknown recipe {recipe!r}; valid recipes: {', '.join(sorted(RECIPES))}")
     env = resolve_env(env, train_fields.get("dataset"))
+    if getattr(agent_config_class(recipe), "goal_conditioned", False) and env == env_for_dataset(
+            train_fields.get("dataset")):
+        env = goal_env_for(env)
     r = RECIPES[recipe]
     cfg = RunConfig(recipe=recipe, agent=agent_config_class(recipe)())
     cfg = apply_overrides(cfg, {"train.env": env, **r.base, **r.domains.get(domain_of(env), {})})

@@ -96,6 +96,9 @@ def make_env(env_id: str, **kwargs: object) -> gym.Env:
         known = sorted(k for k in gym.registry if not k.startswith(("ALE/", "phys2d", "tabular")))
         hint = ", ".join(k for k in known if "-v" in k)[:2000]
         raise EnvError(f"cannot make env {env_id!r} ({exc}); registered envs include: {hint}") from None
+    from hybridrl.envs import ogbench_env
+
+    env = ogbench_env.wrap(env_id, env)  # OGBench's mazes: seeded resets; goal-conditioned ids in goal-env form
     if not isinstance(env.action_space, gym.spaces.Box):
         raise EnvError(f"env {env_id!r} has action space {env.action_space}; hybridrl needs a continuous Box")
     space = env.observation_space
@@ -141,7 +144,12 @@ def fixed_goal(env_id: str) -> tuple[str, np.ndarray] | None:
 def goal_rewards(env: gym.Env, next_states: np.ndarray, goal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Rewards and terminals of reaching `goal`, by the goal env's `compute_reward` / `compute_terminated`
     on the achieved goal (the leading state entries)."""
-    base = env.unwrapped
+    from hybridrl.envs.ogbench_env import GoalMaze
+
+    layer: gym.Env = env
+    while isinstance(layer, gym.Wrapper) and not isinstance(layer, GoalMaze):
+        layer = layer.env
+    base = layer if isinstance(layer, GoalMaze) else env.unwrapped  # OGBench's goal test lives on its wrapper
     if not hasattr(base, "compute_reward"):
         raise EnvError(f"{env.spec.id if env.spec else env}: labelling an action-free dataset needs rewards; this env "
                         "is not a goal env with compute_reward, and the dataset has none")
