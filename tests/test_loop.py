@@ -1,5 +1,7 @@
 """The training loop end to end on the toy task: learning signal, determinism, exact resume, no retracing."""
 
+import csv
+
 import jax
 import numpy as np
 import pytest
@@ -152,3 +154,22 @@ def test_throughput_online_step_runs_the_loops_two_calls():
 
     out = measure_online_step(SACConfig(hidden_dims=(16, 16), batch_size=16, utd=2), 0.3, env_id=TOY)
     assert out["timed_calls"] >= 1 and out["env_steps_per_sec"] > 0
+
+
+def test_steps_per_sec_counts_training_time_not_evaluations(tmp_path, toy_npz, monkeypatch):
+    """A slow evaluation must not show as slow training, neither in its own row nor in the next one."""
+    import time
+
+    slow = Trainer._evaluate
+
+    def evaluate_slowly(self):
+        time.sleep(1.0)
+        return slow(self)
+
+    monkeypatch.setattr(Trainer, "_evaluate", evaluate_slowly)
+    _run(tmp_path, "run", 0, recipe="iql", dataset=str(toy_npz), offline_steps=300,
+         **{"train.offline_chunk": 50, "train.eval_interval": 100, "train.log_interval": 100})
+    with open(tmp_path / "run" / "metrics.csv", newline="") as f:
+        rows = {int(r["step"]): float(r["steps_per_sec"]) for r in csv.DictReader(f)}
+    assert set(rows) == {100, 200, 300}
+    assert rows[200] > 200 and rows[300] > 200  # 100 updates in well under the 1 s each evaluation sleeps

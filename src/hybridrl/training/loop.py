@@ -308,11 +308,12 @@ class Trainer(RunDirectory):
         final = step == target
         evaluated = crossed(before, step, t.eval_interval) or final
         if crossed(before, step, t.log_interval) or evaluated:
-            if evaluated:
-                self._evaluate()
+            # steps_per_sec is training throughput: timed before the evaluation, whose time the clock then skips
             now = time.time()
             sps = (step - self._last_step) / max(now - self._last_t, 1e-9)
-            self._last_t, self._last_step = now, step
+            if evaluated:
+                self._evaluate()
+            self._last_t, self._last_step = time.time(), step
             self._log(phase, step, info, evaluated, sps)
         if crossed(before, step, t.checkpoint_interval) or final:
             self.save_checkpoint()
