@@ -1,10 +1,10 @@
 """Pick the suite's behaviour policies from a SAC run's snapshots (issue 19, item 0).
 
 Lists every `policies/step_N.npz` of a run with its deterministic evaluation return and proposes: the expert (the
-best snapshot; flagged if below the target), the medium snapshot (the first whose return reaches D4RL's medium
-return, or D4RL's medium-to-expert ratio of our expert when the expert falls short of D4RL's), and the early and mid
-snapshots of the medium-replay schedule (a quarter and half of the medium snapshot's steps). With `--copy` the
-chosen files are copied into src/hybridrl/data/policies under the suite's names; then rebuild with
+best snapshot; flagged if below the target), the medium snapshot (the one before the expert whose return is nearest
+D4RL's medium return, or D4RL's medium-to-expert ratio of our expert when the expert falls short of D4RL's), and the
+early and mid snapshots of the medium-replay schedule (a quarter and half of the medium snapshot's steps).
+With `--copy` the chosen files are copied into src/hybridrl/data/policies under the suite's names; then rebuild with
 `python benchmarks/reference_scores.py` and `python benchmarks/datasets.py --small`.
 
     python benchmarks/pick_behaviour.py /root/hybridrl-runs/behaviour-experts/hopper/sac/seed0 --env Hopper-v5
@@ -34,7 +34,10 @@ def pick(snaps: list[tuple[int, float, Path]], env: str) -> dict[str, tuple[int,
     medium_d4rl, expert_d4rl = D4RL[env]
     expert = max(snaps, key=lambda s: s[1])
     goal = medium_d4rl if expert[1] >= expert_d4rl else expert[1] * medium_d4rl / expert_d4rl
-    medium = next((s for s in snaps if s[1] >= goal), expert)
+    # D4RL's medium is an early-stopped policy: the snapshot before the expert whose return is nearest the goal
+    # (the first one past the goal can be far past it when the curve jumps, as Hopper's does)
+    before = [s for s in snaps if s[0] < expert[0]] or [expert]
+    medium = min(before, key=lambda s: (abs(s[1] - goal), s[0]))
     by_step = {s[0]: s for s in snaps}
 
     def nearest(step: float) -> tuple[int, float, Path]:

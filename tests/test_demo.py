@@ -46,3 +46,26 @@ def test_replay_schedule_switches_behaviour_at_the_shares(tmp_path, monkeypatch)
     streams = [np.concatenate([first[:, i], second[:, i]]) for i in range(2)]
     np.testing.assert_array_equal(ds.actions, np.concatenate(streams))
     assert ds.metadata["schedule"] == [["random", 1.0], ["random", 3.0]]
+
+
+def test_cached_dataset_of_other_behaviour_policies_is_rebuilt(tmp_path, monkeypatch, capsys):
+    """Upgrading hybridrl to new shipped policies must not leave a user training on the old cached rollouts."""
+    import json
+
+    monkeypatch.setenv("HYBRIDRL_DATA", str(tmp_path))
+    name = demo.DEMO_DATASET
+    spec = suite.SUITE[name]
+    monkeypatch.setitem(suite.SUITE, name, suite.SuiteSpec(**{**spec.__dict__, "transitions": 300}))
+    first = suite.build(name).fingerprint()
+    assert suite.is_built(name) and not suite.is_stale(name)
+    assert suite.build(name).fingerprint() == first and "rebuilding" not in capsys.readouterr().err
+    real = suite.policy_path  # the shipped expert's bytes change (here: the medium policy's file is read)
+    monkeypatch.setattr(suite, "policy_path", lambda f: real(f.replace("expert", "medium")))
+    assert suite.is_stale(name) and not suite.is_built(name)
+    assert suite.build(name).fingerprint() != first and "rebuilding" in capsys.readouterr().err
+    assert suite.is_built(name)
+    info_path = suite.dataset_path(name).with_suffix(".json")  # a cache written before the key existed
+    info = json.loads(info_path.read_text())
+    info.pop("recipe_key")
+    info_path.write_text(json.dumps(info))
+    assert suite.is_stale(name)

@@ -143,6 +143,8 @@ def test_ratio_net_starts_at_one_everywhere():
              "actions": jax.random.uniform(jax.random.PRNGKey(2), (512, 3), minval=-1, maxval=1)}
     w = np.asarray(mixer.weights(state.ratio.params, state, batch))
     assert np.all(w > 0.9) and np.all(w < 1.1)
+    hidden = state.ratio.params["params"]["MLP_0"]["Dense_0"]  # the authors' rlkit ConcatMlp: bias 0, U(±1/√out)
+    assert not np.any(np.asarray(hidden["bias"])) and np.abs(np.asarray(hidden["kernel"])).max() <= 1 / np.sqrt(32)
 
 
 def test_recipe_presets_follow_the_authors():
@@ -244,8 +246,35 @@ def test_initialisers_follow_each_authors_code():
     assert resolve("iql", "Hopper-v5", dataset="hopper-medium-small").agent.init == "orthogonal"
     assert resolve("cal-ql", "Hopper-v5", dataset="hopper-medium-small").agent.init == "orthogonal-small-output"
     assert resolve("rlpd", "Hopper-v5", dataset="hopper-medium-small").agent.init == "xavier"
-    with pytest.raises(ConfigError, match="agent.init must be one of xavier, orthogonal, orthogonal-small-output"):
+    with pytest.raises(ConfigError, match="agent.init must be one of xavier, orthogonal, orthogonal-small-output, "
+                                          "lecun-small-output, rlkit"):
         resolve("sac", "Hopper-v5", {"agent.init": "he"})
+
+
+def test_rlkit_and_jaxcql_initialisers_by_hand():
+    """Balanced Replay fine-tunes checkpoints of CQL's rlkit; FamO2O-CQL runs JaxCQL without orthogonal init."""
+    from hybridrl.nn.mlp import Critic, TanhGaussianActor
+
+    obs, act = jnp.zeros((1, 11)), jnp.zeros((1, 3))
+    q = Critic((256, 128), init_scheme="rlkit").init(jax.random.PRNGKey(0), obs, act)["params"]
+    first, second = (np.asarray(q["MLP_0"][f"Dense_{i}"]["kernel"]) for i in (0, 1))
+    # rlkit's fanin_init reads size[0] of torch's (out, in) weight: the bound is 1/√out, not 1/√in
+    assert np.abs(first).max() <= 1 / 16 and np.abs(first).max() > 0.99 / 16  # (14, 256)
+    assert np.abs(second).max() <= 1 / np.sqrt(128) and np.abs(second).max() > 0.99 / np.sqrt(128)
+    np.testing.assert_array_equal(np.asarray(q["MLP_0"]["Dense_0"]["bias"]), np.full(256, 0.1, np.float32))
+    out_w, out_b = np.asarray(q["Dense_0"]["kernel"]), np.asarray(q["Dense_0"]["bias"])
+    assert np.abs(out_w).max() <= 3e-3 and np.abs(out_w).max() > 2.9e-3 and 0 < abs(out_b[0]) <= 3e-3
+    pi = TanhGaussianActor((256, 256), 3, init_scheme="rlkit").init(jax.random.PRNGKey(1), obs)["params"]
+    for head in ("Dense_0", "Dense_1"):  # mean and log-std: U(±1e-3), biases too
+        w, b = np.asarray(pi[head]["kernel"]), np.asarray(pi[head]["bias"])
+        assert np.abs(w).max() <= 1e-3 and np.abs(w).max() > 0.95e-3 and np.all(np.abs(b) <= 1e-3) and np.any(b != 0)
+    lq = Critic((256, 256), init_scheme="lecun-small-output").init(jax.random.PRNGKey(2), obs, act)["params"]
+    hidden = np.asarray(lq["MLP_0"]["Dense_1"]["kernel"])  # LeCun normal: variance 1/fan_in
+    assert hidden.std() == pytest.approx(1 / 16, rel=0.05)
+    out = np.asarray(lq["Dense_0"]["kernel"])  # variance scaling 1e-2, fan-in, uniform: U(±√(3e-2/256))
+    assert np.abs(out).max() <= np.sqrt(3e-2 / 256) and np.abs(out).max() > 0.9 * np.sqrt(3e-2 / 256)
+    assert resolve("balanced-replay", "Hopper-v5", dataset="hopper-medium-small").agent.init == "rlkit"
+    assert resolve("famo2o-cql", "Hopper-v5", dataset="hopper-medium-small").agent.init == "lecun-small-output"
 
 
 def test_famo2o_cql_critic_reads_beta_as_the_authors():

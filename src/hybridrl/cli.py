@@ -269,7 +269,7 @@ def _train(args: argparse.Namespace) -> int:
 
 def _data(args: argparse.Namespace) -> int:
     from hybridrl.data import DataError, load_dataset
-    from hybridrl.data.suite import SUITE, built_info, is_built
+    from hybridrl.data.suite import SUITE, built_info, is_built, is_stale
     from hybridrl.envs import normalized_score
 
     if args.data_command == "list":
@@ -279,8 +279,8 @@ def _data(args: argparse.Namespace) -> int:
             ret = f"{info['behaviour_return']:.1f}" if info and "behaviour_return" in info else "-"
             score = normalized_score(spec.env, info["behaviour_return"]) if ret != "-" else None
             norm = f"{score:.1f}" if score is not None else "-"
-            print(f"{name:<42} {spec.env:<20} {spec.transitions:>11} {ret:>17} {norm:>10}  "
-                  f"{'yes' if is_built(name) else 'no'}")
+            built = "yes" if is_built(name) else "stale (rebuilt on use)" if is_stale(name) else "no"
+            print(f"{name:<42} {spec.env:<20} {spec.transitions:>11} {ret:>17} {norm:>10}  {built}")
         return 0
     if args.data_command == "build":
         from hybridrl.data.suite import build_many

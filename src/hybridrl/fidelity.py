@@ -151,8 +151,12 @@ _BR_ROWS = [
     Row("online buffer", "—", f"250k ({BR_REPO} rlkit/examples/ours.py)", "train.buffer_capacity"),
     Row("CQL pre-training α", "—", "not in the repository (it ships the checkpoints); CQL's README: 5 or 10",
         "agent.cql_alpha"),
-    Row("initialisation", "—", f"rlkit's fan-in uniform hidden layers, ±3e-3 outputs ({BR_REPO} rlkit/torch/"
-        "networks.py)", "agent.init", note="not matched: Xavier uniform is the nearest initialiser we have"),
+    Row("initialisation", "—", "the Q and policy nets are loaded from CQL checkpoints made by CQL's rlkit: fanin_init "
+        "hidden layers (U(±1/√size[0]) of torch's (out, in) weight) with bias 0.1, Q outputs U(±3e-3), policy mean "
+        "and log-std U(±1e-3) (aviralkumar2907/CQL d4rl/rlkit/torch/networks.py, sac/policies.py)", "agent.init"),
+    Row("density-ratio net init", "—", f"rlkit ConcatMlp: fanin_init hidden with bias 0, last layer U(±3e-3) with "
+        f"bias 1 ({BR_REPO} rlkit/examples/ours.py, rlkit/rlkit/torch/networks/mlp.py)", ours="rlkit-zero-bias, "
+        "bias 1 (fixed in the density-ratio mixer)"),
 ]
 
 _FAMO2O_IQL_ROWS = [
@@ -194,7 +198,7 @@ _FAMO2O_CQL_ROWS = [
         "agent.critic_beta", note="'deterministic' uses β(·) of the state acted in"),
     Row("offline updates", "—", "2M (n_epochs −400 × 5 × 1000)", "train.offline_steps"),
     Row("initialisation", "—", f"orthogonal_init=False: flax's LeCun-normal hidden, variance-scaled 1e-2 output "
-        f"({FAMO2O_REPO} jax_cql/JaxCQL/family_model.py)", "agent.init", note="not matched: Xavier is ours nearest"),
+        f"({FAMO2O_REPO} jax_cql/JaxCQL/family_model.py, model.py)", "agent.init"),
 ]
 
 _RLPD_ROWS = [

@@ -133,7 +133,7 @@ RECIPES: dict[str, Recipe] = {
                     "enter at a priority making the first 1k half of the draws); 5x updates in the first 1k steps",
             base={**_CQL_BASE, "agent.ensemble_size": 5, "train.mixing": "density-ratio",
                   "train.first_epoch_multiplier": 5, "agent.temp_lr": 3e-4, "agent.actor_log_std_offset": None,
-                  "agent.init": "xavier", "train.buffer_capacity": 250_000,
+                  "agent.init": "rlkit", "train.buffer_capacity": 250_000,
                   "train.start_steps": 1_000,
                   "train.warmup_policy": "agent", "train.first_update_after_episode": False},
             domains={"maze": _CQL_MAZE},
@@ -154,7 +154,8 @@ RECIPES: dict[str, Recipe] = {
             # offline + online rows sampled uniformly
             base={**_CQL_BASE, "agent.beta_min": 0.5, "agent.beta_max": 1.5, "agent.balance_every": 1,
                   "agent.cql_alpha": 1.0, "agent.max_backup": False, "agent.critic_layer_norm": True,
-                  "agent.actor_lr": 3e-4, "agent.temp_lr": 3e-4, "train.mixing": "append", "agent.init": "xavier"},
+                  "agent.actor_lr": 3e-4, "agent.temp_lr": 3e-4, "train.mixing": "append",
+                  "agent.init": "lecun-small-output"},
             domains={"maze": _CQL_MAZE},
         ),
         Recipe(

@@ -12,6 +12,7 @@ from flax.training.train_state import TrainState
 
 from hybridrl.errors import ConfigError
 from hybridrl.nn import ensemble_init
+from hybridrl.nn.mlp import INITS as INIT_SCHEMES
 
 Batch = dict[str, jnp.ndarray]
 
@@ -90,7 +91,7 @@ def critic_steps_then_actor(agent: Any, batches: Batch, key: jax.Array, joined: 
 
 
 # ---- checks every agent config shares -----------------------------------------------------------
-INITS = ("xavier", "orthogonal", "orthogonal-small-output")
+INITS = tuple(INIT_SCHEMES)
 
 
 def check_init(name: str) -> None:

@@ -3,11 +3,13 @@ hybridrl (no downloads). Cached under $HYBRIDRL_DATA, or ~/.cache/hybridrl.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
 
@@ -61,7 +63,7 @@ def _maze_specs() -> list[SuiteSpec]:
 # Per env: the medium-replay schedule (behaviour, share of the steps) and its length, the number of env
 # steps the behaviour run took to reach the medium policy. Policies live in hybridrl/data/policies.
 LOCOMOTION = {
-    "hopper": ("Hopper-v5", 50_000),
+    "hopper": ("Hopper-v5", 100_000),
     "halfcheetah": ("HalfCheetah-v5", 40_000),
     "walker2d": ("Walker2d-v5", 60_000),
 }
@@ -125,8 +127,29 @@ def dataset_path(name: str) -> Path:
     return cache_dir() / f"{name}.npz"
 
 
+def recipe_key(name: str) -> str:
+    """What a built dataset was made from: its spec (all but the description), the bytes of the behaviour policies
+    it rolls out and its parts' keys. A cached file with another key is stale (say, the shipped policies changed)."""
+    spec = SUITE[name]
+    h = hashlib.sha256(json.dumps({k: v for k, v in asdict(spec).items() if k != "description"}, sort_keys=True,
+                                  default=str).encode())
+    for policy in [spec.policy, *(b for b, _ in spec.schedule)]:
+        if policy and policy != "random":
+            h.update(policy_path(policy).read_bytes())
+    for dep in dependencies(name):
+        h.update(recipe_key(dep).encode())
+    return h.hexdigest()[:16]
+
+
+def is_stale(name: str) -> bool:
+    """Built, but from another recipe than today's (OGBench files are checked by their own generator)."""
+    if SUITE[name].kind == "ogbench" or not dataset_path(name).exists():
+        return False
+    return (built_info(name) or {}).get("recipe_key") != recipe_key(name)
+
+
 def is_built(name: str) -> bool:
-    return dataset_path(name).exists()
+    return dataset_path(name).exists() and not is_stale(name)
 
 
 def built_info(name: str) -> dict | None:
@@ -149,6 +172,10 @@ def build(name: str, force: bool = False, jobs: int = 1) -> Dataset:
     path = dataset_path(name)
     if SUITE[name].kind == "ogbench":
         return _build_ogbench(name, force, jobs)
+    if is_stale(name) and not force:
+        print(f"{path}: built from older behaviour policies or settings than this version's; rebuilding {name}",
+              file=sys.stderr)
+        force = True
     if path.exists() and not force:
         ds = _from_npz(path)
         info = built_info(name) or {}
@@ -179,7 +206,8 @@ def build(name: str, force: bool = False, jobs: int = 1) -> Dataset:
     from hybridrl.envs import normalized_score
 
     info = {"name": name, "env": spec.env, "transitions": len(ds), "episodes": int(ds.episode_ends.sum()),
-            "fields": list(ds.arrays()), "build_seconds": round(time.time() - start, 1), "metadata": ds.metadata}
+            "fields": list(ds.arrays()), "build_seconds": round(time.time() - start, 1), "metadata": ds.metadata,
+            "recipe_key": recipe_key(name)}
     if ds.rewards is not None:
         rets = whole_episode_returns(ds)
         info.update(behaviour_return=float(rets.mean()), behaviour_return_std=float(rets.std()),

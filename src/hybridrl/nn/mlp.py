@@ -1,7 +1,8 @@
 """Multi-layer perceptrons used by every agent."""
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import flax.linen as nn
 import jax
@@ -11,21 +12,75 @@ from hybridrl.nn.distributions import Gaussian, TanhNormal
 
 default_init = nn.initializers.xavier_uniform
 
-# Kernel initialisers by name, (hidden layers, output layer), as the authors' code sets them: Xavier uniform
-# (RLPD's code); orthogonal with gain √2 on every layer (IQL's and FamO2O's common.py, WSRL); orthogonal √2 on
-# hidden layers and 1e-2 on the output (Cal-QL's JaxCQL model.py with orthogonal_init=True).
-INITS = {"xavier": (nn.initializers.xavier_uniform, nn.initializers.xavier_uniform),
-         "orthogonal": (lambda: nn.initializers.orthogonal(2 ** 0.5), lambda: nn.initializers.orthogonal(2 ** 0.5)),
-         "orthogonal-small-output": (lambda: nn.initializers.orthogonal(2 ** 0.5),
-                                     lambda: nn.initializers.orthogonal(1e-2))}
+def _uniform(bound: float) -> nn.initializers.Initializer:
+    return lambda key, shape, dtype=jnp.float32: jax.random.uniform(key, shape, dtype, -bound, bound)
+
+
+def _rlkit_fanin() -> nn.initializers.Initializer:
+    """rlkit's `fanin_init`: U(±1/√size[0]) of torch's (out, in) weight, i.e. of the layer's *output* width (flax's
+    kernel is (in, out), so its last axis)."""
+    return lambda key, shape, dtype=jnp.float32: jax.random.uniform(key, shape, dtype, -1.0, 1.0) / jnp.sqrt(
+        jnp.asarray(shape[-1], dtype))
+
+
+@dataclass(frozen=True)
+class InitScheme:
+    """Initialisers of one authors' codebase: hidden layers, value/Q outputs, and policy heads (mean, log-std)."""
+
+    hidden: Callable[[], nn.initializers.Initializer]
+    output: Callable[[], nn.initializers.Initializer]
+    hidden_bias: Callable[[], nn.initializers.Initializer] = lambda: nn.initializers.zeros
+    output_bias: Callable[[], nn.initializers.Initializer] = lambda: nn.initializers.zeros
+    policy_output: Callable[[], nn.initializers.Initializer] | None = None  # None: as `output`
+    policy_output_bias: Callable[[], nn.initializers.Initializer] | None = None
+
+
+# By name, as the authors' code sets them:
+# - xavier: Xavier uniform (RLPD's code);
+# - orthogonal: gain √2 on every layer (IQL's and FamO2O's common.py, WSRL);
+# - orthogonal-small-output: √2 hidden, 1e-2 output (Cal-QL's JaxCQL model.py, orthogonal_init=True);
+# - lecun-small-output: flax's default LeCun normal hidden, variance scaling 1e-2 (fan-in, uniform) output
+#   (JaxCQL with orthogonal_init=False: FamO2O-CQL's jax_cql model.py / family_model.py);
+# - rlkit: CQL's rlkit (aviralkumar2907/CQL d4rl/rlkit/torch/networks.py, sac/policies.py), whose checkpoints Balanced
+#   Replay fine-tunes: fanin_init hidden with bias 0.1, Q outputs U(±3e-3), policy mean and log-std U(±1e-3),
+#   biases included;
+# - rlkit-zero-bias: the rlkit copy in shlee94/Off2OnRL (hidden bias 0; its density-ratio net).
+INITS = {
+    "xavier": InitScheme(nn.initializers.xavier_uniform, nn.initializers.xavier_uniform),
+    "orthogonal": InitScheme(lambda: nn.initializers.orthogonal(2 ** 0.5),
+                             lambda: nn.initializers.orthogonal(2 ** 0.5)),
+    "orthogonal-small-output": InitScheme(lambda: nn.initializers.orthogonal(2 ** 0.5),
+                                          lambda: nn.initializers.orthogonal(1e-2)),
+    "lecun-small-output": InitScheme(nn.initializers.lecun_normal,
+                                     lambda: nn.initializers.variance_scaling(1e-2, "fan_in", "uniform")),
+    "rlkit": InitScheme(_rlkit_fanin, lambda: _uniform(3e-3), hidden_bias=lambda: nn.initializers.constant(0.1),
+                        output_bias=lambda: _uniform(3e-3), policy_output=lambda: _uniform(1e-3),
+                        policy_output_bias=lambda: _uniform(1e-3)),
+    "rlkit-zero-bias": InitScheme(_rlkit_fanin, lambda: _uniform(3e-3), policy_output=lambda: _uniform(1e-3)),
+}
 
 
 def hidden_init(name: str) -> nn.initializers.Initializer:
-    return INITS[name][0]()
+    return INITS[name].hidden()
 
 
-def output_init(name: str) -> nn.initializers.Initializer:
-    return INITS[name][1]()
+def hidden_bias_init(name: str) -> nn.initializers.Initializer:
+    return INITS[name].hidden_bias()
+
+
+def output_init(name: str, policy: bool = False) -> nn.initializers.Initializer:
+    scheme = INITS[name]
+    return (scheme.policy_output if policy and scheme.policy_output else scheme.output)()
+
+
+def output_bias_init(name: str, policy: bool = False) -> nn.initializers.Initializer:
+    scheme = INITS[name]
+    return (scheme.policy_output_bias if policy and scheme.policy_output_bias else scheme.output_bias)()
+
+
+def dense_out(features: int, scheme: str, policy: bool = False) -> nn.Dense:
+    """The output layer of a value (policy=False) or a policy head under an initialisation scheme."""
+    return nn.Dense(features, kernel_init=output_init(scheme, policy), bias_init=output_bias_init(scheme, policy))
 
 
 ACTIVATIONS = {"relu": nn.relu, "gelu": nn.gelu}
@@ -45,7 +100,8 @@ class MLP(nn.Module):
     @nn.compact
     def __call__(self, x: jnp.ndarray) -> jnp.ndarray:
         for i, size in enumerate(self.hidden_dims):
-            x = nn.Dense(size, kernel_init=hidden_init(self.init_scheme))(x)
+            x = nn.Dense(size, kernel_init=hidden_init(self.init_scheme),
+                         bias_init=hidden_bias_init(self.init_scheme))(x)
             if i + 1 < len(self.hidden_dims) or self.activate_final:
                 if self.layer_norm and not self.norm_after_activation:
                     x = nn.LayerNorm()(x)
@@ -73,7 +129,7 @@ class Critic(nn.Module):
                 init_scheme=self.init_scheme, activation=self.activation,
                 norm_after_activation=self.norm_after_activation)(x)
         if self.final_init_scale is None and self.final_bias == 0.0:
-            return nn.Dense(1, kernel_init=output_init(self.init_scheme))(x).squeeze(-1)
+            return dense_out(1, self.init_scheme)(x).squeeze(-1)
         scale = self.final_init_scale
         kernel = output_init(self.init_scheme) if scale is None else (
             lambda key, shape, dtype=jnp.float32: jax.random.uniform(key, shape, dtype, -scale, scale))
@@ -94,7 +150,7 @@ class ValueNet(nn.Module):
         x = MLP(tuple(self.hidden_dims), layer_norm=self.layer_norm, activate_final=True,
                 activation=self.activation, init_scheme=self.init_scheme,
                 norm_after_activation=self.norm_after_activation)(obs)
-        return nn.Dense(1, kernel_init=output_init(self.init_scheme))(x).squeeze(-1)
+        return dense_out(1, self.init_scheme)(x).squeeze(-1)
 
 
 class TanhGaussianActor(nn.Module):
@@ -115,9 +171,9 @@ class TanhGaussianActor(nn.Module):
     def __call__(self, obs: jnp.ndarray, temperature: float = 1.0) -> TanhNormal:
         x = MLP(tuple(self.hidden_dims), activate_final=True, layer_norm=self.layer_norm,
                 init_scheme=self.init_scheme)(obs)
-        mean = nn.Dense(self.action_dim, kernel_init=output_init(self.init_scheme))(x)
+        mean = dense_out(self.action_dim, self.init_scheme, policy=True)(x)
         if self.state_dependent_std:
-            log_std = nn.Dense(self.action_dim, kernel_init=output_init(self.init_scheme))(x)
+            log_std = dense_out(self.action_dim, self.init_scheme, policy=True)(x)
         else:
             log_std = jnp.broadcast_to(self.param("log_std", nn.initializers.zeros, (self.action_dim,)), mean.shape)
         if self.log_std_offset is not None:
@@ -147,7 +203,7 @@ class GaussianActor(nn.Module):
     def __call__(self, obs: jnp.ndarray, temperature: float = 1.0) -> Gaussian:
         x = MLP(tuple(self.hidden_dims), activate_final=True, layer_norm=self.layer_norm,
                 activation=self.activation, init_scheme=self.init_scheme)(obs)
-        mean = nn.Dense(self.action_dim, kernel_init=output_init(self.init_scheme))(x)
+        mean = dense_out(self.action_dim, self.init_scheme, policy=True)(x)
         mean = jnp.tanh(mean) if self.tanh_mean else mean
         log_std = self.param("log_std", nn.initializers.constant(self.log_std_init), (self.action_dim,))
         scale = jnp.exp(jnp.clip(log_std, self.log_std_min, self.log_std_max)) * temperature

@@ -261,9 +261,10 @@ class DensityRatio(Mixer):
         return {"priority": np.float32(1.0)}
 
     def network(self) -> Critic:
-        # as the authors' ratio net: last layer U(±3e-3) with bias 1, so w(s, a) ≈ 1 for every input at the
-        # start (a zero bias behind the ReLU put about half the rows at w = 0: no gradient, priority 1e-3)
-        return Critic(self.hidden_dims, final_bias=1.0, final_init_scale=3e-3)
+        # as the authors' ratio net (rlkit's ConcatMlp in shlee94/Off2OnRL): fan-in hidden layers, last layer U(±3e-3)
+        # with bias 1, so w(s, a) ≈ 1 for every input at the start (a zero bias behind the ReLU put about half the
+        # rows at w = 0: no gradient, priority 1e-3)
+        return Critic(self.hidden_dims, final_bias=1.0, final_init_scale=3e-3, init_scheme="rlkit-zero-bias")
 
     def init_state(self, key: jax.Array, obs_dim: int, action_dim: int, offline_size: int) -> DensityRatioState:
         net = self.network()
