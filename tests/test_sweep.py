@@ -46,7 +46,7 @@ def test_grid_expands_tasks_recipes_overrides_and_seeds(tmp_path):
 def _spec(tmp_path, seeds=2, steps=600):
     tiny = {**TINY, "train.checkpoint_interval": 100, "train.eval_interval": 300}
     return {"out": str(tmp_path / "sweep"), "tasks": [{"env": TOY, "name": "toy"}], "seeds": seeds,
-            "recipes": ["sac", {"label": "broken", "recipe": "sac", "set": {"agent.nope": 1}}],
+            "recipes": ["sac", {"label": "broken", "recipe": "rlpd", "set": {"train.dataset": "/no/data.npz"}}],
             "online_steps": steps, "set": tiny}
 
 
@@ -74,7 +74,7 @@ def test_local_sweep_records_failures_resumes_a_killed_worker_and_skips_finished
     assert status == {"toy/sac/seed0": "done", "toy/sac/seed1": "failed", "toy/broken/seed0": "failed",
                       "toy/broken/seed1": "failed"}
     assert "killed" in json.loads((target / "failed.json").read_text())["error"]
-    assert "agent.nope" in json.loads((tmp_path / "sweep/toy/broken/seed0/failed.json").read_text())["error"]
+    assert "/no/data.npz" in json.loads((tmp_path / "sweep/toy/broken/seed0/failed.json").read_text())["error"]
     assert run_status(target) == "failed" and (target / "checkpoints" / "latest.npz").exists()
     done_before = (tmp_path / "sweep/toy/sac/seed0/done.json").read_text()
 
@@ -86,6 +86,22 @@ def test_local_sweep_records_failures_resumes_a_killed_worker_and_skips_finished
     steps = _steps(target)
     assert steps == sorted(set(steps)) and steps[-1] == 600  # no torn or duplicated rows after the resume
     assert rows["toy/broken/seed0"]["status"] == "failed"
+
+
+def test_an_invalid_config_stops_the_sweep_before_any_run_and_dry_run_names_it(tmp_path, capsys):
+    from hybridrl.cli import main
+
+    spec = _spec(tmp_path, seeds=1, steps=200)
+    spec["recipes"] = ["sac", {"label": "typo", "recipe": "sac", "set": {"agent.nope": 1}}]
+    with pytest.raises(ConfigError, match=r"1 of the sweep's runs have an invalid config(.|\n)*typo/seed0: unknown "
+                                          r"config key 'agent.nope'"):
+        run_sweep(spec, workers=1)
+    assert not (tmp_path / "sweep").exists()  # nothing ran, nothing was written
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    assert main(["sweep", str(path), "--dry-run"]) == 2
+    out = capsys.readouterr().out
+    assert "new" in out.splitlines()[0] and out.splitlines()[1].startswith("invalid") and "agent.nope" in out
 
 
 def test_local_workers_run_on_disjoint_cores(monkeypatch):

@@ -212,13 +212,17 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(f"wrote {args.out}")
         return 0
     if args.command == "sweep":
-        from hybridrl.analysis.sweep import expand, load_spec, run_status, run_sweep
+        from hybridrl.analysis.sweep import config_error, expand, load_spec, run_status, run_sweep
 
         spec = load_spec(args.spec)
         if args.dry_run:
+            invalid = 0
             for task in expand(spec):
-                print(f"{run_status(task.run_dir):<12} {task.run_dir}")
-            return 0
+                err = config_error(task) if run_status(task.run_dir) != "done" else None
+                invalid += err is not None
+                print(f"{'invalid' if err else run_status(task.run_dir):<12} {task.run_dir}"
+                      + (f"  ({err[:200]})" if err else ""))
+            return 2 if invalid else 0
         summary = run_sweep(spec, backend=args.backend, workers=args.workers, address=args.address,
                             threads=args.threads)
         for row in summary["rows"]:

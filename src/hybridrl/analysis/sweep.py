@@ -121,6 +121,19 @@ def run_status(run_dir: str | Path) -> str:
     return "new"
 
 
+def config_error(task: RunTask) -> str | None:
+    """Why this task's config does not resolve (an unknown key, a bad value), or None; checked before anything runs,
+    so a typo in a grid fails in a second, not as one failed run per cell hours later."""
+    from hybridrl.recipes import resolve
+
+    try:
+        resolve(task.recipe, task.env, {"train.progress": False, **task.overrides}, dataset=task.dataset,
+                online_steps=task.online_steps, offline_steps=task.offline_steps, seed=task.seed)
+    except ConfigError as exc:
+        return str(exc)
+    return None
+
+
 def _write_json(path: Path, payload: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
@@ -247,6 +260,10 @@ def run_sweep(spec: dict[str, Any], backend: str = "local", workers: int | None 
     """Run every unfinished task of the spec; write `sweep.json` (one row per run) under the spec's out."""
     tasks = expand(spec)
     todo = [t for t in tasks if run_status(t.run_dir) != "done"]
+    bad = [(t, err) for t in todo if (err := config_error(t))]
+    if bad:
+        raise ConfigError(f"{len(bad)} of the sweep's runs have an invalid config, nothing was run:\n"
+                          + "\n".join(f"  {t.run_dir}: {err[:300]}" for t, err in bad))
     workers = workers or max(1, (os.cpu_count() or 1) // threads)
     res = spec.get("resources") or {}
     if backend == "local":

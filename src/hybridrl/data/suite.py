@@ -65,7 +65,7 @@ def _maze_specs() -> list[SuiteSpec]:
 LOCOMOTION = {
     "hopper": ("Hopper-v5", 100_000),
     "halfcheetah": ("HalfCheetah-v5", 40_000),
-    "walker2d": ("Walker2d-v5", 60_000),
+    "walker2d": ("Walker2d-v5", 210_000),
 }
 SMALL_ROLLOUT = 25_000  # each -small locomotion rollout; medium-expert-small joins two of them
 
