@@ -251,7 +251,7 @@ def test_initialisers_follow_each_authors_code():
         resolve("sac", "Hopper-v5", {"agent.init": "he"})
 
 
-def test_rlkit_and_jaxcql_initialisers_by_hand():
+def test_rlkit_jaxcql_and_wsrl_initialisers_by_hand(tmp_path):
     """Balanced Replay fine-tunes checkpoints of CQL's rlkit; FamO2O-CQL runs JaxCQL without orthogonal init."""
     from hybridrl.nn.mlp import Critic, TanhGaussianActor
 
@@ -273,6 +273,30 @@ def test_rlkit_and_jaxcql_initialisers_by_hand():
     assert hidden.std() == pytest.approx(1 / 16, rel=0.05)
     out = np.asarray(lq["Dense_0"]["kernel"])  # variance scaling 1e-2, fan-in, uniform: U(±√(3e-2/256))
     assert np.abs(out).max() <= np.sqrt(3e-2 / 256) and np.abs(out).max() > 0.9 * np.sqrt(3e-2 / 256)
+    w = Critic((64, 64, 64), init_scheme="wsrl").init(jax.random.PRNGKey(3), obs, act)["params"]  # kernel_scale_final
+    first = np.asarray(w["MLP_0"]["Dense_0"]["kernel"])  # (14, 64): orthogonal rows
+    np.testing.assert_allclose(first @ first.T, 2.0 * np.eye(14), atol=1e-4)
+    for i, gain in ((1, 2 ** 0.5), (2, 1e-2)):  # the last hidden layer at 1e-2, the others √2
+        k = np.asarray(w["MLP_0"][f"Dense_{i}"]["kernel"])
+        np.testing.assert_allclose(k.T @ k, gain ** 2 * np.eye(64), atol=1e-4 * gain ** 2)
+    assert np.linalg.norm(np.asarray(w["Dense_0"]["kernel"])) == pytest.approx(2 ** 0.5, rel=1e-4)
+    wsrl, wsrl_maze = (resolve("wsrl", env, dataset=ds, online_steps=1) for env, ds in
+                       (("Hopper-v5", "hopper-medium-small"),
+                        ("hybridrl/PointMaze_Medium_FixedGoal-v3", "pointmaze-medium-diverse-small")))
+    assert (wsrl.agent.init, wsrl.agent.actor_state_dependent_std) == ("wsrl", True)
+    assert (wsrl_maze.agent.init, wsrl_maze.agent.actor_state_dependent_std) == ("wsrl", False)
+    from hybridrl.agents.sac import SACAgent, SACConfig
+    from hybridrl.nn.policy_file import load_policy, save_policy
+
+    cfg = SACConfig(hidden_dims=(16, 16), actor_state_dependent_std=False)
+    agent = SACAgent.create(jax.random.PRNGKey(4), 11, 3, cfg)
+    exported = agent.export_policy()
+    assert exported["state_dependent_std"] is False and "log_std" in exported["params"]["params"]
+    save_policy(tmp_path / "pi.npz", exported.pop("params"), 11, 3, **exported)
+    actor, params, _ = load_policy(tmp_path / "pi.npz")  # the file rebuilds the same state-independent actor
+    x = jnp.ones((2, 11))
+    np.testing.assert_array_equal(np.asarray(actor.apply(params, x).mode()),
+                                  np.asarray(agent.actor.apply_fn(agent.actor.params, x).mode()))
     assert resolve("balanced-replay", "Hopper-v5", dataset="hopper-medium-small").agent.init == "rlkit"
     assert resolve("famo2o-cql", "Hopper-v5", dataset="hopper-medium-small").agent.init == "lecun-small-output"
 

@@ -126,8 +126,10 @@ _WSRL_ROWS = [
     Row("α_cql (locomotion pre-training)", "5", f"cql_alpha 5 ({WSRL_REPO} experiments/configs/"
         "locomotion_cql)", "agent.cql_alpha"),
     Row("temperature lr", "—", f"1e-4 ({WSRL_REPO} experiments/configs/*)", "agent.temp_lr"),
-    Row("initialisation", "—", f"orthogonal √2 ({WSRL_REPO} wsrl/networks/*)", "agent.init",
-        note="their final-layer scale quirk (kernel_scale_final on the last hidden layer) is not copied"),
+    Row("initialisation", "—", f"orthogonal √2; the last hidden layer at gain 1e-2 (kernel_scale_final, "
+        f"{WSRL_REPO} wsrl/networks/mlp.py, experiments/configs/train_config.py)", "agent.init"),
+    Row("policy std", "—", "state-dependent (exp) on locomotion, one learned vector ('uniform') on AntMaze "
+        f"({WSRL_REPO} experiments/configs/train_config.py)", "agent.actor_state_dependent_std"),
 ]
 
 _BR_ROWS = [

@@ -121,9 +121,11 @@ RECIPES: dict[str, Recipe] = {
                   "agent.actor_aggregation": "min", "agent.online_conservative": False, "agent.utd": 4,
                   "agent.actor_full_batch": True, "train.mixing": "online-only", "train.offline_ratio": 0.0,
                   "train.warmup_policy": "agent", "train.start_steps": 5_000,
-                  "train.first_update_after_episode": False, "agent.actor_layer_norm": True, "agent.init": "orthogonal",
+                  "train.first_update_after_episode": False, "agent.actor_layer_norm": True, "agent.init": "wsrl",
                   "agent.online_max_backup": False, "agent.actor_log_std_offset": None},
-            domains={"maze": {**_CQL_MAZE, "agent.calibrated": True, "agent.online_max_backup": True}},
+            # the AntMaze config: a state-independent policy std ("uniform") and a 256×4 critic
+            domains={"maze": {**_CQL_MAZE, "agent.calibrated": True, "agent.online_max_backup": True,
+                              "agent.actor_state_dependent_std": False, "agent.init": "wsrl"}},
         ),
         Recipe(
             name="balanced-replay",

@@ -45,8 +45,9 @@ class SACConfig:
     critic_layer_norm: bool = False
     actor_layer_norm: bool = False  # LayerNorm in the policy too (WSRL)
     actor_log_std_offset: float | None = None  # log-std = m·raw + b, m and b learned from 1 and this (Cal-QL: −1)
-    init: str = "xavier"  # kernel initialisers: "xavier" (RLPD's code), "orthogonal" (√2 on every layer: IQL, WSRL),
-    # "orthogonal-small-output" (√2 hidden, 1e-2 output: Cal-QL's JaxCQL)
+    actor_state_dependent_std: bool = True  # False: one learned log-std vector from 0 (WSRL's AntMaze "uniform")
+    init: str = "xavier"  # kernel initialisers (nn/mlp.py INITS): "xavier" (RLPD's code), "orthogonal" (√2 on every
+    # layer: IQL), "orthogonal-small-output" (√2 hidden, 1e-2 output: Cal-QL's JaxCQL), "wsrl", "rlkit", ...
     num_critics: int = 2  # E
     num_target_critics: int = 2  # Z: the target is the min over a random subset of this size
     actor_aggregation: str = "min"  # how the actor reads the ensemble: "mean" (RLPD) or "min"
@@ -129,6 +130,8 @@ class SACAgent(AgentAPI, flax.struct.PyTreeNode):
         a = self.config
         shape = {k: v for k, v in (("layer_norm", a.actor_layer_norm), ("log_std_offset", a.actor_log_std_offset))
                  if v not in (False, None)}  # only what differs from the plain actor, so older files still read
+        if not a.actor_state_dependent_std:
+            shape["state_dependent_std"] = False
         return {"params": self.actor.params, "hidden_dims": a.actor_hidden_dims or a.hidden_dims, **shape}
 
     # ---- construction -------------------------------------------------------------------------
@@ -141,7 +144,7 @@ class SACAgent(AgentAPI, flax.struct.PyTreeNode):
         act = jnp.zeros((1, action_dim), jnp.float32)
         actor_def = TanhGaussianActor(config.actor_hidden_dims or config.hidden_dims, action_dim,
                                       layer_norm=config.actor_layer_norm, log_std_offset=config.actor_log_std_offset,
-                                      init_scheme=config.init)
+                                      state_dependent_std=config.actor_state_dependent_std, init_scheme=config.init)
         critic_def = Critic(config.hidden_dims, layer_norm=config.critic_layer_norm, init_scheme=config.init)
         temp_def = Temperature(config.init_temperature)
         actor_obs = jnp.zeros((1, obs_dim + actor_extra_inputs), jnp.float32)

@@ -33,6 +33,7 @@ class InitScheme:
     output_bias: Callable[[], nn.initializers.Initializer] = lambda: nn.initializers.zeros
     policy_output: Callable[[], nn.initializers.Initializer] | None = None  # None: as `output`
     policy_output_bias: Callable[[], nn.initializers.Initializer] | None = None
+    last_hidden: Callable[[], nn.initializers.Initializer] | None = None  # the last hidden layer, when it differs
 
 
 # By name, as the authors' code sets them:
@@ -44,7 +45,9 @@ class InitScheme:
 # - rlkit: CQL's rlkit (aviralkumar2907/CQL d4rl/rlkit/torch/networks.py, sac/policies.py), whose checkpoints Balanced
 #   Replay fine-tunes: fanin_init hidden with bias 0.1, Q outputs U(±3e-3), policy mean and log-std U(±1e-3),
 #   biases included;
-# - rlkit-zero-bias: the rlkit copy in shlee94/Off2OnRL (hidden bias 0; its density-ratio net).
+# - rlkit-zero-bias: the rlkit copy in shlee94/Off2OnRL (hidden bias 0; its density-ratio net);
+# - wsrl: orthogonal √2, but the MLP's last hidden layer at gain 1e-2 (zhouzypaul/wsrl networks/mlp.py
+#   `kernel_scale_final`, set for critics and policy in experiments/configs/train_config.py).
 INITS = {
     "xavier": InitScheme(nn.initializers.xavier_uniform, nn.initializers.xavier_uniform),
     "orthogonal": InitScheme(lambda: nn.initializers.orthogonal(2 ** 0.5),
@@ -57,11 +60,14 @@ INITS = {
                         output_bias=lambda: _uniform(3e-3), policy_output=lambda: _uniform(1e-3),
                         policy_output_bias=lambda: _uniform(1e-3)),
     "rlkit-zero-bias": InitScheme(_rlkit_fanin, lambda: _uniform(3e-3), policy_output=lambda: _uniform(1e-3)),
+    "wsrl": InitScheme(lambda: nn.initializers.orthogonal(2 ** 0.5), lambda: nn.initializers.orthogonal(2 ** 0.5),
+                       last_hidden=lambda: nn.initializers.orthogonal(1e-2)),
 }
 
 
-def hidden_init(name: str) -> nn.initializers.Initializer:
-    return INITS[name].hidden()
+def hidden_init(name: str, last: bool = False) -> nn.initializers.Initializer:
+    scheme = INITS[name]
+    return (scheme.last_hidden if last and scheme.last_hidden else scheme.hidden)()
 
 
 def hidden_bias_init(name: str) -> nn.initializers.Initializer:
@@ -100,7 +106,8 @@ class MLP(nn.Module):
     @nn.compact
     def __call__(self, x: jnp.ndarray) -> jnp.ndarray:
         for i, size in enumerate(self.hidden_dims):
-            x = nn.Dense(size, kernel_init=hidden_init(self.init_scheme),
+            last = i + 1 == len(self.hidden_dims)
+            x = nn.Dense(size, kernel_init=hidden_init(self.init_scheme, last),
                          bias_init=hidden_bias_init(self.init_scheme))(x)
             if i + 1 < len(self.hidden_dims) or self.activate_final:
                 if self.layer_norm and not self.norm_after_activation:

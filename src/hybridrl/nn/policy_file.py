@@ -28,7 +28,8 @@ def load_policy(path: str | os.PathLike) -> tuple[TanhGaussianActor, Any, dict[s
     if meta.get("kind") != "tanh_gaussian_actor":
         raise checkpoint.CheckpointError(f"{path} is not a hybridrl policy file (kind={meta.get('kind')!r})")
     actor = TanhGaussianActor(tuple(meta["hidden_dims"]), meta["action_dim"], layer_norm=meta.get("layer_norm", False),
-                              log_std_offset=meta.get("log_std_offset"))
+                              log_std_offset=meta.get("log_std_offset"),
+                              state_dependent_std=meta.get("state_dependent_std", True))
     template = actor.init(jax.random.PRNGKey(0), jnp.zeros((1, meta["obs_dim"]), jnp.float32))
     tree, meta, _ = checkpoint.load(path, {"actor": template})
     return actor, jax.device_put(tree["actor"]), meta
