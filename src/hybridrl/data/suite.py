@@ -64,7 +64,7 @@ def _maze_specs() -> list[SuiteSpec]:
 # steps the behaviour run took to reach the medium policy. Policies live in hybridrl/data/policies.
 LOCOMOTION = {
     "hopper": ("Hopper-v5", 100_000),
-    "halfcheetah": ("HalfCheetah-v5", 40_000),
+    "halfcheetah": ("HalfCheetah-v5", 80_000),
     "walker2d": ("Walker2d-v5", 210_000),
 }
 SMALL_ROLLOUT = 25_000  # each -small locomotion rollout; medium-expert-small joins two of them
