@@ -23,6 +23,7 @@ def main() -> None:
     p.add_argument("--small", action="store_true", help="all datasets whose name ends in -small")
     p.add_argument("--jobs", type=int, default=2, help="rollouts in this many processes (the VM has 2 cores)")
     p.add_argument("--out", default=str(ROOT / "results" / "datasets.json"))
+    p.add_argument("--note", default="", help="what else the machine was doing (written beside the timings)")
     args = p.parse_args()
     os.environ["HYBRIDRL_DATA"] = tempfile.mkdtemp(prefix="hybridrl-data-")  # a clean cache
     from hybridrl.data import suite
@@ -46,7 +47,8 @@ def main() -> None:
     old = {k: v for k, v in old.items() if k.startswith("_") or k in suite.SUITE}  # drop retired names
     old.update({r["name"]: r for r in rows})
     key = "_small_run" if args.small else "_full_run"
-    old[key] = {"names": names, "total_seconds": round(total, 1), "commit": commit, "jobs": args.jobs}
+    old[key] = {"names": names, "total_seconds": round(total, 1), "commit": commit, "jobs": args.jobs,
+                "note": args.note}
     out.write_text(json.dumps(old, indent=2))
     print(f"total {total:.1f}s for {len(names)} datasets")
     write_markdown(old, out.with_suffix(".md"))
@@ -73,10 +75,10 @@ def write_markdown(d: dict, path: Path) -> None:
         run = d["_small_run"]
         lines += ["## Every `-small` dataset from a clean cache", "",
                   f"Command: `python benchmarks/datasets.py --small --jobs {run['jobs']}` (a clean `$HYBRIDRL_DATA`; "
-                  "background jobs paused).",
+                  f"{run.get('note') or 'background jobs paused'}).",
                   f"Commit `{run['commit']}` · 2-core x86_64 VM, CPU · total **{run['total_seconds']} s** "
                   f"wall for all {len(run['names'])} `-small` datasets (target: under 2 minutes). "
-                  "`build s` is each dataset's own build time (rollouts run two at a time).", "",
+                  f"`build s` is each dataset's own build time (rollouts run {run['jobs']} at a time).", "",
                   *_table(d, run["names"]), ""]
     if "_full_run" in d:
         run = d["_full_run"]
@@ -84,6 +86,9 @@ def write_markdown(d: dict, path: Path) -> None:
                   f"Command: `python benchmarks/datasets.py --jobs {run['jobs']} {' '.join(run['names'])}`.",
                   f"Commit `{run['commit']}` · total **{run['total_seconds']} s** wall.", "",
                   *_table(d, run["names"]), ""]
+    else:
+        lines += ["Full-size datasets (1M transitions; medium-replay as many as the behaviour run took to reach its "
+                  "medium policy) build on first use; none has been timed on the current behaviour policies.", ""]
     lines += ["Maze returns count goals reached per 1000-step episode (sparse reward 1 per arrival; goals are",
               "redrawn on arrival). Variants (`-actionfree`, `-limited`, `medium-expert`) are cut from or joined",
               "from their base datasets, so they take about a second once the bases are built. Locomotion",
