@@ -190,3 +190,28 @@ def test_report_statistics_equal_rliables_and_figures_are_written(tmp_path):
     assert f"| b | a | {p:.2f} |" in text
     for png in ("aggregates.png", "profiles.png", "improvement.png", "curves.png"):
         assert (tmp_path / "report" / png).stat().st_size > 5_000, png
+
+
+def test_report_leaves_out_runs_that_have_not_reached_their_configured_steps(tmp_path):
+    """A sweep in progress: a run's last evaluation so far is not its final score, so it is left out and
+    named, unless asked for."""
+    from hybridrl.analysis.report import find_runs, write_report
+
+    for seed, rows in ((0, 2), (1, 2), (2, 1)):  # seed 2 has evaluated at 100 of its 200 online steps
+        d = tmp_path / "task" / "m" / f"seed{seed}"
+        d.mkdir(parents=True)
+        (d / "config.json").write_text(json.dumps({"config": {"recipe": "m", "train": {
+            "env": "task", "offline_steps": 0, "online_steps": 200}}}))
+        (d / "metrics.csv").write_text("step,phase,normalized_score\n"
+                                       + "".join(f"{100 * (i + 1)},online,{10 * (i + 1) + seed}\n"
+                                                 for i in range(rows)))
+    unfinished = []
+    assert [r.run_dir.name for r in find_runs(tmp_path, "normalized_score", unfinished=unfinished)] == \
+        ["seed0", "seed1"]
+    assert unfinished == [tmp_path / "task" / "m" / "seed2"]
+    info = write_report(tmp_path, reps=100)
+    assert info["unfinished"] == [str(tmp_path / "task" / "m" / "seed2")]
+    text = (tmp_path / "report" / "REPORT.md").read_text()
+    assert "Left out, unfinished" in text and "task/m/seed2" in text and "| m | 2 |" in text
+    every = find_runs(tmp_path, "normalized_score", include_unfinished=True)
+    assert [float(r.values[-1]) for r in every] == [20.0, 21.0, 12.0]

@@ -30,6 +30,11 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=256)
     p.add_argument("--random-steps", type=int, default=5_000)
     p.add_argument("--online-steps", type=int, default=0, help="iql-o2o: fine-tuning env steps after --steps")
+    p.add_argument("--reward-scale", choices=["none", "return-range"], default="none",
+                   help="return-range: rewards x 1000 / (max - min episode return), as IQL's code and d3rlpy's "
+                        "IQL reproduction script")
+    p.add_argument("--actor-cosine", action="store_true",
+                   help="cosine-anneal the actor lr over --steps (IQL's offline protocol; d3rlpy's reproduction)")
     args = p.parse_args()
     t_start = time.time()  # iql-o2o reports the whole pipeline: data, offline phase, online phase
     d3rlpy.seed(args.seed)
@@ -41,9 +46,15 @@ def main() -> None:
         data = d3rlpy.dataset.MDPDataset(observations=z["observations"], actions=z["actions"],
                                          rewards=z["rewards"], terminals=z["terminals"].astype(np.float32),
                                          timeouts=z["truncations"].astype(np.float32))
+        extra = {}
+        if args.reward_scale == "return-range":  # fitted on the dataset's episodes, then applied to every batch
+            extra["reward_scaler"] = d3rlpy.preprocessing.ReturnBasedRewardScaler(multiplier=1000.0)
+        if args.actor_cosine:
+            extra["actor_optim_factory"] = d3rlpy.optimizers.AdamFactory(
+                lr_scheduler_factory=d3rlpy.optimizers.CosineAnnealingLRFactory(T_max=args.steps))
         algo = d3rlpy.algos.IQLConfig(actor_encoder_factory=enc, critic_encoder_factory=enc,
                                       value_encoder_factory=enc, batch_size=args.batch, expectile=0.7,
-                                      weight_temp=3.0, max_weight=100.0).create(device="cpu:0")
+                                      weight_temp=3.0, max_weight=100.0, **extra).create(device="cpu:0")
         t = time.time()
         algo.fit(data, n_steps=args.steps, n_steps_per_epoch=args.steps, show_progress=False, logger_adapter=noop,
                  save_interval=10**9)
@@ -70,6 +81,8 @@ def main() -> None:
         updates = args.steps - args.random_steps
     score = d3rlpy.metrics.evaluate_qlearning_with_environment(algo, gym.make(args.env), n_trials=10)
     print(json.dumps({"peer": "d3rlpy", "version": d3rlpy.__version__, "algo": args.algo, "seed": args.seed,
+                      "online_steps": args.online_steps, "reward_scale": args.reward_scale,
+                      "actor_cosine": args.actor_cosine,
                       "steps": args.steps, "wall_seconds": wall, "updates_per_sec": updates / wall,
                       "eval_return": float(score)}))
 

@@ -132,6 +132,8 @@ def _parser() -> argparse.ArgumentParser:
     rp.add_argument("--gap-threshold", type=float, default=None,
                     help="optimality-gap target (default 100 for normalised scores, 1 for success rates)")
     rp.add_argument("--reps", type=int, default=2000, help="bootstrap resamples")
+    rp.add_argument("--include-unfinished", action="store_true",
+                    help="also report runs still in progress (at their latest evaluation); left out by default")
 
     dm = sub.add_parser("demo", help=COMMANDS["demo"], description=COMMANDS["demo"])
     dm.add_argument("--out", default="demo_out")
@@ -233,7 +235,10 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "report":
         from hybridrl.analysis.report import write_report
 
-        info = write_report(args.runs_dir, args.out, args.metric, args.gap_threshold, args.reps)
+        info = write_report(args.runs_dir, args.out, args.metric, args.gap_threshold, args.reps,
+                            args.include_unfinished)
+        if info["unfinished"]:
+            print(f"left out {len(info['unfinished'])} unfinished run(s): {', '.join(info['unfinished'])}")
         print(f"wrote {info['report']}")
         return 0
     if args.command == "demo":

@@ -6,7 +6,9 @@ profiles, the probability of improvement between methods, and learning curves (I
 at each evaluated step, with bootstrap bands). Writes REPORT.md and PNGs.
 
 A run's task and method come from its place in the tree (TASK/METHOD/seedN, as `hybridrl sweep` lays
-runs out), else from its config (env, recipe).
+runs out), else from its config (env, recipe). Runs whose metrics stop short of their configured steps (still
+running, or killed) are left out and listed, because their last evaluation is not a final score; pass
+`include_unfinished` to report a sweep's progress.
 """
 from __future__ import annotations
 
@@ -31,7 +33,17 @@ class RunScores:
     values: np.ndarray
 
 
-def find_runs(root: Path, metric: str) -> list[RunScores]:
+def _planned_end(train: dict[str, Any]) -> tuple[str, int] | None:
+    """(phase, step) of a run's last metrics row once it has finished; None where the config does not say."""
+    if "online_steps" not in train or "offline_steps" not in train:
+        return None
+    return ("online", int(train["online_steps"])) if train["online_steps"] else ("offline", int(train["offline_steps"]))
+
+
+def find_runs(root: Path, metric: str, include_unfinished: bool = False,
+              unfinished: list[Path] | None = None) -> list[RunScores]:
+    """Runs under `root` with evaluations of `metric`; those that stop short of their configured steps are left
+    out (and appended to `unfinished`, when given) unless `include_unfinished`."""
     runs = []
     for metrics in sorted(root.rglob("metrics.csv")):
         d = metrics.parent
@@ -39,15 +51,21 @@ def find_runs(root: Path, metric: str) -> list[RunScores]:
             cfg = json.loads((d / "config.json").read_text())["config"]
         except (OSError, KeyError, json.JSONDecodeError):
             continue
-        steps, values = [], []
+        steps, values, last = [], [], None
         with open(metrics, newline="") as f:
             for row in csv.DictReader(f):
+                last = row
                 if row.get(metric) not in (None, "", "nan"):
                     # online env steps on the x-axis; the offline phase before 0 (update u of U at u − U)
                     offset = cfg["train"]["offline_steps"] if row["phase"] == "offline" else 0
                     steps.append(int(row["step"]) - offset)
                     values.append(float(row[metric]))
         if not values:
+            continue
+        end = _planned_end(cfg["train"])
+        if end is not None and not include_unfinished and (last["phase"], int(last["step"])) != end:
+            if unfinished is not None:
+                unfinished.append(d)
             continue
         rel = d.relative_to(root).parts
         if len(rel) >= 3 and rel[-1].startswith("seed"):
@@ -122,7 +140,8 @@ def improvement(scores: dict[str, np.ndarray], reps: int = 2000, seed: int = 0
 
 
 def write_report(root: str | Path, out: str | Path | None = None, metric: str | None = None,
-                 gap_threshold: float | None = None, reps: int = 2000) -> dict[str, Any]:
+                 gap_threshold: float | None = None, reps: int = 2000,
+                 include_unfinished: bool = False) -> dict[str, Any]:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -134,10 +153,14 @@ def write_report(root: str | Path, out: str | Path | None = None, metric: str | 
     out = Path(out) if out else root / "report"
     out.mkdir(parents=True, exist_ok=True)
     if metric is None:  # the score a task family reports
-        metric = next((m for m in ("normalized_score", "success_rate") if find_runs(root, m)), "eval_return")
-    runs = find_runs(root, metric)
+        metric = next((m for m in ("normalized_score", "success_rate")
+                       if find_runs(root, m, include_unfinished=True)), "eval_return")
+    unfinished: list[Path] = []
+    runs = find_runs(root, metric, include_unfinished, unfinished)
     if not runs:
-        raise ConfigError(f"{root}: no run with evaluations of {metric!r} (run directories hold metrics.csv)")
+        hint = f"; {len(unfinished)} unfinished (pass --include-unfinished to see them)" if unfinished else ""
+        raise ConfigError(f"{root}: no finished run with evaluations of {metric!r} (run directories hold "
+                          f"metrics.csv){hint}")
     gap = gap_threshold if gap_threshold is not None else (1.0 if metric == "success_rate" else 100.0)
     scores, tasks = score_matrix(runs)
     point, ci = aggregates(scores, gap, reps)
@@ -201,7 +224,10 @@ def write_report(root: str | Path, out: str | Path | None = None, metric: str | 
     n_runs = {m: scores[m].shape[0] for m in methods}
     lines = [f"# Report: {root}", "",
              f"Metric: `{metric}` (each run's last evaluation) on {len(tasks)} task(s): {', '.join(tasks)}. "
-             f"95% stratified-bootstrap intervals ({reps} resamples, rliable); optimality gap below {gap:g}.", "",
+             f"95% stratified-bootstrap intervals ({reps} resamples, rliable); optimality gap below {gap:g}."
+             + (" Unfinished runs are included, at their latest evaluation." if include_unfinished else ""), "",
+             *([f"Left out, unfinished (their metrics stop short of the configured steps): "
+                f"{', '.join(str(u.relative_to(root)) for u in unfinished)}.", ""] if unfinished else []),
              "| method | runs per task | mean | IQM | optimality gap |", "|---|---:|---:|---:|---:|"]
     for m in methods:
         cells = [f"{point[m][i]:.3g} [{ci[m][0][i]:.3g}, {ci[m][1][i]:.3g}]" for i in range(3)]
@@ -230,5 +256,6 @@ def write_report(root: str | Path, out: str | Path | None = None, metric: str | 
               *(["![improvement](improvement.png)", ""] if p_point else []), "![curves](curves.png)", ""]
     (out / "REPORT.md").write_text("\n".join(lines))
     return {"metric": metric, "tasks": tasks, "methods": methods, "switch": switch,
+            "unfinished": [str(u) for u in unfinished],
             "point": {m: point[m].tolist() for m in methods},
             "ci": {m: np.asarray(ci[m]).tolist() for m in methods}, "report": str(out / "REPORT.md")}
