@@ -132,6 +132,8 @@ def _parser() -> argparse.ArgumentParser:
     rp.add_argument("--gap-threshold", type=float, default=None,
                     help="optimality-gap target (default 100 for normalised scores, 1 for success rates)")
     rp.add_argument("--reps", type=int, default=2000, help="bootstrap resamples")
+    rp.add_argument("--last", type=int, default=1,
+                    help="score each run by the mean of its last K evaluations of its final phase (default 1)")
     rp.add_argument("--include-unfinished", action="store_true",
                     help="also report runs still in progress (at their latest evaluation); left out by default")
 
@@ -236,7 +238,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         from hybridrl.analysis.report import write_report
 
         info = write_report(args.runs_dir, args.out, args.metric, args.gap_threshold, args.reps,
-                            args.include_unfinished)
+                            args.include_unfinished, args.last)
         if info["unfinished"]:
             print(f"left out {len(info['unfinished'])} unfinished run(s): {', '.join(info['unfinished'])}")
         print(f"wrote {info['report']}")

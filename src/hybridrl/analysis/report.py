@@ -1,9 +1,9 @@
 """`hybridrl report RUNS_DIR`: aggregate runs across seeds and tasks with rliable (Agarwal et al. 2021).
 
-Scores: each run's last evaluation of the chosen metric (normalised score by default; success rate on
-goal tasks). Per method: mean, IQM and optimality gap with stratified-bootstrap 95% intervals, performance
-profiles, the probability of improvement between methods, and learning curves (IQM over runs and tasks
-at each evaluated step, with bootstrap bands). Writes REPORT.md and PNGs.
+Scores: each run's last evaluation of the chosen metric, or the mean of its last `last` (normalised score by
+default; success rate on goal tasks). Per method: mean, IQM and optimality gap with stratified-bootstrap 95%
+intervals, performance profiles, the probability of improvement between methods, and learning curves (IQM over
+runs and tasks at each evaluated step, with bootstrap bands). Writes REPORT.md and PNGs.
 
 A run's task and method come from its place in the tree (TASK/METHOD/seedN, as `hybridrl sweep` lays
 runs out), else from its config (env, recipe). Runs whose metrics stop short of their configured steps (still
@@ -31,6 +31,12 @@ class RunScores:
     run_dir: Path
     steps: np.ndarray  # evaluated online env steps; offline evaluations at (update − offline_steps) <= 0
     values: np.ndarray
+
+    def final(self, last: int = 1) -> float:
+        """The run's score: the mean of its last `last` evaluations of its final phase (one evaluation of 10
+        episodes is noisy; averaging the last few is the usual remedy)."""
+        phase = self.values[self.steps > 0] if (self.steps > 0).any() else self.values
+        return float(phase[-last:].mean())
 
 
 def _planned_end(train: dict[str, Any]) -> tuple[str, int] | None:
@@ -76,7 +82,7 @@ def find_runs(root: Path, metric: str, include_unfinished: bool = False,
     return runs
 
 
-def switch_table(runs: list[RunScores], window: float = 0.1) -> list[dict[str, Any]]:
+def switch_table(runs: list[RunScores], window: float = 0.1, last: int = 1) -> list[dict[str, Any]]:
     """The offline→online switch per task and method, over runs with an offline phase: the score at the switch
     (the last offline evaluation), the dip (the lowest online evaluation in the first `window` of the online
     steps, minus the switch score) and the final score — mean and std over runs (the Cal-QL and WSRL claims)."""
@@ -88,7 +94,7 @@ def switch_table(runs: list[RunScores], window: float = 0.1) -> list[dict[str, A
         at_switch = float(r.values[before][np.argmax(r.steps[before])])
         horizon = max(window * float(r.steps.max()), float(r.steps[after].min()))
         early = r.values[after & (r.steps <= horizon)]
-        groups[(r.task, r.method)].append((at_switch, float(early.min()) - at_switch, float(r.values[-1])))
+        groups[(r.task, r.method)].append((at_switch, float(early.min()) - at_switch, r.final(last)))
     rows = []
     for (task, method), vals in sorted(groups.items()):
         arr = np.asarray(vals)
@@ -98,12 +104,12 @@ def switch_table(runs: list[RunScores], window: float = 0.1) -> list[dict[str, A
     return rows
 
 
-def score_matrix(runs: list[RunScores]) -> tuple[dict[str, np.ndarray], list[str]]:
+def score_matrix(runs: list[RunScores], last: int = 1) -> tuple[dict[str, np.ndarray], list[str]]:
     """{method: (runs, tasks) final scores}; every method gets the same tasks and the same number of runs
     per task (the smallest found), as rliable's stratified bootstrap needs."""
     by = defaultdict(lambda: defaultdict(list))
     for r in runs:
-        by[r.method][r.task].append(float(r.values[-1]))
+        by[r.method][r.task].append(r.final(last))
     tasks = sorted({r.task for r in runs})
     methods = [m for m in sorted(by) if all(by[m][t] for t in tasks)]
     if not methods:
@@ -141,7 +147,7 @@ def improvement(scores: dict[str, np.ndarray], reps: int = 2000, seed: int = 0
 
 def write_report(root: str | Path, out: str | Path | None = None, metric: str | None = None,
                  gap_threshold: float | None = None, reps: int = 2000,
-                 include_unfinished: bool = False) -> dict[str, Any]:
+                 include_unfinished: bool = False, last: int = 1) -> dict[str, Any]:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -162,7 +168,9 @@ def write_report(root: str | Path, out: str | Path | None = None, metric: str | 
         raise ConfigError(f"{root}: no finished run with evaluations of {metric!r} (run directories hold "
                           f"metrics.csv){hint}")
     gap = gap_threshold if gap_threshold is not None else (1.0 if metric == "success_rate" else 100.0)
-    scores, tasks = score_matrix(runs)
+    if last < 1:
+        raise ConfigError(f"report: last must be >= 1 (the number of final evaluations averaged), got {last}")
+    scores, tasks = score_matrix(runs, last)
     point, ci = aggregates(scores, gap, reps)
     methods = list(scores)
 
@@ -222,8 +230,9 @@ def write_report(root: str | Path, out: str | Path | None = None, metric: str | 
     plt.close(fig)
 
     n_runs = {m: scores[m].shape[0] for m in methods}
+    what = "each run's last evaluation" if last == 1 else f"each run's mean over its last {last} evaluations"
     lines = [f"# Report: {root}", "",
-             f"Metric: `{metric}` (each run's last evaluation) on {len(tasks)} task(s): {', '.join(tasks)}. "
+             f"Metric: `{metric}` ({what}) on {len(tasks)} task(s): {', '.join(tasks)}. "
              f"95% stratified-bootstrap intervals ({reps} resamples, rliable); optimality gap below {gap:g}."
              + (" Unfinished runs are included, at their latest evaluation." if include_unfinished else ""), "",
              *([f"Left out, unfinished (their metrics stop short of the configured steps): "
@@ -232,7 +241,7 @@ def write_report(root: str | Path, out: str | Path | None = None, metric: str | 
     for m in methods:
         cells = [f"{point[m][i]:.3g} [{ci[m][0][i]:.3g}, {ci[m][1][i]:.3g}]" for i in range(3)]
         lines.append(f"| {m} | {n_runs[m]} | " + " | ".join(cells) + " |")
-    lines += ["", "Per task, mean ± std over runs (each run's last evaluation):", "",
+    lines += ["", f"Per task, mean ± std over runs ({what}):", "",
               "| method | " + " | ".join(tasks) + " |", "|---|" + "---:|" * len(tasks)]
     for m in methods:
         lines.append(f"| {m} | " + " | ".join(f"{scores[m][:, j].mean():.3g} ± {scores[m][:, j].std():.2g}"
@@ -243,11 +252,12 @@ def write_report(root: str | Path, out: str | Path | None = None, metric: str | 
             x, y = pair.split(",")
             lo, hi = np.ravel(p_ci[pair])
             lines.append(f"| {x} | {y} | {float(np.ravel(p)[0]):.2f} | [{lo:.2f}, {hi:.2f}] |")
-    switch = switch_table(runs)
+    switch = switch_table(runs, last=last)
     if switch:
         lines += ["", "Offline → online switch (runs with an offline phase): the score at the switch, the dip (the "
                   "lowest online evaluation in the first 10% of the online steps minus the switch score) and the "
-                  "final score, mean ± std over runs:", "", "| task | method | runs | at the switch | dip | final |",
+                  f"final score ({what}), mean ± std over runs:", "",
+                  "| task | method | runs | at the switch | dip | final |",
                   "|---|---|---:|---:|---:|---:|"]
         lines += [f"| {r['task']} | {r['method']} | {r['runs']} | {r['switch_mean']:.3g} ± {r['switch_std']:.2g} | "
                   f"{r['dip_mean']:.3g} ± {r['dip_std']:.2g} | {r['final_mean']:.3g} ± {r['final_std']:.2g} |"
