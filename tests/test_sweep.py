@@ -215,3 +215,24 @@ def test_report_leaves_out_runs_that_have_not_reached_their_configured_steps(tmp
     assert "Left out, unfinished" in text and "task/m/seed2" in text and "| m | 2 |" in text
     every = find_runs(tmp_path, "normalized_score", include_unfinished=True)
     assert [float(r.values[-1]) for r in every] == [20.0, 21.0, 12.0]
+
+
+def test_report_keeps_every_method_s_own_run_count_and_names_what_it_leaves_out(tmp_path):
+    """A grid in progress: one arm has three seeds, another one. Each method's aggregate uses all of its
+    runs; only runs that would make a method's tasks unequal (or a method missing a task) are left out, by name."""
+    from hybridrl.analysis.report import write_report
+
+    for seed, s in enumerate((30.0, 60.0, 90.0)):
+        _fake_run(tmp_path, "t1", "a", seed, [s])
+        _fake_run(tmp_path, "t2", "a", seed, [s + 1])
+    _fake_run(tmp_path, "t1", "b", 0, [50.0])
+    _fake_run(tmp_path, "t1", "b", 1, [70.0])
+    _fake_run(tmp_path, "t2", "b", 0, [40.0])  # b has two runs on t1, one on t2
+    _fake_run(tmp_path, "t1", "c", 0, [99.0])  # c never ran t2
+    info = write_report(tmp_path, reps=100)
+    assert info["methods"] == ["a", "b"]
+    assert info["point"]["a"][0] == pytest.approx(np.mean([30, 60, 90, 31, 61, 91]))  # all three seeds
+    assert info["point"]["b"][0] == pytest.approx(np.mean([50, 40]))
+    assert info["dropped"] == ["c (no run on t2)", "b/t1: 1 run(s)"]
+    text = (tmp_path / "report" / "REPORT.md").read_text()
+    assert "| a | 3 |" in text and "| b | 1 |" in text and "b/t1: 1 run(s)" in text and "c (no run on t2)" in text

@@ -104,9 +104,11 @@ def switch_table(runs: list[RunScores], window: float = 0.1, last: int = 1) -> l
     return rows
 
 
-def score_matrix(runs: list[RunScores], last: int = 1) -> tuple[dict[str, np.ndarray], list[str]]:
-    """{method: (runs, tasks) final scores}; every method gets the same tasks and the same number of runs
-    per task (the smallest found), as rliable's stratified bootstrap needs."""
+def score_matrix(runs: list[RunScores], last: int = 1, dropped: list[str] | None = None
+                 ) -> tuple[dict[str, np.ndarray], list[str]]:
+    """{method: (runs, tasks) final scores}. rliable bootstraps each method on its own, so methods may have
+    different numbers of runs; within a method every task needs the same number (the smallest found), and the
+    runs past it are named in `dropped` ("method/task: N run(s)") rather than silently lost."""
     by = defaultdict(lambda: defaultdict(list))
     for r in runs:
         by[r.method][r.task].append(r.final(last))
@@ -114,8 +116,16 @@ def score_matrix(runs: list[RunScores], last: int = 1) -> tuple[dict[str, np.nda
     methods = [m for m in sorted(by) if all(by[m][t] for t in tasks)]
     if not methods:
         raise ConfigError("no method has runs on every task; report the tasks separately")
-    n = min(len(by[m][t]) for m in methods for t in tasks)
-    return {m: np.array([[by[m][t][i] for t in tasks] for i in range(n)]) for m in methods}, tasks
+    if dropped is not None:
+        dropped += [f"{m} (no run on {', '.join(t for t in tasks if not by[m][t])})" for m in sorted(by)
+                    if m not in methods]
+    scores = {}
+    for m in methods:
+        n = min(len(by[m][t]) for t in tasks)
+        scores[m] = np.array([[by[m][t][i] for t in tasks] for i in range(n)])
+        if dropped is not None:
+            dropped += [f"{m}/{t}: {len(by[m][t]) - n} run(s)" for t in tasks if len(by[m][t]) > n]
+    return scores, tasks
 
 
 def aggregates(scores: dict[str, np.ndarray], gap_threshold: float, reps: int = 2000,
@@ -170,7 +180,8 @@ def write_report(root: str | Path, out: str | Path | None = None, metric: str | 
     gap = gap_threshold if gap_threshold is not None else (1.0 if metric == "success_rate" else 100.0)
     if last < 1:
         raise ConfigError(f"report: last must be >= 1 (the number of final evaluations averaged), got {last}")
-    scores, tasks = score_matrix(runs, last)
+    dropped: list[str] = []
+    scores, tasks = score_matrix(runs, last, dropped)
     point, ci = aggregates(scores, gap, reps)
     methods = list(scores)
 
@@ -237,6 +248,8 @@ def write_report(root: str | Path, out: str | Path | None = None, metric: str | 
              + (" Unfinished runs are included, at their latest evaluation." if include_unfinished else ""), "",
              *([f"Left out, unfinished (their metrics stop short of the configured steps): "
                 f"{', '.join(str(u.relative_to(root)) for u in unfinished)}.", ""] if unfinished else []),
+             *([f"Left out of the aggregates, to keep a method's runs equal across its tasks (rliable's stratified "
+                f"bootstrap needs it): {'; '.join(dropped)}.", ""] if dropped else []),
              "| method | runs per task | mean | IQM | optimality gap |", "|---|---:|---:|---:|---:|"]
     for m in methods:
         cells = [f"{point[m][i]:.3g} [{ci[m][0][i]:.3g}, {ci[m][1][i]:.3g}]" for i in range(3)]
@@ -266,6 +279,6 @@ def write_report(root: str | Path, out: str | Path | None = None, metric: str | 
               *(["![improvement](improvement.png)", ""] if p_point else []), "![curves](curves.png)", ""]
     (out / "REPORT.md").write_text("\n".join(lines))
     return {"metric": metric, "tasks": tasks, "methods": methods, "switch": switch,
-            "unfinished": [str(u) for u in unfinished],
+            "unfinished": [str(u) for u in unfinished], "dropped": dropped,
             "point": {m: point[m].tolist() for m in methods},
             "ci": {m: np.asarray(ci[m]).tolist() for m in methods}, "report": str(out / "REPORT.md")}
