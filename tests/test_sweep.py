@@ -236,3 +236,5 @@ def test_report_keeps_every_method_s_own_run_count_and_names_what_it_leaves_out(
     assert info["dropped"] == ["c (no run on t2)", "b/t1: 1 run(s)"]
     text = (tmp_path / "report" / "REPORT.md").read_text()
     assert "| a | 3 |" in text and "| b | 1 |" in text and "b/t1: 1 run(s)" in text and "c (no run on t2)" in text
+    # every run's own score is listed, those left out of the aggregates included
+    assert "| t1 | b | 2 | 50 [seed0], 70 [seed1] |" in text and "| t1 | c | 1 | 99 [seed0] |" in text

@@ -259,6 +259,13 @@ def write_report(root: str | Path, out: str | Path | None = None, metric: str | 
     for m in methods:
         lines.append(f"| {m} | " + " | ".join(f"{scores[m][:, j].mean():.3g} ± {scores[m][:, j].std():.2g}"
                                             for j in range(len(tasks))) + " |")
+    lines += ["", f"Per run ({what}; the run directory's name in brackets):", "",
+              "| task | method | runs | per run |", "|---|---|---:|---|"]
+    for t in tasks:
+        for m in sorted({r.method for r in runs if r.task == t}):
+            mine = [r for r in runs if r.task == t and r.method == m]
+            lines.append(f"| {t} | {m} | {len(mine)} | "
+                         + ", ".join(f"{r.final(last):.3g} [{r.run_dir.name}]" for r in mine) + " |")
     if p_point:
         lines += ["", "Probability of improvement P(X > Y):", "", "| X | Y | P | 95% CI |", "|---|---|---:|---:|"]
         for pair, p in p_point.items():
