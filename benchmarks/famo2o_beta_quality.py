@@ -54,6 +54,8 @@ def main() -> None:
                 continue
             r = beta_by_quality(run, ckpt)
             quart = ", ".join(f"{m:.2f} ({ret:.0f})" for m, _, _, ret in r["groups"])
+            if r["std"] == 0:  # beta_mode "mean": one β for every state, nothing to correlate
+                quart, r["rho"] = "one β for every state (beta_mode mean)", float("nan")
             print(f"| {run.parent.name}/{run.name} | {name} | {r['mean']:.2f} ± {r['std']:.2f} | {quart} "
                   f"| {r['rho']:+.2f} |")
 
