@@ -230,7 +230,9 @@ def collect_episodes(spec_name: str, first: int, count: int, episode_rows: int =
             for attempt in range(1000):
                 np_seed, env_seed, space_seed = _episode_seeds(spec.seed, episode, attempt)
                 np.random.seed(np_seed % (1 << 32))
-                env.action_space.seed(space_seed)
+                # OGBench's manipulation envs build a new, unseeded Box on every `action_space` access, so seeding it
+                # is a no-op and its `sample()` differs run to run: draw the script's uniform random actions here.
+                random_actions = np.random.default_rng(space_seed)
                 ob, info = env.reset(seed=env_seed)
                 p_stack = _stack_probability(spec.env)
                 xi = np.random.uniform(0, PLAN_NOISE) if spec.kind == "noisy" else 0.0
@@ -240,7 +242,7 @@ def collect_episodes(spec_name: str, first: int, count: int, episode_rows: int =
                 done, subtasks, succeeded = False, 0, 0
                 while not done:
                     if np.random.rand() < spec.p_random_action:
-                        action = env.action_space.sample()
+                        action = random_actions.uniform(-1.0, 1.0, size=env.action_space.shape).astype(np.float32)
                     else:
                         action = np.array(agent.select_action(ob, info))
                         if spec.kind == "noisy":
