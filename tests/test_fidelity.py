@@ -162,6 +162,22 @@ def test_recipe_presets_follow_the_authors():
         resolve("balanced-replay", "Hopper-v5", {"agent.online_temperature": "x"}, dataset="hopper-medium-small")
 
 
+@pytest.mark.parametrize("spelling", ["hopper-medium-replay", "hopper-medium-replay-small",
+                                      "/data/hopper_medium_replay-v2.hdf5", "D4RL/hopper/medium-replay-v0"])
+def test_rebrac_takes_the_authors_bc_pair_of_the_dataset_however_it_is_spelt(spelling):
+    from hybridrl.recipes import dataset_family
+
+    assert dataset_family(spelling) == "hopper-medium-replay"
+    cfg = resolve("rebrac", "Hopper-v5", dataset=spelling, online_steps=1)
+    assert (cfg.agent.actor_bc_coef, cfg.agent.critic_bc_coef) == (0.05, 0.5)  # configs/rebrac/hopper/*_replay.yaml
+    assert resolve("rebrac", "Walker2d-v5", dataset="walker2d-random-small").agent.critic_bc_coef == 0.0
+    # data of another name: the domain's pair; an explicit value still wins over the dataset's
+    other = resolve("rebrac", "Hopper-v5", dataset="hopper-medium-replay-actionfree-small").agent
+    assert (other.actor_bc_coef, other.critic_bc_coef) == (0.01, 0.01)
+    mine = resolve("rebrac", "Hopper-v5", {"agent.critic_bc_coef": 0.2}, dataset=spelling).agent
+    assert (mine.actor_bc_coef, mine.critic_bc_coef) == (0.05, 0.2)
+
+
 def test_fidelity_sheets_are_generated_and_docs_are_current(capsys):
     from hybridrl.cli import main
     from hybridrl.fidelity import SHEETS, markdown, sheet

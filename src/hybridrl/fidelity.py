@@ -294,10 +294,12 @@ _IFQL_ROWS = [
 
 REBRAC_REPO = "tinkoff-ai/ReBRAC"
 _REBRAC_ROWS = [
-    Row("BC coefficients (β_actor, β_critic)", "per task", f"configs/rebrac/*.yaml ({REBRAC_REPO}): e.g. "
-        "hopper-medium 0.01/0.01, antmaze-medium-diverse 0.001/0", "agent.actor_bc_coef",
-        note="one value per domain (our suite's tasks are not the paper's): locomotion the hopper-medium pair, "
-        "mazes AntMaze-medium-diverse's; set agent.actor_bc_coef / critic_bc_coef per dataset"),
+    Row("BC coefficients (β_actor, β_critic)", "per dataset", f"configs/rebrac/<env>/<dataset>.yaml ({REBRAC_REPO}): "
+        "e.g. hopper-medium 0.01/0.01, hopper-medium-replay 0.05/0.5, antmaze-medium-diverse 0.001/0",
+        "agent.actor_bc_coef",
+        note="the authors' pair on each of D4RL's 15 locomotion datasets, matched by name (the suite's sets and their "
+        "-small cuts, D4RL files, Minari ids: recipes.dataset_family); data of another name takes its domain's: "
+        "locomotion hopper-medium's pair, mazes AntMaze-medium-diverse's"),
     Row("critic BC penalty", "β_critic ‖a′ − a′_data‖² in the target", f"the data's next action is row i + 1 of the "
         f"file ({REBRAC_REPO} src/utils/buffer.py)", "agent.critic_bc_coef",
         note="the next action within the episode (an episode's last row keeps its own): row i + 1 crosses episode "

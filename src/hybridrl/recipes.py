@@ -19,6 +19,13 @@ class Recipe:
     summary: str
     base: dict[str, Any] = field(default_factory=dict)
     domains: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # presets for one dataset, keyed by its D4RL-style name (`dataset_family`), for methods whose authors tuned
+    # per dataset; applied over the domain's
+    datasets: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def presets(self, env: str, dataset: str | None = None) -> dict[str, Any]:
+        """The recipe's own values for a run: its base, then its env domain's, then its dataset's."""
+        return {**self.base, **self.domains.get(domain_of(env), {}), **self.datasets.get(dataset_family(dataset), {})}
 
 
 # CQL / Cal-QL as nakamotoo/Cal-QL's JaxCQL: α_cql 5, max-backup, temperature lr = policy lr 1e-4; online the
@@ -70,6 +77,16 @@ _FQL_MANIPULATION: dict[str, dict[str, Any]] = {"manipulation": {"agent.alpha": 
 _QC_BASE: dict[str, Any] = {"train.offline_steps": 1_000_000, "train.mixing": "append", "train.start_steps": 5_000,
                             "train.warmup_policy": "agent", "agent.horizon": 5}
 _QC_SPARSE: dict[str, Any] = {"train.reward_sparsify": True}  # QC's scene-sparse and puzzle-3x3-sparse
+
+# ReBRAC's (β_actor, β_critic) per D4RL locomotion dataset, from tinkoff-ai/ReBRAC configs/rebrac/<env>/*.yaml
+_REBRAC_BC: dict[str, tuple[float, float]] = {
+    "hopper-random": (0.001, 0.01), "hopper-medium": (0.01, 0.01), "hopper-medium-replay": (0.05, 0.5),
+    "hopper-medium-expert": (0.1, 0.01), "hopper-expert": (0.1, 0.1),
+    "halfcheetah-random": (0.001, 0.1), "halfcheetah-medium": (0.001, 0.01), "halfcheetah-medium-replay": (0.01, 0.001),
+    "halfcheetah-medium-expert": (0.01, 0.1), "halfcheetah-expert": (0.01, 0.01),
+    "walker2d-random": (0.01, 0.0), "walker2d-medium": (0.05, 0.1), "walker2d-medium-replay": (0.05, 0.01),
+    "walker2d-medium-expert": (0.01, 0.01), "walker2d-expert": (0.01, 0.5),
+}
 
 RECIPES: dict[str, Recipe] = {
     r.name: r
@@ -221,6 +238,8 @@ RECIPES: dict[str, Recipe] = {
             domains={"maze": {"agent.actor_bc_coef": 0.001, "agent.critic_bc_coef": 0.0, "agent.discount": 0.999,
                               "agent.actor_lr": 3e-4, "agent.critic_lr": 5e-5, "agent.batch_size": 256,
                               "train.reward_scale": 100.0}},
+            datasets={name: {"agent.actor_bc_coef": a, "agent.critic_bc_coef": c}
+                      for name, (a, c) in _REBRAC_BC.items()},
         ),
         Recipe(
             name="idm-label",
@@ -267,6 +286,26 @@ def domain_of(env_id: str) -> str:
     if "binary" in name:
         return "sparse"
     return "locomotion"
+
+
+def dataset_family(dataset: str | None) -> str | None:
+    """The D4RL-style name a dataset stands for, however it is spelt: `hopper-medium-replay` for the suite's set and
+    its `-small` cut, a D4RL file (`/data/hopper_medium_replay-v2.hdf5`) or a Minari id (`mujoco/hopper/medium-v0`
+    -> `hopper-medium`). Per-dataset presets are looked up by it."""
+    if not dataset:
+        return None
+    import re
+    from pathlib import PurePath
+
+    name = dataset.strip().lower().replace("\\", "/")
+    parts = [p for p in name.split("/") if p]
+    path = PurePath(name)
+    if path.suffix in (".hdf5", ".h5", ".npz") or name.startswith(("/", ".", "~")) or len(parts) != 3:
+        name = path.stem if path.suffix in (".hdf5", ".h5", ".npz") else path.name
+    else:  # a Minari id: namespace/env/dataset-vN
+        name = f"{parts[1]}-{parts[2]}"
+    name = re.sub(r"-v\d+$", "", name.replace("_", "-"))
+    return name.removesuffix("-small")
 
 
 def env_for_dataset(dataset: str | None) -> str | None:
@@ -333,7 +372,7 @@ def resolve(recipe: str, env: str | None, overrides: list[str] | dict[str, Any] 
         env = goal_env_for(env)
     r = RECIPES[recipe]
     cfg = RunConfig(recipe=recipe, agent=agent_config_class(recipe)())
-    cfg = apply_overrides(cfg, {"train.env": env, **r.base, **r.domains.get(domain_of(env), {})})
+    cfg = apply_overrides(cfg, {"train.env": env, **r.presets(env, train_fields.get("dataset"))})
     explicit = {f"train.{k}": v for k, v in train_fields.items() if v is not None}
     cfg = apply_overrides(cfg, explicit)
     if overrides:

@@ -97,7 +97,7 @@ class RunDirectory:
         parameters fit); `overrides` and `train_fields` (online_steps, seed, ...) may change the rest.
         `recipe` may name another recipe of the same agent (hiql fine-tuned from an mscp pre-training):
         its own presets then win over the pre-training run's agent values."""
-        from hybridrl.recipes import domain_of, resolve
+        from hybridrl.recipes import resolve
 
         path = Path(checkpoint_path)
         if path.is_dir():
@@ -113,7 +113,7 @@ class RunDirectory:
             raise ConfigError(f"--from-checkpoint {checkpoint_path} holds a {src.recipe!r} agent; recipe {recipe!r} "
                               "uses another agent (or is unknown)")
         r = RECIPES[recipe]
-        presets = {**r.base, **r.domains.get(domain_of(src.train.env), {})} if recipe != src.recipe else {}
+        presets = r.presets(src.train.env, src.train.dataset) if recipe != src.recipe else {}
         # the fitted shapes come from the source run; fields the agent config derives per run (an lr schedule over
         # the run's own steps) are the fine-tuning run's own
         per_run = getattr(type(src.agent), "per_run_fields", ())
