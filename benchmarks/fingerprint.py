@@ -47,6 +47,8 @@ RUNS = {
     "fql": (TOY, "toy", {"train.start_steps": 0}),
     "ifql": (TOY, "toy", {"train.start_steps": 0, "agent.num_samples": 4}),
     "rebrac": (TOY, "toy", {"train.start_steps": 0}),
+    "qc": (TOY, "toy", {"train.start_steps": 100, "agent.num_samples": 4}),  # chunks of 5, acted open-loop
+    "qc-fql": (TOY, "toy", {"train.start_steps": 100}),
 }
 STEPS = {"offline": 300, "online": 600}
 VOLATILE = {"wall_time", "steps_per_sec"}
