@@ -37,6 +37,20 @@ def test_resume_of_a_non_run_directory_is_clear(tmp_path, capsys):
     assert "no config.json" in capsys.readouterr().err
 
 
+def test_dry_run_prints_the_resolved_config_and_writes_nothing(tmp_path, capsys, monkeypatch):
+    import json
+
+    monkeypatch.chdir(tmp_path)
+    argv = ["train", "--recipe", "rebrac", "--dataset", "walker2d-medium", "--set", "agent.batch_size=64", "--dry-run"]
+    assert main(argv) == 0
+    cfg = json.loads(capsys.readouterr().out)
+    assert cfg["train"]["env"] == "Walker2d-v5"  # taken from the data
+    assert (cfg["agent"]["actor_bc_coef"], cfg["agent"]["critic_bc_coef"]) == (0.05, 0.1)  # the dataset's preset
+    assert cfg["agent"]["batch_size"] == 64 and not list(tmp_path.iterdir())
+    assert main(["train", "--recipe", "sac", "--env", TOY]) == 2
+    assert "--out is required" in capsys.readouterr().err
+
+
 def test_recipes_command(capsys):
     assert main(["recipes"]) == 0
     out = capsys.readouterr().out

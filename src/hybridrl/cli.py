@@ -51,13 +51,16 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--online-steps", type=int, default=None, help="environment steps in the online phase")
     t.add_argument("--offline-steps", type=int, default=None, help="updates in the offline phase")
     t.add_argument("--seed", type=int, default=None)
-    t.add_argument("--out", required=True, help="run directory (config, metrics, checkpoints)")
+    t.add_argument("--out", default=None, help="run directory (config, metrics, checkpoints); required unless "
+                   "--dry-run")
     t.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override any config field, e.g. --set agent.utd=10 (repeatable)")
     t.add_argument("--resume", action="store_true", help="continue --out from its checkpoint to the step counts given")
     t.add_argument("--from-checkpoint", default=None, metavar="RUN_DIR",
                    help="start online fine-tuning from a run's pre-trained agent (its checkpoints/offline.npz); "
                         "recipe, env, dataset and agent config are taken from that run")
+    t.add_argument("--dry-run", action="store_true", help="print the config this command would train with (the "
+                   "recipe's presets for the env's domain and the dataset, then --set) as JSON, and exit")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
     t.add_argument("--drop-invalid", action="store_true",
                    help="repair the dataset (drop NaN rows, clip actions, mark missing episode ends) and report it")
@@ -263,6 +266,17 @@ def _train(args: argparse.Namespace) -> int:
     overrides = list(args.overrides) + (["train.progress=false"] if args.no_progress else []) \
         + (["train.drop_invalid=true"] if args.drop_invalid else []) \
         + ([f"train.action_bounds={json.dumps(_bounds(args.action_bounds))}"] if args.action_bounds else [])
+    if args.dry_run:
+        if args.resume or args.from_checkpoint:
+            raise ConfigError("--dry-run resolves a new run's config; it does not combine with --resume or "
+                              "--from-checkpoint (their config is the run directory's config.json)")
+        cfg = resolve(args.recipe or "rlpd", args.env, overrides, dataset=args.dataset, online_steps=args.online_steps,
+                      offline_steps=args.offline_steps, seed=args.seed)
+        print(json.dumps(cfg.to_dict(), indent=2))
+        return 0
+    if not args.out:
+        raise ConfigError("--out is required: the run directory for config, metrics and checkpoints "
+                          "(or pass --dry-run to print the resolved config only)")
     if args.resume:
         trainer = Trainer.resume(args.out, online_steps=args.online_steps, offline_steps=args.offline_steps)
     elif args.from_checkpoint:
