@@ -178,6 +178,17 @@ def test_rebrac_takes_the_authors_bc_pair_of_the_dataset_however_it_is_spelt(spe
     assert (mine.actor_bc_coef, mine.critic_bc_coef) == (0.05, 0.2)
 
 
+def test_fql_takes_the_tuned_locomotion_alpha_of_the_dataset():
+    # Flow Actor-Critic's FQL baseline (arXiv 2602.18015, README): Hopper 100, Walker2d 300, HalfCheetah 3 / 30
+    assert resolve("fql", "Hopper-v5", dataset="hopper-medium-replay", online_steps=1).agent.alpha == 100.0
+    assert resolve("fql", "Walker2d-v5", dataset="/d/walker2d_medium-v2.hdf5", online_steps=1).agent.alpha == 300.0
+    assert resolve("fql", "HalfCheetah-v5", dataset="halfcheetah-medium-small", online_steps=1).agent.alpha == 3.0
+    assert resolve("fql", "HalfCheetah-v5", dataset="mujoco/halfcheetah/medium-replay-v0").agent.alpha == 30.0
+    # data the tuning does not cover keeps the code's default; an explicit α still wins
+    assert resolve("fql", "Hopper-v5", dataset="hopper-random-small", online_steps=1).agent.alpha == 10.0
+    assert resolve("fql", "Hopper-v5", {"agent.alpha": 7.0}, dataset="hopper-medium", online_steps=1).agent.alpha == 7.0
+
+
 def test_fidelity_sheets_are_generated_and_docs_are_current(capsys):
     from hybridrl.cli import main
     from hybridrl.fidelity import SHEETS, markdown, sheet

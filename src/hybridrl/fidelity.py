@@ -248,8 +248,10 @@ _FQL_ROWS = [
     Row("flow steps", "10 Euler steps", f"flow_steps 10 ({FQL_REPO} agents/fql.py)", "agent.flow_steps"),
     Row("distillation weight α", "per task (D4RL AntMaze 10 / 3, OGBench 300–1000)",
         f"alpha default 10; README per task: cube and scene 300, puzzle 1000 ({FQL_REPO} README.md)", "agent.alpha",
-        note="OGBench's manipulation tasks take the README's values; the mazes AntMaze-medium's 10, locomotion (not "
-        "in the paper) the code's default 10"),
+        note="OGBench's manipulation tasks take the README's values, the mazes AntMaze-medium's 10. D4RL locomotion is "
+        "not in the paper: its medium, medium-replay and medium-expert sets take the α tuned for the FQL baseline in "
+        "Flow Actor-Critic (arXiv 2602.18015, its code's README): HalfCheetah 3 / 30 / 30, Hopper 100, Walker2d 300, "
+        "matched by name as ReBRAC's pairs are; other locomotion data the code's default 10"),
     Row("TD target over the critics", "mean (min on AntMaze-large/giant, Adroit)", f"q_agg mean ({FQL_REPO} "
         "agents/fql.py)", "agent.q_agg"),
     Row("actor's Q", "mean of the 2 critics at clip(μ(s, z))", f"always the mean ({FQL_REPO} agents/fql.py)",

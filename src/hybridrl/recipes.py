@@ -74,6 +74,14 @@ _FQL_MANIPULATION: dict[str, dict[str, Any]] = {"manipulation": {"agent.alpha": 
                                                 "puzzle": {"agent.alpha": 1000.0}}
 # QC as ColinQiyangLi/qc main.py: 1M offline updates; online, the offline data stays in the one buffer (append),
 # the pre-trained policy acts from the first step and updates (one per env step) start after 5,000 steps.
+# FQL on D4RL locomotion, which the FQL paper does not run: the per-dataset α of the FQL baseline tuned in Flow
+# Actor-Critic (arXiv 2602.18015; its code's README lists them): HalfCheetah medium 3, medium-replay and medium-expert
+# 30; Hopper 100; Walker2d 300. Other locomotion data keep the code's default 10.
+_FQL_LOCOMOTION_ALPHA: dict[str, float] = {
+    "halfcheetah-medium": 3.0, "halfcheetah-medium-replay": 30.0, "halfcheetah-medium-expert": 30.0,
+    "hopper-medium": 100.0, "hopper-medium-replay": 100.0, "hopper-medium-expert": 100.0,
+    "walker2d-medium": 300.0, "walker2d-medium-replay": 300.0, "walker2d-medium-expert": 300.0,
+}
 _QC_BASE: dict[str, Any] = {"train.offline_steps": 1_000_000, "train.mixing": "append", "train.start_steps": 5_000,
                             "train.warmup_policy": "agent", "agent.horizon": 5}
 _QC_SPARSE: dict[str, Any] = {"train.reward_sparsify": True}  # QC's scene-sparse and puzzle-3x3-sparse
@@ -198,6 +206,7 @@ RECIPES: dict[str, Recipe] = {
                     "Q; offline, then online with the offline data kept (append), UTD 1",
             base=_FQL_BASE,
             domains={"maze": _FLOW_MAZE, **_FQL_MANIPULATION},
+            datasets={name: {"agent.alpha": a} for name, a in _FQL_LOCOMOTION_ALPHA.items()},
         ),
         Recipe(
             name="qc",
