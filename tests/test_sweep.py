@@ -104,6 +104,33 @@ def test_an_invalid_config_stops_the_sweep_before_any_run_and_dry_run_names_it(t
     assert "new" in out.splitlines()[0] and out.splitlines()[1].startswith("invalid") and "agent.nope" in out
 
 
+def test_only_runs_the_selected_slice_of_the_grid_and_names_a_pattern_that_matches_nothing(tmp_path, capsys):
+    from hybridrl.analysis.sweep import select
+    from hybridrl.cli import main
+
+    spec = _spec(tmp_path, seeds=2, steps=200)
+    spec["recipes"] = ["sac", {"label": "sac-b", "recipe": "sac"}]
+    tasks = expand(spec)
+    picked = select(tasks, spec["out"], ["toy/sac-b/*", "*/sac/seed1"])
+    assert [t.run_dir.split("sweep/")[1] for t in picked] == ["toy/sac/seed1", "toy/sac-b/seed0", "toy/sac-b/seed1"]
+    assert select(tasks, spec["out"], None) == tasks
+    with pytest.raises(ConfigError, match=r"'toy/rlpd/\*' matches none of the sweep's runs; names are task/label"):
+        select(tasks, spec["out"], ["toy/sac/*", "toy/rlpd/*"])
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    assert main(["sweep", str(path), "--dry-run", "--only", "*/sac-b/seed0"]) == 0
+    assert capsys.readouterr().out.split() == ["new", str(tmp_path / "sweep/toy/sac-b/seed0")]
+
+    summary = run_sweep(spec, workers=1, only=["toy/sac/seed1"])
+    status = {row["run_dir"].split("sweep/")[1]: row["status"] for row in summary["rows"]}
+    assert status == {"toy/sac/seed0": "not selected", "toy/sac/seed1": "done", "toy/sac-b/seed0": "not selected",
+                      "toy/sac-b/seed1": "not selected"}  # the whole grid is recorded, only the slice ran
+    assert summary["ran"] == 1 and not (tmp_path / "sweep/toy/sac/seed0").exists()
+    summary = run_sweep(spec, workers=1, only=["toy/sac/*"])  # the finished run is skipped, the other one runs
+    status = {row["run_dir"].split("sweep/")[1]: row["status"] for row in summary["rows"]}
+    assert status["toy/sac/seed1"] == "skipped" and status["toy/sac/seed0"] == "done" and summary["ran"] == 1
+
+
 def test_local_workers_run_on_disjoint_cores(monkeypatch):
     import threading
 

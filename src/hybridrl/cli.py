@@ -127,6 +127,9 @@ def _parser() -> argparse.ArgumentParser:
     sw.add_argument("--workers", type=int, default=None, help="runs at once (default: cores // threads)")
     sw.add_argument("--threads", type=int, default=1, help="CPU threads per run (XLA/BLAS are limited to it)")
     sw.add_argument("--dry-run", action="store_true", help="list the runs and their status, run nothing")
+    sw.add_argument("--only", action="append", default=None, metavar="GLOB",
+                    help="run only the runs whose name (task/label/seedN) matches; repeatable, e.g. "
+                         "--only 'hopper-medium-replay/rebrac/*' --only '*/rlpd/seed0'")
 
     rp = sub.add_parser("report", help=COMMANDS["report"], description=COMMANDS["report"])
     rp.add_argument("runs_dir", help="a directory of run directories (e.g. a sweep's out)")
@@ -219,19 +222,19 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(f"wrote {args.out}")
         return 0
     if args.command == "sweep":
-        from hybridrl.analysis.sweep import config_error, expand, load_spec, run_status, run_sweep
+        from hybridrl.analysis.sweep import config_error, expand, load_spec, run_status, run_sweep, select
 
         spec = load_spec(args.spec)
         if args.dry_run:
             invalid = 0
-            for task in expand(spec):
+            for task in select(expand(spec), spec["out"], args.only):
                 err = config_error(task) if run_status(task.run_dir) != "done" else None
                 invalid += err is not None
                 print(f"{'invalid' if err else run_status(task.run_dir):<12} {task.run_dir}"
                       + (f"  ({err[:200]})" if err else ""))
             return 2 if invalid else 0
         summary = run_sweep(spec, backend=args.backend, workers=args.workers, address=args.address,
-                            threads=args.threads)
+                            threads=args.threads, only=args.only)
         for row in summary["rows"]:
             print(f"{row['status']:<8} {row['run_dir']}" + (f"  ({row['error']})" if row.get("error") else ""))
         print(f"{summary['runs']} runs, {summary['ran']} run now, {summary['failed']} failed; "

@@ -21,6 +21,7 @@ Spec (YAML, read with `yaml.safe_load`, so a file cannot construct objects):
 """
 from __future__ import annotations
 
+import fnmatch
 import itertools
 import json
 import os
@@ -255,11 +256,32 @@ def _ray(tasks: list[RunTask], address: str | None, cpus: float, gpus: float, th
     return ray.get([remote.remote(t, threads) for t in tasks])
 
 
+def run_name(task: RunTask, out: str | Path) -> str:
+    """A run's name inside its sweep: `task/label/seedN`, what `--only` patterns match."""
+    return Path(task.run_dir).relative_to(Path(out)).as_posix()
+
+
+def select(tasks: list[RunTask], out: str | Path, only: list[str] | None) -> list[RunTask]:
+    """The tasks whose name matches one of the glob patterns (all of them without patterns), so a machine with
+    little time runs a slice of a grid now and the rest later; a pattern that matches no run is an error."""
+    if not only:
+        return tasks
+    names = {t.run_dir: run_name(t, out) for t in tasks}
+    unmatched = [p for p in only if not any(fnmatch.fnmatchcase(n, p) for n in names.values())]
+    if unmatched:
+        shown = ", ".join(list(names.values())[:6]) + (", ..." if len(names) > 6 else "")
+        raise ConfigError(f"sweep --only: {', '.join(map(repr, unmatched))} matches none of the sweep's runs; "
+                          f"names are task/label/seedN, e.g. {shown}")
+    return [t for t in tasks if any(fnmatch.fnmatchcase(names[t.run_dir], p) for p in only)]
+
+
 def run_sweep(spec: dict[str, Any], backend: str = "local", workers: int | None = None, address: str | None = None,
-              threads: int = 1) -> dict[str, Any]:
-    """Run every unfinished task of the spec; write `sweep.json` (one row per run) under the spec's out."""
+              threads: int = 1, only: list[str] | None = None) -> dict[str, Any]:
+    """Run every unfinished task of the spec (of those `only` selects); write `sweep.json` (one row per run of the
+    whole grid, the unselected ones marked so) under the spec's out."""
     tasks = expand(spec)
-    todo = [t for t in tasks if run_status(t.run_dir) != "done"]
+    chosen = {t.run_dir for t in select(tasks, spec["out"], only)}
+    todo = [t for t in tasks if t.run_dir in chosen and run_status(t.run_dir) != "done"]
     bad = [(t, err) for t in todo if (err := config_error(t))]
     if bad:
         raise ConfigError(f"{len(bad)} of the sweep's runs have an invalid config, nothing was run:\n"
@@ -274,7 +296,8 @@ def run_sweep(spec: dict[str, Any], backend: str = "local", workers: int | None 
         raise ConfigError(f"unknown sweep backend {backend!r}; valid: local, ray")
     by_dir = {r["run_dir"]: r for r in results}
     rows = [{"run_dir": t.run_dir, "recipe": t.recipe, "env": t.env, "dataset": t.dataset, "seed": t.seed,
-             **({"status": "skipped"} if t.run_dir not in by_dir else
+             **({"status": "skipped" if t.run_dir in chosen or run_status(t.run_dir) == "done" else "not selected"}
+                if t.run_dir not in by_dir else
                 {k: v for k, v in by_dir[t.run_dir].items() if k in ("status", "how", "seconds", "error")})}
             for t in tasks]
     summary = {"runs": len(tasks), "ran": len(todo), "backend": backend, "workers": workers,
