@@ -265,3 +265,20 @@ def test_report_keeps_every_method_s_own_run_count_and_names_what_it_leaves_out(
     assert "| a | 3 |" in text and "| b | 1 |" in text and "b/t1: 1 run(s)" in text and "c (no run on t2)" in text
     # every run's own score is listed, those left out of the aggregates included
     assert "| t1 | b | 2 | 50 [seed0], 70 [seed1] |" in text and "| t1 | c | 1 | 99 [seed0] |" in text
+
+
+def test_report_lists_every_evaluation_of_every_run_split_at_the_switch(tmp_path):
+    """Where a run's final score hides a swing (100 then 10) the per-run row shows it, offline and online apart."""
+    from hybridrl.analysis.report import write_report
+
+    d = tmp_path / "t1" / "m" / "seed0"
+    d.mkdir(parents=True)
+    (d / "config.json").write_text(json.dumps({"config": {"recipe": "m", "train": {
+        "env": "t1", "offline_steps": 200, "online_steps": 200}}}))
+    (d / "metrics.csv").write_text("step,phase,normalized_score\n100,offline,12.5\n200,offline,101\n"
+                                   "300,offline,\n100,online,9.25\n200,online,55\n")
+    _fake_run(tmp_path, "t1", "rl", 0, [3.0, 4.0])  # online only
+    write_report(tmp_path, reps=100)
+    text = (tmp_path / "report" / "REPORT.md").read_text()
+    assert "| t1 | m | seed0 | 12.5 101 | 9.25 55 | 101 |" in text
+    assert "| t1 | rl | seed0 | — | 3 4 | 4 |" in text

@@ -104,6 +104,17 @@ def switch_table(runs: list[RunScores], window: float = 0.1, last: int = 1) -> l
     return rows
 
 
+def evaluation_rows(runs: list[RunScores]) -> list[str]:
+    """One Markdown row per run with every evaluation in order, offline then online, and the run's best: the
+    final score alone hides whether a method got there steadily or swings between evaluations."""
+    def fmt(values: np.ndarray) -> str:
+        return " ".join(f"{v:.3g}" for v in values) or "—"
+
+    return [f"| {r.task} | {r.method} | {r.run_dir.name} | {fmt(r.values[r.steps <= 0])} | "
+            f"{fmt(r.values[r.steps > 0])} | {float(r.values.max()):.3g} |"
+            for r in sorted(runs, key=lambda r: (r.task, r.method, r.run_dir.name))]
+
+
 def score_matrix(runs: list[RunScores], last: int = 1, dropped: list[str] | None = None
                  ) -> tuple[dict[str, np.ndarray], list[str]]:
     """{method: (runs, tasks) final scores}. rliable bootstraps each method on its own, so methods may have
@@ -282,6 +293,9 @@ def write_report(root: str | Path, out: str | Path | None = None, metric: str | 
         lines += [f"| {r['task']} | {r['method']} | {r['runs']} | {r['switch_mean']:.3g} ± {r['switch_std']:.2g} | "
                   f"{r['dip_mean']:.3g} ± {r['dip_std']:.2g} | {r['final_mean']:.3g} ± {r['final_std']:.2g} |"
                   for r in switch]
+    lines += ["", "Every evaluation, per run, in order (offline phase | online phase; best: the run's highest):", "",
+              "| task | method | run | offline | online | best |", "|---|---|---|---|---|---:|",
+              *evaluation_rows(runs)]
     lines += ["", "![aggregates](aggregates.png)", "", "![profiles](profiles.png)", "",
               *(["![improvement](improvement.png)", ""] if p_point else []), "![curves](curves.png)", ""]
     (out / "REPORT.md").write_text("\n".join(lines))
