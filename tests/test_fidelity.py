@@ -373,3 +373,29 @@ def test_cal_ql_resumes_exactly_in_the_middle_of_an_episode(tmp_path, toy_npz):
     assert read_rows(tmp_path / "resumed") == read_rows(tmp_path / "straight")
     np.testing.assert_array_equal(again.carry.buffer.filled()["mc_returns"],
                                   straight.carry.buffer.filled()["mc_returns"])
+
+
+def test_fql_and_rebrac_take_their_readmes_per_dataset_flags_and_fql_its_offline_to_online_alpha():
+    # seohongpark/fql README: humanoidmaze γ 0.995, α 30 offline and 100 offline-to-online; antmaze-giant min + γ 0.995
+    maze = None  # the env the OGBench file names
+    off = resolve("fql", maze, dataset="/d/humanoidmaze-medium-navigate-v0.npz", online_steps=0).agent
+    o2o = resolve("fql", maze, dataset="/d/humanoidmaze-medium-navigate-v0.npz", online_steps=1000).agent
+    assert (off.alpha, off.discount, o2o.alpha, o2o.discount) == (30.0, 0.995, 100.0, 0.995)
+    assert resolve("fql", maze, {"agent.alpha": 7.0}, dataset="/d/humanoidmaze-medium-navigate-v0.npz",
+                   online_steps=1000).agent.alpha == 7.0  # --set still wins over the online layer
+    giant = resolve("fql", None, dataset="/d/antmaze-giant-navigate-v0.npz",
+                    online_steps=1).agent
+    assert (giant.q_agg, giant.discount, giant.alpha) == ("min", 0.995, 10.0)
+    ifql = resolve("ifql", None, dataset="/d/antmaze-giant-navigate-v0.npz").agent
+    assert ifql.discount == 0.995
+    pen = resolve("fql", "AdroitHandPen-v1", dataset="D4RL/pen/cloned-v2", online_steps=0).agent
+    assert (pen.q_agg, pen.alpha) == ("min", 1e4)
+    assert resolve("fql", "AdroitHandPen-v1", dataset="D4RL/pen/cloned-v2", online_steps=5).agent.alpha == 1e3
+    # tinkoff-ai/ReBRAC configs: AntMaze pairs per dataset, Adroit its pair with lr 3e-4 and batch 256
+    am = resolve("rebrac", "AntMaze_Large_Diverse_GR-v4", dataset="/d/antmaze_large_play-v2.hdf5").agent
+    assert (am.actor_bc_coef, am.critic_bc_coef, am.discount) == (0.002, 0.001, 0.999)
+    door = resolve("rebrac", "AdroitHandDoor-v1", dataset="D4RL/door/human-v2").agent
+    assert (door.actor_bc_coef, door.critic_bc_coef, door.actor_lr, door.critic_lr, door.batch_size) == \
+        (0.1, 0.1, 3e-4, 3e-4, 256)
+    # a dataset the READMEs do not list keeps the domain's values
+    assert resolve("fql", maze, dataset="/d/humanoidmaze-medium-stitch-v0.npz").agent.alpha == 10.0

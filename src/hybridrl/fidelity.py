@@ -247,13 +247,21 @@ _FQL_ROWS = [
         f"ActorVectorField for both, no squashing ({FQL_REPO} agents/fql.py, utils/networks.py)", ours="the same"),
     Row("flow steps", "10 Euler steps", f"flow_steps 10 ({FQL_REPO} agents/fql.py)", "agent.flow_steps"),
     Row("distillation weight α", "per task (D4RL AntMaze 10 / 3, OGBench 300–1000)",
-        f"alpha default 10; README per task: cube and scene 300, puzzle 1000 ({FQL_REPO} README.md)", "agent.alpha",
-        note="OGBench's manipulation tasks take the README's values, the mazes AntMaze-medium's 10. D4RL locomotion is "
+        f"alpha default 10; README per task: cube and scene 300, puzzle 1000; humanoidmaze 30 (100 offline-to-online), "
+        f"antsoccer 10 (30), D4RL AntMaze-large 3, Adroit 3e3–3e4 (cloned offline-to-online 1e3, relocate 1e4) "
+        f"({FQL_REPO} README.md)", "agent.alpha",
+        note="OGBench's manipulation tasks take the README's values, the other mazes AntMaze-medium's 10, and the "
+        "README's datasets (OGBench navigation, D4RL AntMaze and Adroit, matched by name) their own α, the "
+        "offline-to-online one when the run has online steps (a fine-tuning from an offline-only checkpoint keeps "
+        "its pre-training's). D4RL locomotion is "
         "not in the paper: its medium, medium-replay and medium-expert sets take the α tuned for the FQL baseline in "
         "Flow Actor-Critic (arXiv 2602.18015, its code's README): HalfCheetah 3 / 30 / 30, Hopper 100, Walker2d 300, "
         "matched by name as ReBRAC's pairs are; other locomotion data the code's default 10"),
-    Row("TD target over the critics", "mean (min on AntMaze-large/giant, Adroit)", f"q_agg mean ({FQL_REPO} "
-        "agents/fql.py)", "agent.q_agg"),
+    Row("TD target over the critics", "mean (min on AntMaze-large/giant, Adroit)", f"q_agg mean; README: min on "
+        f"antmaze-large/giant-navigate and Adroit ({FQL_REPO} agents/fql.py, README.md); ours the same per dataset",
+        "agent.q_agg"),
+    Row("discount", "0.99 (0.995 on the long-horizon mazes)", f"discount 0.99; README: 0.995 on antmaze-giant, "
+        f"humanoidmaze and antsoccer ({FQL_REPO} README.md); ours the same per dataset", "agent.discount"),
     Row("actor's Q", "mean of the 2 critics at clip(μ(s, z))", f"always the mean ({FQL_REPO} agents/fql.py)",
         ours="the mean"),
     Row("Q-loss normalisation", "off", f"normalize_q_loss False ({FQL_REPO} agents/fql.py)", "agent.normalize_q_loss"),
@@ -267,6 +275,9 @@ _FQL_ROWS = [
         "agents/fql.py target_update)", "agent.tau"),
     Row("evaluation", "the sampling policy", f"temperature ignored: clip(μ(s, z)), fresh z ({FQL_REPO} "
         "agents/fql.py sample_actions)", ours="the sampling policy (evaluates_by_sampling)"),
+    Row("evaluation episodes", "50 per evaluation", f"eval_episodes 50, every 100k steps, a fresh key each time "
+        f"({FQL_REPO} main.py, utils/evaluation.py)", "train.eval_episodes", note="a run-level choice (cost against "
+        "noise), the same for every recipe; set train.eval_episodes=50 train.eval_interval=100000 for theirs"),
     Row("online data", "offline data kept", f"offline dataset copied into the replay buffer, online rows appended, "
         f"uniform ({FQL_REPO} main.py)", "train.mixing"),
     Row("online updates", "from the first env step, UTD 1, same α", f"no warm-up ({FQL_REPO} main.py)",
@@ -289,7 +300,7 @@ _IFQL_ROWS = [
         note="batched over observations (the authors' version takes one at a time); the same choice per state"),
     Row("evaluation", "the sampling policy", f"temperature ignored ({FQL_REPO} agents/ifql.py)",
         ours="the sampling policy (evaluates_by_sampling)"),
-    *[r for r in _FQL_ROWS if r.item in ("networks", "critics", "optimiser", "target update", "online data",
+    *[r for r in _FQL_ROWS if r.item in ("evaluation episodes", "discount", "networks", "critics", "optimiser", "target update", "online data",
                                            "online updates", "reward transform (AntMaze)", "offline updates",
                                            "batch size")],
 ]
@@ -299,13 +310,17 @@ _REBRAC_ROWS = [
     Row("BC coefficients (β_actor, β_critic)", "per dataset", f"configs/rebrac/<env>/<dataset>.yaml ({REBRAC_REPO}): "
         "e.g. hopper-medium 0.01/0.01, hopper-medium-replay 0.05/0.5, antmaze-medium-diverse 0.001/0",
         "agent.actor_bc_coef",
-        note="the authors' pair on each of D4RL's 15 locomotion datasets, matched by name (the suite's sets and their "
-        "-small cuts, D4RL files, Minari ids: recipes.dataset_family); data of another name takes its domain's: "
-        "locomotion hopper-medium's pair, mazes AntMaze-medium-diverse's"),
+        note="the authors' pair on each of D4RL's 15 locomotion, 6 AntMaze and 12 Adroit datasets (Adroit also with "
+        "its learning rates 3e-4 and batch 256), matched by name (the suite's sets and their -small cuts, D4RL files, "
+        "Minari ids: recipes.dataset_family); data of another name takes its domain's: locomotion hopper-medium's "
+        "pair, mazes AntMaze-medium-diverse's"),
     Row("critic BC penalty", "β_critic ‖a′ − a′_data‖² in the target", f"the data's next action is row i + 1 of the "
         f"file ({REBRAC_REPO} src/utils/buffer.py)", "agent.critic_bc_coef",
-        note="the next action within the episode (an episode's last row keeps its own): row i + 1 crosses episode "
-        "ends; online rows get theirs when the episode ends"),
+        note="the next action within the episode. tinkoff drops time-limit rows first (qlearning_dataset), so its "
+        "row i + 1 crosses only at terminals, masked; on data that keeps an episode's cut last row (the suite, Minari) "
+        "ours bootstraps that row with its own action, the data holding no next one. FQL's ReBRAC takes row i + 1 "
+        "across every end. Online rows get theirs when their episode ends (FQL's at once, across the unfinished "
+        "episode's boundary)"),
     Row("Q normalisation in the actor", "λ = 1 / mean |Q|", f"normalize_q True ({REBRAC_REPO} "
         "src/algorithms/rebrac.py)", "agent.normalize_q"),
     Row("target smoothing", "σ 0.2, clip 0.5", f"policy_noise 0.2, noise_clip 0.5 ({REBRAC_REPO})",
@@ -315,9 +330,12 @@ _REBRAC_ROWS = [
     Row("networks", "256×3 ReLU, LayerNorm after each activation in the critic", f"EDAC init: U(±1/√fan_in), bias "
         f"0.1, output U(±3e-3) / U(±1e-3) ({REBRAC_REPO} src/networks.py)", "agent.hidden_dims"),
     Row("critic loss", "Σ over the 2 critics of the batch mean", f"({REBRAC_REPO} update_critic)", ours="the same"),
-    Row("learning rates (actor, critic)", "1e-3 locomotion; 3e-4 / 5e-5 AntMaze", f"({REBRAC_REPO} configs)",
+    Row("learning rates (actor, critic)", "1e-3 locomotion; 3e-4 / 5e-5 AntMaze; 3e-4 Adroit", f"({REBRAC_REPO} configs)",
         "agent.critic_lr"),
-    Row("batch size", "1024 locomotion, 256 AntMaze", f"({REBRAC_REPO} configs)", "agent.batch_size"),
+    Row("batch size", "1024 locomotion, 256 AntMaze and Adroit", f"({REBRAC_REPO} configs)", "agent.batch_size"),
+    Row("evaluation episodes", "10 locomotion and Adroit, 100 AntMaze", f"eval_episodes ({REBRAC_REPO} configs)",
+        "train.eval_episodes", note="a run-level choice (cost against noise), the same for every recipe; set "
+        "train.eval_episodes=100 for the authors' AntMaze protocol"),
     Row("discount", "0.99 locomotion, 0.999 AntMaze", f"({REBRAC_REPO} configs)", "agent.discount"),
     Row("rewards (AntMaze)", "× 100", f"normalize_reward: ×100 ({REBRAC_REPO} src/utils/buffer.py)",
         "train.reward_scale"),

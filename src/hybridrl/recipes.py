@@ -22,10 +22,16 @@ class Recipe:
     # presets for one dataset, keyed by its D4RL-style name (`dataset_family`), for methods whose authors tuned
     # per dataset; applied over the domain's
     datasets: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # where the authors ran offline-to-online with other values than offline (FQL's α on some tasks): applied over
+    # the dataset's presets when the run has online steps
+    online_datasets: dict[str, dict[str, Any]] = field(default_factory=dict)
 
-    def presets(self, env: str, dataset: str | None = None) -> dict[str, Any]:
-        """The recipe's own values for a run: its base, then its env domain's, then its dataset's."""
-        return {**self.base, **self.domains.get(domain_of(env), {}), **self.datasets.get(dataset_family(dataset), {})}
+    def presets(self, env: str, dataset: str | None = None, online: bool = False) -> dict[str, Any]:
+        """The recipe's own values for a run: its base, then its env domain's, then its dataset's (and its dataset's
+        offline-to-online values, for a run with online steps)."""
+        family = dataset_family(dataset)
+        return {**self.base, **self.domains.get(domain_of(env), {}), **self.datasets.get(family, {}),
+                **(self.online_datasets.get(family, {}) if online else {})}
 
 
 # CQL / Cal-QL as nakamotoo/Cal-QL's JaxCQL: α_cql 5, max-backup, temperature lr = policy lr 1e-4; online the
@@ -82,6 +88,29 @@ _FQL_LOCOMOTION_ALPHA: dict[str, float] = {
     "hopper-medium": 100.0, "hopper-medium-replay": 100.0, "hopper-medium-expert": 100.0,
     "walker2d-medium": 300.0, "walker2d-medium-replay": 300.0, "walker2d-medium-expert": 300.0,
 }
+# FQL's README, the flags of the paper's runs per dataset (matched by `dataset_family`, as ReBRAC's pairs):
+# OGBench's navigation (q_agg min on the large and giant AntMazes, γ 0.995 on the long-horizon mazes) and D4RL's
+# AntMaze-large and Adroit (α 3; q_agg min with α 1e3–3e4). Where the README's offline-to-online command takes
+# another α, `_FQL_DATASETS_ONLINE` holds it: applied when the run has online steps.
+_GAMMA_LONG: dict[str, Any] = {"agent.discount": 0.995}
+_FQL_DATASETS: dict[str, dict[str, Any]] = {
+    "antmaze-large-navigate": {"agent.q_agg": "min"},
+    "antmaze-giant-navigate": {**_GAMMA_LONG, "agent.q_agg": "min"},
+    "humanoidmaze-medium-navigate": {**_GAMMA_LONG, "agent.alpha": 30.0},
+    "humanoidmaze-large-navigate": {**_GAMMA_LONG, "agent.alpha": 30.0},
+    "antsoccer-arena-navigate": {**_GAMMA_LONG},
+    "antmaze-large-play": {"agent.alpha": 3.0}, "antmaze-large-diverse": {"agent.alpha": 3.0},
+    **{f"{task}-{data}": {"agent.q_agg": "min", "agent.alpha": a} for (task, data), a in {
+        ("pen", "human"): 1e4, ("pen", "cloned"): 1e4, ("pen", "expert"): 3e3,
+        ("door", "human"): 3e4, ("door", "cloned"): 3e4, ("door", "expert"): 3e4,
+        ("hammer", "human"): 3e4, ("hammer", "cloned"): 1e4, ("hammer", "expert"): 3e4,
+        ("relocate", "human"): 1e4, ("relocate", "cloned"): 3e4, ("relocate", "expert"): 3e4}.items()},
+}
+_FQL_DATASETS_ONLINE: dict[str, dict[str, Any]] = {
+    "humanoidmaze-medium-navigate": {"agent.alpha": 100.0}, "antsoccer-arena-navigate": {"agent.alpha": 30.0},
+    "pen-cloned": {"agent.alpha": 1e3}, "door-cloned": {"agent.alpha": 1e3}, "hammer-cloned": {"agent.alpha": 1e3},
+    "relocate-cloned": {"agent.alpha": 1e4},
+}
 _QC_BASE: dict[str, Any] = {"train.offline_steps": 1_000_000, "train.mixing": "append", "train.start_steps": 5_000,
                             "train.warmup_policy": "agent", "agent.horizon": 5}
 _QC_SPARSE: dict[str, Any] = {"train.reward_sparsify": True}  # QC's scene-sparse and puzzle-3x3-sparse
@@ -94,6 +123,16 @@ _REBRAC_BC: dict[str, tuple[float, float]] = {
     "halfcheetah-medium-expert": (0.01, 0.1), "halfcheetah-expert": (0.01, 0.01),
     "walker2d-random": (0.01, 0.0), "walker2d-medium": (0.05, 0.1), "walker2d-medium-replay": (0.05, 0.01),
     "walker2d-medium-expert": (0.01, 0.01), "walker2d-expert": (0.01, 0.5),
+    # AntMaze (the rest of the authors' AntMaze settings come with the maze domain)
+    "antmaze-umaze": (0.003, 0.002), "antmaze-umaze-diverse": (0.003, 0.001), "antmaze-medium-play": (0.001, 0.0005),
+    "antmaze-medium-diverse": (0.001, 0.0), "antmaze-large-play": (0.002, 0.001), "antmaze-large-diverse": (0.002, 0.002),
+}
+# Adroit, configs/rebrac/{pen,door,hammer,relocate}/*.yaml: its own pair, both learning rates 3e-4, batch 256
+_REBRAC_ADROIT: dict[str, tuple[float, float]] = {
+    "pen-human": (0.1, 0.5), "pen-cloned": (0.05, 0.5), "pen-expert": (0.01, 0.01),
+    "door-human": (0.1, 0.1), "door-cloned": (0.01, 0.1), "door-expert": (0.05, 0.01),
+    "hammer-human": (0.01, 0.5), "hammer-cloned": (0.1, 0.5), "hammer-expert": (0.01, 0.01),
+    "relocate-human": (0.1, 0.01), "relocate-cloned": (0.1, 0.01), "relocate-expert": (0.05, 0.01),
 }
 
 RECIPES: dict[str, Recipe] = {
@@ -206,7 +245,8 @@ RECIPES: dict[str, Recipe] = {
                     "Q; offline, then online with the offline data kept (append), UTD 1",
             base=_FQL_BASE,
             domains={"maze": _FLOW_MAZE, **_FQL_MANIPULATION},
-            datasets={name: {"agent.alpha": a} for name, a in _FQL_LOCOMOTION_ALPHA.items()},
+            datasets={**{name: {"agent.alpha": a} for name, a in _FQL_LOCOMOTION_ALPHA.items()}, **_FQL_DATASETS},
+            online_datasets=_FQL_DATASETS_ONLINE,
         ),
         Recipe(
             name="qc",
@@ -235,6 +275,8 @@ RECIPES: dict[str, Recipe] = {
                     "acting by the best of 32 flow samples under Q; the FQL protocol online",
             base=_FLOW_PROTOCOL,
             domains={"maze": _FLOW_MAZE},
+            # γ 0.995 where FQL's commands take it (the README's IFQL example on humanoidmaze-medium does too)
+            datasets={name: _GAMMA_LONG for name, p in _FQL_DATASETS.items() if "agent.discount" in p},
         ),
         Recipe(
             name="rebrac",
@@ -248,7 +290,9 @@ RECIPES: dict[str, Recipe] = {
                               "agent.actor_lr": 3e-4, "agent.critic_lr": 5e-5, "agent.batch_size": 256,
                               "train.reward_scale": 100.0}},
             datasets={name: {"agent.actor_bc_coef": a, "agent.critic_bc_coef": c}
-                      for name, (a, c) in _REBRAC_BC.items()},
+                      for name, (a, c) in _REBRAC_BC.items()}
+            | {name: {"agent.actor_bc_coef": a, "agent.critic_bc_coef": c, "agent.actor_lr": 3e-4,
+                      "agent.critic_lr": 3e-4, "agent.batch_size": 256} for name, (a, c) in _REBRAC_ADROIT.items()},
         ),
         Recipe(
             name="idm-label",
@@ -384,6 +428,9 @@ def resolve(recipe: str, env: str | None, overrides: list[str] | dict[str, Any] 
     cfg = apply_overrides(cfg, {"train.env": env, **r.presets(env, train_fields.get("dataset"))})
     explicit = {f"train.{k}": v for k, v in train_fields.items() if v is not None}
     cfg = apply_overrides(cfg, explicit)
+    online = r.online_datasets.get(dataset_family(train_fields.get("dataset"))) if cfg.train.online_steps else None
+    if online:  # known only once the run's steps are: the authors' offline-to-online values for this dataset
+        cfg = apply_overrides(cfg, online)
     if overrides:
         cfg = apply_overrides(cfg, overrides)
     derived = cfg.agent.run_fields(cfg.train) if hasattr(cfg.agent, "run_fields") else {}

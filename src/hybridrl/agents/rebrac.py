@@ -212,8 +212,11 @@ class ReBRACAgent(AgentAPI, flax.struct.PyTreeNode):
 
 
 def next_actions_within_episodes(actions: np.ndarray, episode_ends: np.ndarray) -> np.ndarray:
-    """Each row's next action in its own episode; an episode's last row keeps its own (the authors take row i + 1
-    of the whole file, across episode ends, which their code notes as a simplification)."""
+    """Each row's next action in its own episode; an episode's last row keeps its own. tinkoff-ai/ReBRAC takes row
+    i + 1 of a file whose time-limit rows were dropped (so it crosses only at terminals, where the mask zeroes it);
+    seohongpark/fql takes row i + 1 across every end, which its code notes as a simplification. Ours differs from
+    tinkoff only on data that keeps an episode's cut last row (the suite, Minari): that row bootstraps with its own
+    action as the next one, the data holding no other."""
     actions = np.asarray(actions, np.float32)
     nxt = np.concatenate([actions[1:], actions[-1:]])
     ends = np.asarray(episode_ends, bool)
