@@ -300,7 +300,8 @@ _IFQL_ROWS = [
         note="batched over observations (the authors' version takes one at a time); the same choice per state"),
     Row("evaluation", "the sampling policy", f"temperature ignored ({FQL_REPO} agents/ifql.py)",
         ours="the sampling policy (evaluates_by_sampling)"),
-    *[r for r in _FQL_ROWS if r.item in ("evaluation episodes", "discount", "networks", "critics", "optimiser", "target update", "online data",
+    *[r for r in _FQL_ROWS if r.item in ("evaluation episodes", "discount", "networks", "critics", "optimiser",
+                                           "target update", "online data",
                                            "online updates", "reward transform (AntMaze)", "offline updates",
                                            "batch size")],
 ]
@@ -330,7 +331,8 @@ _REBRAC_ROWS = [
     Row("networks", "256×3 ReLU, LayerNorm after each activation in the critic", f"EDAC init: U(±1/√fan_in), bias "
         f"0.1, output U(±3e-3) / U(±1e-3) ({REBRAC_REPO} src/networks.py)", "agent.hidden_dims"),
     Row("critic loss", "Σ over the 2 critics of the batch mean", f"({REBRAC_REPO} update_critic)", ours="the same"),
-    Row("learning rates (actor, critic)", "1e-3 locomotion; 3e-4 / 5e-5 AntMaze; 3e-4 Adroit", f"({REBRAC_REPO} configs)",
+    Row("learning rates (actor, critic)", "1e-3 locomotion; 3e-4 / 5e-5 AntMaze; 3e-4 Adroit",
+        f"({REBRAC_REPO} configs)",
         "agent.critic_lr"),
     Row("batch size", "1024 locomotion, 256 AntMaze and Adroit", f"({REBRAC_REPO} configs)", "agent.batch_size"),
     Row("evaluation episodes", "10 locomotion and Adroit, 100 AntMaze", f"eval_episodes ({REBRAC_REPO} configs)",

@@ -125,7 +125,8 @@ _REBRAC_BC: dict[str, tuple[float, float]] = {
     "walker2d-medium-expert": (0.01, 0.01), "walker2d-expert": (0.01, 0.5),
     # AntMaze (the rest of the authors' AntMaze settings come with the maze domain)
     "antmaze-umaze": (0.003, 0.002), "antmaze-umaze-diverse": (0.003, 0.001), "antmaze-medium-play": (0.001, 0.0005),
-    "antmaze-medium-diverse": (0.001, 0.0), "antmaze-large-play": (0.002, 0.001), "antmaze-large-diverse": (0.002, 0.002),
+    "antmaze-medium-diverse": (0.001, 0.0), "antmaze-large-play": (0.002, 0.001),
+    "antmaze-large-diverse": (0.002, 0.002),
 }
 # Adroit, configs/rebrac/{pen,door,hammer,relocate}/*.yaml: its own pair, both learning rates 3e-4, batch 256
 _REBRAC_ADROIT: dict[str, tuple[float, float]] = {
