@@ -182,3 +182,35 @@ def test_goal_agents_take_the_goal_maze_from_navigation_data(tmp_path):
     Trainer(cfg, tmp_path / "run").run()
     evaluated = [r for r in read_rows(tmp_path / "run") if r.get("success_rate") not in (None, "")]
     assert len(evaluated) == 2 and all(0.0 <= float(r["success_rate"]) <= 1.0 for r in evaluated)
+
+
+def test_ogbench_task_names_as_its_readme_spells_them_name_the_env_and_the_data(tmp_path, monkeypatch):
+    from hybridrl.analysis.sweep import expand
+    from hybridrl.config import ConfigError
+    from hybridrl.recipes import resolve
+
+    assert og.split_task_name("cube-single-play-singletask-task2-v0") == ("cube-single-singletask-task2-v0",
+                                                                          "cube-single-play-v0")
+    assert og.split_task_name("antmaze-large-navigate-v0") == ("antmaze-large-v0", "antmaze-large-navigate-v0")
+    assert og.split_task_name("cube-single-singletask-task2-v0") is None  # already the registered id
+    assert og.split_task_name("Hopper-v5") is None
+    monkeypatch.setattr(og, "OGBENCH_DATA_DIR", tmp_path / "ogbench-dir")
+    cfg = resolve("fql", "cube-single-play-singletask-task2-v0")  # no file of OGBench's: the one generated here
+    assert (cfg.train.env, cfg.train.dataset, cfg.agent.alpha) == ("cube-single-singletask-task2-v0",
+                                                                   "ogbench-cube-single-play", 300.0)
+    own = tmp_path / "ogbench-dir" / "cube-single-play-v0.npz"
+    own.parent.mkdir()
+    own.write_bytes(b"")
+    assert resolve("fql", "cube-single-play-singletask-v0").train.dataset == str(own)  # OGBench's own file first
+    # the README's spelling beside its file (this used to be refused as contradicting the data); the file's presets hold
+    file = str(tmp_path / "antmaze-large-navigate-v0.npz")
+    cfg = resolve("fql", "antmaze-large-navigate-singletask-v0", dataset=file)
+    assert (cfg.train.env, cfg.agent.q_agg) == ("antmaze-large-singletask-v0", "min")
+    with pytest.raises(ConfigError, match="'cube-single-play-v0' but --dataset is 'ogbench-cube-single-noisy-small'"):
+        resolve("fql", "cube-single-play-singletask-v0", dataset="ogbench-cube-single-noisy-small")
+    assert resolve("fql", "cube-single-play-singletask-v0", dataset="ogbench-cube-single-play-small").train.dataset \
+        == "ogbench-cube-single-play-small"  # the small cut of the same data is the same data
+    with pytest.raises(og.DataError, match=r"ogbench-dir/antmaze-large-navigate-v0\.npz: no such file"):
+        resolve("fql", "antmaze-large-navigate-singletask-v0")
+    [task] = expand({"recipes": ["fql"], "tasks": [{"env": "scene-play-singletask-task1-v0"}], "out": str(tmp_path)})
+    assert (task.env, task.dataset) == ("scene-singletask-task1-v0", "ogbench-scene-play")

@@ -388,20 +388,34 @@ def env_for_dataset(dataset: str | None) -> str | None:
     return recorded_env(dataset)
 
 
-def resolve_env(env: str | None, dataset: str | None) -> str:
-    """`--env` if given (checked against the data's env when the data names one), else the data's env."""
+def resolve_env(env: str | None, dataset: str | None) -> tuple[str, str | None]:
+    """The run's (env, dataset): `--env` if given (checked against the data's env when the data names one), else the
+    data's env. OGBench's own task names (cube-single-play-singletask-task2-v0, as its README and FQL's commands
+    spell them) name the data too: the env becomes the registered id and, without --dataset, the data is that one."""
     from hybridrl.envs.make import same_task
 
+    if env is not None:
+        from hybridrl.data.ogbench_data import dataset_for_task_name, split_task_name
+
+        split = split_task_name(env)
+        if split is not None:
+            env, named = split
+            if dataset is None:
+                dataset = dataset_for_task_name(named)
+            else:
+                if (dataset_family(dataset) or "").removeprefix("ogbench-") != dataset_family(named):
+                    raise ConfigError(f"--env names OGBench's dataset {named!r} but --dataset is {dataset!r}; "
+                                      f"drop --dataset to use {named}, or pass the env as {env}")
     data_env = env_for_dataset(dataset)
     if env is None:
         if data_env is None:
             raise ConfigError("--env is required, e.g. --env Hopper-v5" + (
                 f" (dataset {dataset!r} does not name the env it was recorded on)" if dataset else ""))
-        return data_env
+        return data_env, dataset
     if data_env is not None and not same_task(data_env, env):
         raise ConfigError(f"--env {env} contradicts the data: dataset {dataset!r} was recorded on {data_env} "
                           f"(drop --env to use {data_env}, or pass the dataset of {env})")
-    return env
+    return env, dataset
 
 
 def goal_env_for(env_id: str) -> str:
@@ -420,7 +434,7 @@ def resolve(recipe: str, env: str | None, overrides: list[str] | dict[str, Any] 
     be None when the dataset names its env (built-in and Minari datasets)."""
     if recipe not in RECIPES:
         raise ConfigError(f"unknown recipe {recipe!r}; valid recipes: {', '.join(sorted(RECIPES))}")
-    env = resolve_env(env, train_fields.get("dataset"))
+    env, train_fields["dataset"] = resolve_env(env, train_fields.get("dataset"))
     if getattr(agent_config_class(recipe), "goal_conditioned", False) and env == env_for_dataset(
             train_fields.get("dataset")):
         env = goal_env_for(env)

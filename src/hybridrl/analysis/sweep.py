@@ -92,7 +92,7 @@ def expand(spec: dict[str, Any]) -> list[RunTask]:
         dataset = task.get("dataset")
         env = task.get("env")
         try:
-            env = resolve_env(env, dataset)  # a built-in or Minari dataset names its env
+            env, dataset = resolve_env(env, dataset)  # a built-in or Minari dataset names its env
         except ConfigError as exc:
             raise ConfigError(f"sweep spec: task {task} needs an 'env' that fits its data: {exc}") from None
         task_name = task.get("name") or _slug(dataset or env)

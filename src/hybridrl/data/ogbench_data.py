@@ -396,6 +396,39 @@ def env_from_name(filename: str) -> str | None:
     return f"{m.group(1)}-v0" if m else None
 
 
+OGBENCH_DATA_DIR = Path("~/.ogbench/data")  # where ogbench.make_env_and_datasets keeps (and downloads) its files
+_TASK_NAME = re.compile(r"^(?P<env>(?:visual-)?[a-z0-9]+(?:-[a-z0-9]+)*?)-(?P<kind>play|noisy|navigate|stitch|explore)"
+                        r"(?P<small>-small)?(?P<task>-singletask(?:-task\d+)?)?-v0$")
+
+
+def split_task_name(name: str) -> tuple[str, str] | None:
+    """OGBench's own spelling of a task, the one its README and FQL's `--env_name` use, which names the dataset too:
+    cube-single-play-singletask-task2-v0 -> (the registered env cube-single-singletask-task2-v0, the dataset
+    cube-single-play-v0); antmaze-large-navigate-v0 -> (antmaze-large-v0, antmaze-large-navigate-v0). None for a
+    name without a dataset type (a registered id such as cube-single-singletask-v0)."""
+    m = _TASK_NAME.match(name)
+    if m is None:
+        return None
+    return f"{m['env']}{m['task'] or ''}-v0", f"{m['env']}-{m['kind']}{m['small'] or ''}-v0"
+
+
+def dataset_for_task_name(dataset_name: str) -> str:
+    """The data an OGBench task name stands for when no --dataset is given: OGBench's own file where
+    `make_env_and_datasets` keeps it (~/.ogbench/data/<name>.npz, e.g. downloaded there), else the suite's entry
+    generated here with OGBench's oracles (built on first use)."""
+    own = (OGBENCH_DATA_DIR / f"{dataset_name}.npz").expanduser()
+    if own.exists():
+        return str(own)
+    generated = [s.name for s in OGBENCH_SUITE.values() if s.ogbench_name == dataset_name]
+    if generated:
+        return generated[0]
+    made = ", ".join(sorted({s.ogbench_name.replace("-small", "") for s in OGBENCH_SUITE.values()}))
+    raise DataError(f"{own}: no such file, and hybridrl cannot generate OGBench's {dataset_name!r} (it generates "
+                    f"{made}); download it with "
+                    f"ogbench.download_datasets([{dataset_name!r}]) where the host is reachable, or pass "
+                    "--dataset FILE")
+
+
 SINGLETASK = re.compile(r"^(?P<base>[a-z0-9-]+?)-singletask(?:-task(?P<task>\d))?-v0$")
 
 
