@@ -399,3 +399,13 @@ def test_fql_and_rebrac_take_their_readmes_per_dataset_flags_and_fql_its_offline
         (0.1, 0.1, 3e-4, 3e-4, 256)
     # a dataset the READMEs do not list keeps the domain's values
     assert resolve("fql", maze, dataset="/d/humanoidmaze-medium-stitch-v0.npz").agent.alpha == 10.0
+
+
+def test_ifql_takes_idqls_locomotion_settings_and_keeps_the_fql_codes_elsewhere():
+    # IDQL's launcher on D4RL locomotion: expectile 0.7, rewards x 1000 / return range; FQL's ifql.py: 0.9, raw rewards
+    loco = resolve("ifql", None, dataset="hopper-medium-replay-small")
+    assert (loco.agent.expectile, loco.train.reward_normalization) == (0.7, "return-range")
+    for env, data in (("cube-single-singletask-v0", "ogbench-cube-single-play-small"),
+                      ("PointMaze_Medium-v3", "pointmaze-medium-diverse-small")):
+        cfg = resolve("ifql", env, dataset=data)
+        assert (cfg.agent.expectile, cfg.train.reward_normalization) == (0.9, "none"), env
