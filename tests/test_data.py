@@ -68,6 +68,9 @@ def test_pickled_npz_is_refused(tmp_path):
     np.savez(path, observations=np.array([object()], dtype=object), terminals=np.zeros(1))
     with pytest.raises(DataError, match="without pickle"):
         load_dataset(str(path))
+    path.write_text("step,obs\n0,1\n")  # not a zip archive at all: said so, not called "pickled"
+    with pytest.raises(DataError, match=r"not a \.npz file .*starts with b'step,o'"):
+        load_dataset(str(path))
 
 
 def test_returns_to_go_by_hand():

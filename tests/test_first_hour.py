@@ -10,6 +10,8 @@ import h5py
 import numpy as np
 import pytest
 
+from hybridrl.cli import main
+from hybridrl.config import ConfigError
 from hybridrl.data import DataError, load_dataset
 
 
@@ -141,6 +143,9 @@ def test_env_comes_from_the_data(tmp_path, monkeypatch):
                    dataset="pointmaze-medium-diverse-actionfree-small").train.env.endswith("FixedGoal-v3")
     with pytest.raises(ConfigError, match="Walker2d-v5.*hopper-medium-small.*Hopper-v5"):
         resolve("rlpd", "Walker2d-v5", dataset="hopper-medium-small")
+    with pytest.raises(DataError, match="nothing.npz: no such file"):  # the missing file, not a missing --env
+        resolve("rlpd", None, dataset=str(tmp_path / "nothing.npz"))
+    (tmp_path / "nothing.npz").write_bytes(b"")
     with pytest.raises(ConfigError, match="--env is required"):
         resolve("rlpd", None, dataset=str(tmp_path / "nothing.npz"))
     _pendulum_minari(tmp_path, monkeypatch)
@@ -246,3 +251,92 @@ def test_report_switch_table_reads_the_dip_at_the_offline_to_online_switch(tmp_p
     (row,) = switch_table(find_runs(tmp_path, "normalized_score"))
     # the first 10% of 100 online steps holds the evaluation at 10: dips of −20 and 0
     assert (row["switch_mean"], row["dip_mean"], row["final_mean"], row["runs"]) == (55.0, -10.0, 85.0, 2)
+
+
+def test_a_run_that_would_make_no_update_says_so(capsys):
+    from hybridrl.recipes import resolve
+
+    cfg = resolve("rlpd", "Hopper-v5", {"train.offline_ratio": 0}, online_steps=1000)  # start_steps 5000
+    (note,) = cfg.notices()
+    assert "makes no update" in note and "nothing is learnt" in note and "train.start_steps" in note
+    assert resolve("rlpd", "Hopper-v5", {"train.offline_ratio": 0}, online_steps=6000).notices() == []
+    assert main(["train", "--recipe", "rlpd", "--env", "Hopper-v5", "--online-steps", "1000", "--set",
+                 "train.offline_ratio=0", "--dry-run"]) == 0
+    assert "makes no update" in capsys.readouterr().err
+
+
+def test_typos_get_a_suggestion_and_a_bad_destination_is_refused_before_anything_is_read(tmp_path, capsys):
+    from hybridrl.data.dataset import check_destination
+    from hybridrl.recipes import resolve
+
+    with pytest.raises(DataError, match="did you mean hopper-medium-replay"):  # not "--env is required"
+        resolve("iql", None, dataset="hoper-medium-replay")
+    with pytest.raises(DataError, match="no such file"):
+        resolve("iql", None, dataset=str(tmp_path / "missing.npz"))
+    with pytest.raises(ConfigError, match="did you mean agent.expectile"):
+        resolve("iql", "Hopper-v5", ["agent.expectle=0.7"])
+    assert [check_destination(d) for d in ("a.npz", "b.h5", "mine/task-v0")] == ["npz", "hdf5", "minari"]
+    for bad in ("out.csv", "mine/task"):
+        with pytest.raises(DataError, match="namespace/name-vN"):
+            check_destination(bad)
+    src = tmp_path / "never-read.npz"  # not a dataset: the destination is checked first
+    src.write_bytes(b"junk")
+    assert main(["data", "convert", str(src), str(tmp_path / "out.csv")]) == 2  # the usage-error code
+    assert "out.csv" in capsys.readouterr().err and not (tmp_path / "out.csv").exists()
+
+
+def test_progress_counts_each_phase_on_its_own_and_prints_the_last_line_once():
+    from hybridrl.training.logger import Progress
+
+    stream = io.StringIO()
+    p = Progress(True, total=400_000, start=0, description="iql", stream=stream, interval=0.0,
+                 offline_steps=300_000)
+    p.update(1_000, phase="offline")
+    p.update(300_000, 2_500.0, None, "offline")
+    p.update(301_000, None, None, "online")  # no rate yet: the offline rate would give a wrong ETA
+    p.update(350_000, 500.0, None, "online")
+    p.close()
+    lines = stream.getvalue().splitlines()
+    assert lines[0].startswith("hybridrl iql | offline step 1,000/300,000 (run 1,000/400,000)")
+    assert "online step 1,000/100,000 (run 301,000/400,000)" in lines[2] and "ETA" not in lines[2]
+    assert "online step 50,000/100,000" in lines[3] and "ETA 0:01:40" in lines[3]
+    assert len(lines) == 4  # close() does not repeat the line just printed
+
+
+def test_data_of_another_action_size_than_the_env_names_the_sizes_not_the_bounds(tmp_path):
+    n = 5
+    path = tmp_path / "three.npz"
+    np.savez(path, observations=np.zeros((n, 2), np.float32), next_observations=np.zeros((n, 2), np.float32),
+             actions=np.zeros((n, 3), np.float32), rewards=np.zeros(n, np.float32), terminals=np.zeros(n, bool))
+    env_box = (np.full(2, -1.0), np.full(2, 1.0))
+    with pytest.raises(DataError, match="actions have 3 dimensions but the env's action space has 2"):
+        load_dataset(str(path), default_action_bounds=env_box)
+    assert load_dataset(str(path)).actions.shape == (n, 3)  # without an env to compare with, nothing to refuse
+
+
+def test_iql_on_data_without_rewards_says_the_data_lacks_them(tmp_path, toy_npz):
+    from conftest import TINY, TOY
+
+    from hybridrl.recipes import resolve
+    from hybridrl.training.loop import Trainer
+
+    bare = tmp_path / "bare.npz"
+    load_dataset(str(toy_npz)).action_free().save_npz(str(bare))
+    cfg = resolve("iql", TOY, {**TINY, "train.reward_normalization": "return-range"}, dataset=str(bare),
+                  offline_steps=10, online_steps=0)
+    with pytest.raises(DataError, match="bare.npz: recipe 'iql' trains on actions and rewards, which the data"):
+        Trainer(cfg, tmp_path / "run")
+
+
+def test_resuming_a_finished_run_says_it_is_finished(tmp_path, capsys):
+    from conftest import TOY
+
+    out = tmp_path / "run"
+    args = ["train", "--recipe", "sac", "--env", TOY, "--online-steps", "40", "--out", str(out), "--no-progress",
+            "--set", "agent.hidden_dims=[8,8]", "--set", "train.start_steps=20", "--set", "agent.batch_size=8",
+            "--set", "train.eval_episodes=1", "--set", "train.eval_interval=40", "--set", "train.tensorboard=false"]
+    assert main(args) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert main(["train", "--out", str(out), "--resume"]) == 0
+    captured = capsys.readouterr()
+    assert "already finished" in captured.err and json.loads(captured.out) == first

@@ -1,5 +1,7 @@
 """Offline→online methods: the distinctive piece of each on hand-checkable inputs, then each recipe end to
 end on the toy task (pre-train, switch, fine-tune, pre-train once / fine-tune many)."""
+import json
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -174,6 +176,13 @@ def test_pretrain_once_then_fine_tune_from_the_checkpoint(tmp_path, toy_npz, rec
     rows = read_rows(tmp_path / "ft")
     assert {r["phase"] for r in rows} == {"online"}  # no second pre-training
     assert ft.host.offline_step == ft.cfg.train.offline_steps and ft.host.online_step == 100
+    # --set values read as on a fresh run (JSON lists, numbers), and --env passed on, not dropped
+    widths = json.dumps(list(pre.cfg.agent.hidden_dims))
+    again = Trainer.from_pretrained(tmp_path / "pre", tmp_path / "ft2", [f"agent.hidden_dims={widths}",
+                                                                         "train.eval_episodes=2"],
+                                    online_steps=50, env=TOY)
+    assert again.cfg.agent.hidden_dims == pre.cfg.agent.hidden_dims and again.cfg.train.eval_episodes == 2
+    assert again.cfg.train.env == TOY
 
 
 # ---- Balanced Replay --------------------------------------------------------------------------------

@@ -282,3 +282,30 @@ def test_report_lists_every_evaluation_of_every_run_split_at_the_switch(tmp_path
     text = (tmp_path / "report" / "REPORT.md").read_text()
     assert "| t1 | m | seed0 | 12.5 101 | 9.25 55 | 101 |" in text
     assert "| t1 | rl | seed0 | — | 3 4 | 4 |" in text
+
+
+def test_report_keeps_datasets_apart_and_flags_pooled_runs_whose_settings_differ(tmp_path):
+    from hybridrl.analysis.report import find_runs, write_report
+
+    def run(name, dataset, seed, batch):
+        d = tmp_path / name
+        d.mkdir()
+        cfg = {"recipe": "iql", "agent": {"batch_size": batch},
+               "train": {"env": "Hopper-v5", "dataset": dataset, "seed": seed, "offline_steps": 0}}
+        (d / "config.json").write_text(json.dumps({"config": cfg}))
+        (d / "metrics.csv").write_text(f"step,phase,normalized_score\n100,online,{10 + seed}\n")
+
+    run("a", "hopper-medium", 0, 256)
+    run("b", "hopper-medium", 1, 64)  # another batch size: not a second seed of the same setting
+    run("c", "/data/hopper-expert.npz", 0, 256)
+    assert sorted({r.task for r in find_runs(tmp_path, "normalized_score")}) == ["hopper-expert", "hopper-medium"]
+    info = write_report(tmp_path, reps=50)
+    assert info["mixed"] == ["hopper-medium/iql (agent.batch_size)"]
+    assert "configs differ" in (tmp_path / "report" / "REPORT.md").read_text()
+    with pytest.raises(ConfigError, match="no such folder"):
+        write_report(tmp_path / "absent")
+    from hybridrl.analysis.plots import plot_runs
+
+    with pytest.raises(ConfigError, match="no run has values of 'eval_retrun'.*normalized_score"):
+        plot_runs([tmp_path / "a"], "eval_retrun", tmp_path / "curve.png")
+    assert not (tmp_path / "curve.png").exists()

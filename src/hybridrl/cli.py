@@ -247,6 +247,9 @@ def _dispatch(args: argparse.Namespace) -> int:
                             args.include_unfinished, args.last)
         if info["unfinished"]:
             print(f"left out {len(info['unfinished'])} unfinished run(s): {', '.join(info['unfinished'])}")
+        if info["mixed"]:
+            print(f"warning: runs pooled as seeds differ in their configs: {'; '.join(info['mixed'])}",
+                  file=sys.stderr)
         print(f"wrote {info['report']}")
         return 0
     if args.command == "demo":
@@ -276,15 +279,22 @@ def _train(args: argparse.Namespace) -> int:
         cfg = resolve(args.recipe or "rlpd", args.env, overrides, dataset=args.dataset, online_steps=args.online_steps,
                       offline_steps=args.offline_steps, seed=args.seed)
         print(json.dumps(cfg.to_dict(), indent=2))
+        for line in cfg.notices():
+            print(f"hybridrl: note: {line}", file=sys.stderr)
         return 0
     if not args.out:
         raise ConfigError("--out is required: the run directory for config, metrics and checkpoints "
                           "(or pass --dry-run to print the resolved config only)")
     if args.resume:
         trainer = Trainer.resume(args.out, online_steps=args.online_steps, offline_steps=args.offline_steps)
+        t, h = trainer.cfg.train, trainer.host
+        if h.offline_step >= t.offline_steps and h.online_step >= t.online_steps:
+            print(f"hybridrl: note: {args.out} already finished ({t.offline_steps:,} offline updates, "
+                  f"{t.online_steps:,} online steps); its last evaluation follows. Pass a larger --online-steps "
+                  "to go on", file=sys.stderr)
     elif args.from_checkpoint:
         trainer = Trainer.from_pretrained(args.from_checkpoint, args.out, overrides, recipe=args.recipe,
-                                          online_steps=args.online_steps, seed=args.seed,
+                                          online_steps=args.online_steps, seed=args.seed, env=args.env,
                                           **({"dataset": args.dataset} if args.dataset else {}))
     else:
         cfg = resolve(args.recipe or "rlpd", args.env, overrides, dataset=args.dataset, online_steps=args.online_steps,
@@ -297,7 +307,7 @@ def _train(args: argparse.Namespace) -> int:
 
 def _data(args: argparse.Namespace) -> int:
     from hybridrl.data import DataError, load_dataset
-    from hybridrl.data.suite import SUITE, built_info, is_built, is_stale
+    from hybridrl.data.suite import SUITE, built_info, dataset_path, is_built, is_stale
     from hybridrl.envs import normalized_score
 
     if args.data_command == "list":
@@ -316,12 +326,15 @@ def _data(args: argparse.Namespace) -> int:
         names = list(args.names) + ([n for n in SUITE if n.endswith("-small")] if args.all_small else [])
         if not names:
             raise DataError("name at least one dataset (see `hybridrl data list`) or pass --all-small")
+        already = {n for n in names if is_built(n) and not args.force}
         for name, seconds in build_many(names, jobs=args.jobs, force=args.force).items():
-            print(f"built {name}: {built_info(name)['transitions']} transitions ({seconds:.1f} s)")
+            verb = "already built" if name in already else f"built in {seconds:.1f} s"
+            print(f"{name}: {built_info(name)['transitions']} transitions ({verb}; {dataset_path(name)})")
         return 0
     if args.data_command == "convert":
-        from hybridrl.data.dataset import save_dataset
+        from hybridrl.data.dataset import check_destination, save_dataset
 
+        check_destination(args.dst)  # before a long read, and before anything is written
         ds = load_dataset(args.src, download=args.download, drop_invalid=args.drop_invalid,
                           action_bounds=_bounds(args.action_bounds))
         if ds.metadata.get("repairs"):

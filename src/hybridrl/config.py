@@ -146,6 +146,16 @@ class RunConfig:
             )
         return self
 
+    def notices(self) -> list[str]:
+        """Settings that are valid but almost never what a user meant: printed when a run starts."""
+        t, out = self.train, []
+        if 0 < t.online_steps <= t.start_steps:
+            nothing = "" if t.offline_steps else " (nothing is learnt at all)"
+            out.append(f"train.online_steps={t.online_steps} <= train.start_steps={t.start_steps}: the online phase "
+                       f"only collects warm-up steps and makes no update{nothing}; raise --online-steps above "
+                       f"{t.start_steps} or pass --set train.start_steps=N")
+        return out
+
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
@@ -215,24 +225,27 @@ def _coerce(value: Any, hint: Any, key: str) -> Any:
 
 def apply_overrides(cfg: RunConfig, overrides: list[str] | dict[str, Any]) -> RunConfig:
     """Apply `section.key=value` (or a unique bare `key=value`) overrides; values are JSON or plain text."""
-    if isinstance(overrides, dict):
-        items = list(overrides.items())
-    else:
-        items = []
-        for item in overrides:
-            if "=" not in item:
-                raise ConfigError(f"override {item!r} must look like key=value, e.g. agent.utd=20")
-            key, raw = item.split("=", 1)
-            try:
-                value = json.loads(raw)
-            except json.JSONDecodeError:
-                value = raw
-            items.append((key.strip(), value))
+    items = list(overrides.items()) if isinstance(overrides, dict) else parse_overrides(overrides)
     sections = {"agent": dict(dataclasses.asdict(cfg.agent)), "train": dict(dataclasses.asdict(cfg.train))}
     for key, value in items:
         section, name = _resolve_key(key, type(cfg.agent))
         sections[section][name] = value
     return RunConfig.from_dict({"recipe": cfg.recipe, **sections}, type(cfg.agent))
+
+
+def parse_overrides(overrides: list[str]) -> list[tuple[str, Any]]:
+    """`key=value` strings as (key, value) pairs, the value read as JSON where it parses (numbers, lists, booleans)."""
+    items = []
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"override {item!r} must look like key=value, e.g. agent.utd=20")
+        key, raw = item.split("=", 1)
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        items.append((key.strip(), value))
+    return items
 
 
 def _resolve_key(key: str, agent_cls: type) -> tuple[str, str]:
@@ -244,5 +257,9 @@ def _resolve_key(key: str, agent_cls: type) -> tuple[str, str]:
     if len(matches) == 1:
         section, name = matches[0].split(".", 1)
         return section, name
+    import difflib
+
+    close = difflib.get_close_matches(key, keys + [k.split(".", 1)[1] for k in keys], n=3, cutoff=0.6)
+    hint = f"did you mean {' or '.join(close)}? " if close else ""
     raise ConfigError(f"unknown config key {key!r} (this recipe's agent is configured by {agent_cls.__name__}); "
-                      f"valid keys: {', '.join(keys)}")
+                      f"{hint}valid keys: {', '.join(keys)}")

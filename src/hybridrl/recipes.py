@@ -413,6 +413,10 @@ def resolve_env(env: str | None, dataset: str | None) -> tuple[str, str | None]:
     data_env = env_for_dataset(dataset)
     if env is None:
         if data_env is None:
+            if dataset:  # a typo or a missing file is that, not a missing --env
+                from hybridrl.data.dataset import check_reference
+
+                check_reference(dataset)
             raise ConfigError("--env is required, e.g. --env Hopper-v5" + (
                 f" (dataset {dataset!r} does not name the env it was recorded on)" if dataset else ""))
         return data_env, dataset

@@ -52,6 +52,11 @@ def plot_runs(runs: list[Path], metric: str, out: Path, labels: list[str] | None
     for i, run in enumerate(runs):
         label = labels[i] if labels else run_label(run)
         groups[label].append(read_curve(run, metric, phase=None))
+    if not any(len(s) for curves in groups.values() for s, _ in curves):  # an empty figure helps nobody
+        with open(runs[0] / "metrics.csv", newline="") as f:
+            columns = next(csv.reader(f), [])
+        raise ConfigError(f"no run has values of {metric!r} in its metrics.csv; columns of {runs[0]}: "
+                          f"{', '.join(c for c in columns if c not in ('step', 'phase'))}")
     fig, ax = plt.subplots(figsize=(6.5, 4))
     if any((s < 0).any() for curves in groups.values() for s, _ in curves):
         ax.axvline(0, color="grey", lw=0.8, ls="--")

@@ -31,6 +31,7 @@ class RunScores:
     run_dir: Path
     steps: np.ndarray  # evaluated online env steps; offline evaluations at (update − offline_steps) <= 0
     values: np.ndarray
+    config: dict[str, Any] | None = None  # the run's resolved config (recipe, agent, train)
 
     def final(self, last: int = 1) -> float:
         """The run's score: the mean of its last `last` evaluations of its final phase (one evaluation of 10
@@ -76,10 +77,34 @@ def find_runs(root: Path, metric: str, include_unfinished: bool = False,
         rel = d.relative_to(root).parts
         if len(rel) >= 3 and rel[-1].startswith("seed"):
             task, method = rel[-3], rel[-2]
-        else:
-            task, method = cfg["train"]["env"], cfg["recipe"]
-        runs.append(RunScores(task, method, d, np.asarray(steps), np.asarray(values)))
+        else:  # the data is part of the task: one env's runs on two datasets are two tasks
+            dataset = cfg["train"].get("dataset")
+            task = Path(dataset).name.removesuffix(".npz") if dataset else cfg["train"]["env"]
+            method = cfg["recipe"]
+        runs.append(RunScores(task, method, d, np.asarray(steps), np.asarray(values), cfg))
     return runs
+
+
+# fields that differ between seeds of one setting without making it another setting
+_PER_RUN = {"train.seed", "train.progress", "train.progress_interval", "train.tensorboard", "train.wandb",
+            "train.wandb_project", "train.log_interval", "train.checkpoint_interval", "train.policy_snapshots"}
+
+
+def mixed_settings(runs: list[RunScores]) -> list[str]:
+    """Groups pooled as seeds of one method on one task whose configs differ in more than the seed: their spread
+    is not seed noise, so the report says which fields differ."""
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for r in runs:
+        if r.config is not None:
+            flat = {f"{sec}.{k}": json.dumps(v, sort_keys=True) for sec in ("agent", "train")
+                    for k, v in r.config.get(sec, {}).items()}
+            groups[(r.task, r.method)].append({k: v for k, v in flat.items() if k not in _PER_RUN})
+    out = []
+    for (task, method), cfgs in sorted(groups.items()):
+        keys = sorted({k for c in cfgs for k in c if len({c2.get(k) for c2 in cfgs}) > 1})
+        if keys:
+            out.append(f"{task}/{method} ({', '.join(keys[:6])}{', …' if len(keys) > 6 else ''})")
+    return out
 
 
 def switch_table(runs: list[RunScores], window: float = 0.1, last: int = 1) -> list[dict[str, Any]]:
@@ -177,6 +202,8 @@ def write_report(root: str | Path, out: str | Path | None = None, metric: str | 
     from rliable import metrics, plot_utils
 
     root = Path(root)
+    if not root.is_dir():
+        raise ConfigError(f"{root}: no such folder (report reads a folder of run directories, e.g. a sweep's out)")
     out = Path(out) if out else root / "report"
     out.mkdir(parents=True, exist_ok=True)
     if metric is None:  # the score a task family reports
@@ -192,6 +219,7 @@ def write_report(root: str | Path, out: str | Path | None = None, metric: str | 
     if last < 1:
         raise ConfigError(f"report: last must be >= 1 (the number of final evaluations averaged), got {last}")
     dropped: list[str] = []
+    mixed = mixed_settings(runs)
     scores, tasks = score_matrix(runs, last, dropped)
     point, ci = aggregates(scores, gap, reps)
     methods = list(scores)
@@ -259,6 +287,8 @@ def write_report(root: str | Path, out: str | Path | None = None, metric: str | 
              + (" Unfinished runs are included, at their latest evaluation." if include_unfinished else ""), "",
              *([f"Left out, unfinished (their metrics stop short of the configured steps): "
                 f"{', '.join(str(u.relative_to(root)) for u in unfinished)}.", ""] if unfinished else []),
+             *([f"**Pooled as seeds of one method, but their configs differ** (the spread is not seed noise; lay "
+                f"runs out as TASK/METHOD/seedN to keep settings apart): {'; '.join(mixed)}.", ""] if mixed else []),
              *([f"Left out of the aggregates, to keep a method's runs equal across its tasks (rliable's stratified "
                 f"bootstrap needs it): {'; '.join(dropped)}.", ""] if dropped else []),
              "| method | runs per task | mean | IQM | optimality gap |", "|---|---:|---:|---:|---:|"]
@@ -300,6 +330,6 @@ def write_report(root: str | Path, out: str | Path | None = None, metric: str | 
               *(["![improvement](improvement.png)", ""] if p_point else []), "![curves](curves.png)", ""]
     (out / "REPORT.md").write_text("\n".join(lines))
     return {"metric": metric, "tasks": tasks, "methods": methods, "switch": switch,
-            "unfinished": [str(u) for u in unfinished], "dropped": dropped,
+            "unfinished": [str(u) for u in unfinished], "dropped": dropped, "mixed": mixed,
             "point": {m: point[m].tolist() for m in methods},
             "ci": {m: np.asarray(ci[m]).tolist() for m in methods}, "report": str(out / "REPORT.md")}

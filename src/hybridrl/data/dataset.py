@@ -4,6 +4,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -340,6 +341,13 @@ def repair(fields: dict[str, np.ndarray | None]) -> tuple[dict[str, np.ndarray |
 
 def _read_npz(path: Path) -> dict[str, np.ndarray]:
     """Every array of a .npz file, read without pickle (anything else is a DataError naming the file)."""
+    import zipfile
+
+    with open(path, "rb") as f:
+        head = f.read(6)
+    if not zipfile.is_zipfile(path) and head != b"\x93NUMPY":  # NumPy would call any other bytes "pickled"
+        raise DataError(f"{path}: not a .npz file (a zip archive of .npy arrays); it starts with {head!r}"
+                        + (" — empty" if not head else ""))
     try:
         with np.load(path, allow_pickle=False) as f:
             return {k: f[k] for k in f.files}
@@ -464,6 +472,10 @@ def _declared_bounds(arrays: dict[str, Any], actions: np.ndarray | None, option:
                         f"{stored[1].tolist()}; the option says low {given[0].tolist()}, high {given[1].tolist()}")
     bounds, by = (stored, "file") if stored is not None else (given, "option")
     if bounds is None:
+        env_dim = np.size(default[0]) if isinstance(default, tuple) and len(default) == 2 else None
+        if dim is not None and env_dim is not None and env_dim > 1 and env_dim != dim:
+            raise DataError(f"{source}: the actions have {dim} dimensions but the env's action space has {env_dim}; "
+                            "the data was recorded on another env (check --env)")
         bounds, by = parse_action_bounds(default, dim, source), "env"
     if bounds is None or dim is None:
         return actions
@@ -499,32 +511,62 @@ def load_dataset(path_or_name: str, *, download: bool = False, drop_invalid: boo
         if suffix in (".hdf5", ".h5"):
             return _from_hdf5(path, drop_invalid, action_bounds, default_action_bounds)
         raise DataError(f"{path}: unknown dataset format {suffix!r}; expected .npz, .hdf5 or .h5")
-    if path.suffix.lower() in (".npz", ".hdf5", ".h5"):
-        raise DataError(f"{path}: no such file")
+    check_reference(path_or_name)
     from hybridrl.data.suite import SUITE, build
 
     if path_or_name in SUITE:
         return build(path_or_name)
-    if "/" in path_or_name and not path_or_name.startswith((".", "/", "~")):
-        from hybridrl.data.minari_io import read_minari
+    from hybridrl.data.minari_io import read_minari
 
-        return read_minari(path_or_name, download=download, action_bounds=action_bounds,
-                           default_action_bounds=default_action_bounds)
-    raise DataError(f"dataset {path_or_name!r} is neither a file, a Minari dataset (id like "
-                    f"'namespace/name-v0' or a directory) nor a built-in dataset; built-in: {', '.join(sorted(SUITE))}")
+    return read_minari(path_or_name, download=download, action_bounds=action_bounds,
+                       default_action_bounds=default_action_bounds)
+
+
+def check_reference(path_or_name: str) -> None:
+    """The DataError `load_dataset` would raise for a missing file or an unknown name, without reading or building
+    anything: so that a typo is reported as one, not as a missing --env or after a long build of something else."""
+    import difflib
+
+    from hybridrl.data.suite import SUITE
+
+    path = Path(path_or_name).expanduser()
+    if path.exists() or path_or_name in SUITE:
+        return
+    if path.suffix.lower() in (".npz", ".hdf5", ".h5"):
+        raise DataError(f"{path}: no such file")
+    if "/" in path_or_name and not path_or_name.startswith((".", "/", "~")):
+        return  # a Minari id: Minari places (or downloads) it
+    close = difflib.get_close_matches(path_or_name, list(SUITE), n=3, cutoff=0.6)
+    raise DataError(f"dataset {path_or_name!r} is neither a file, a Minari dataset (id like 'namespace/name-v0' or a "
+                    "directory) nor a built-in dataset; " + (f"did you mean {' or '.join(close)}? " if close else "")
+                    + "`hybridrl data list` lists the built-in ones")
+
+
+MINARI_ID = re.compile(r"^[\w.-]+(/[\w.-]+)+-v\d+$")
+
+
+def check_destination(dst: str) -> str:
+    """Where `save_dataset` would write: 'npz', 'hdf5' or 'minari'; checked before anything is read or written."""
+    suffix = Path(dst).suffix.lower()
+    if suffix == ".npz":
+        return "npz"
+    if suffix in (".hdf5", ".h5"):
+        return "hdf5"
+    if MINARI_ID.match(dst):
+        return "minari"
+    raise DataError(f"destination {dst!r}: use a .npz or .hdf5/.h5 path, or a Minari id like 'mydata/task-v0' "
+                    "(namespace/name-vN)")
 
 
 def save_dataset(ds: Dataset, dst: str, *, env_id: str | None = None) -> str:
     """Write by destination: `.npz`, `.hdf5`/`.h5`, or anything else as a Minari dataset id."""
-    suffix = Path(dst).suffix.lower()
-    if suffix == ".npz":
+    kind = check_destination(dst)
+    if kind == "npz":
         ds.save_npz(dst)
         return dst
-    if suffix in (".hdf5", ".h5"):
+    if kind == "hdf5":
         ds.save_hdf5(dst)
         return dst
-    if "/" not in dst:
-        raise DataError(f"destination {dst!r}: use a .npz or .hdf5/.h5 path, or a Minari id like 'mydata/task-v0'")
     from hybridrl.data.minari_io import write_minari
 
     return str(write_minari(ds, dst, env_id=env_id or ds.metadata.get("env")))

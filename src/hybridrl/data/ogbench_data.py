@@ -425,8 +425,8 @@ def dataset_for_task_name(dataset_name: str) -> str:
     made = ", ".join(sorted({s.ogbench_name.replace("-small", "") for s in OGBENCH_SUITE.values()}))
     raise DataError(f"{own}: no such file, and hybridrl cannot generate OGBench's {dataset_name!r} (it generates "
                     f"{made}); download it with "
-                    f"ogbench.download_datasets([{dataset_name!r}]) where the host is reachable, or pass "
-                    "--dataset FILE")
+                    f"ogbench.download_datasets([{dataset_name.replace('-small', '')!r}]) where the host is "
+                    "reachable (OGBench publishes no -small cuts), or pass --dataset FILE")
 
 
 SINGLETASK = re.compile(r"^(?P<base>[a-z0-9-]+?)-singletask(?:-task(?P<task>\d))?-v0$")

@@ -170,6 +170,9 @@ def build(name: str, force: bool = False, jobs: int = 1) -> Dataset:
     if name not in SUITE:
         raise DataError(f"unknown built-in dataset {name!r}; valid: {', '.join(sorted(SUITE))}")
     path = dataset_path(name)
+    if not force and not is_built(name) and not is_stale(name):
+        print(f"building {name} into {path.parent} (first use; later runs read the file)", file=sys.stderr,
+              flush=True)
     if SUITE[name].kind == "ogbench":
         return _build_ogbench(name, force, jobs)
     if is_stale(name) and not force:

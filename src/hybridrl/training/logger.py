@@ -132,7 +132,7 @@ class Progress:
     file, CI, a cluster job) one plain line every `interval` seconds instead; silent when not wanted."""
 
     def __init__(self, enabled: bool, total: int, start: int, description: str, *, stream: Any = None,
-                 interval: float = 30.0) -> None:
+                 interval: float = 30.0, offline_steps: int = 0) -> None:
         self.stream = stream if stream is not None else sys.stderr
         tty = bool(getattr(self.stream, "isatty", lambda: False)())
         self.enabled = enabled and tty
@@ -141,6 +141,8 @@ class Progress:
         self.total, self.description, self.interval = total, description, interval
         self._step, self._sps, self._info, self._phase = start, None, "", ""
         self._printed_at: float | None = None
+        self._last_line: str | None = None
+        self.offline_steps = offline_steps  # a step counter past this is the online phase's (step - offline_steps)
         if self.enabled:
             from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
             from rich.progress import Progress as RichProgress
@@ -154,6 +156,8 @@ class Progress:
 
     def update(self, step: int, sps: float | None = None, info: str | None = None, phase: str | None = None) -> None:
         if self.plain:
+            if phase and phase != self._phase:  # the last phase's rate says nothing about this one's
+                self._sps = None
             self._step = step
             self._sps = sps if sps is not None else self._sps
             self._info = info if info is not None else self._info
@@ -175,14 +179,27 @@ class Progress:
         self._bar.update(self._task, **fields)
 
     def _print_line(self) -> None:
-        parts = [f"hybridrl {self.description}", f"{self._phase} step {self._step:,}/{self.total:,}".strip()]
+        """Counts and ETA are the current phase's: offline updates and env steps run at different rates, so a
+        whole-run ETA at the current rate would be wrong in both phases."""
+        parts = [f"hybridrl {self.description}"]
+        if self._phase in ("offline", "online"):
+            start, end = (0, self.offline_steps) if self._phase == "offline" else (self.offline_steps, self.total)
+            local, remaining = self._step - start, max(end - self._step, 0)
+            parts.append(f"{self._phase} step {local:,}/{end - start:,}"
+                         + (f" (run {self._step:,}/{self.total:,})" if end - start != self.total else ""))
+        else:
+            parts.append(f"step {self._step:,}/{self.total:,}")
+            remaining = max(self.total - self._step, 0)
         if self._sps:
             parts.append(f"{self._sps:,.0f} steps/s")
-            eta = max(self.total - self._step, 0) / self._sps
+            eta = remaining / self._sps
             parts.append(f"ETA {int(eta // 3600)}:{int(eta % 3600 // 60):02d}:{int(eta % 60):02d}")
         if self._info:
             parts.append(self._info)
-        print(" | ".join(parts), file=self.stream, flush=True)
+        line = " | ".join(parts)
+        if line != self._last_line:  # the closing line repeats the last one when nothing moved since
+            print(line, file=self.stream, flush=True)
+        self._last_line = line
 
     def close(self) -> None:
         if self.plain and self._printed_at is not None:

@@ -22,7 +22,7 @@ from hybridrl import checkpoint
 from hybridrl.agents import make_agent
 from hybridrl.agents.base import RewardTransform
 from hybridrl.config import ConfigError, RunConfig
-from hybridrl.data import for_task, load_dataset
+from hybridrl.data import DataError, for_task, load_dataset
 from hybridrl.data.dataset import ACTION_CLIP, sparsify
 from hybridrl.data.idm import make_preparation
 from hybridrl.envs import EnvError, env_spaces, make_env
@@ -111,7 +111,11 @@ class Trainer(RunDirectory):
         if t.reward_normalization == "none":
             return 1.0
         ds = self.dataset if self.dataset is not None else (load_dataset(t.dataset) if t.dataset else None)
-        if ds is None or ds.rewards is None:
+        if ds is not None and ds.rewards is None:  # the data cannot serve this recipe at all: say that first
+            missing = " and ".join(n for n in ("actions", "rewards") if getattr(ds, n) is None)
+            raise DataError(f"{ds.source}: recipe {self.cfg.recipe!r} trains on {missing}, which the dataset lacks "
+                            "(pick a recipe that learns from observations only, or data with rewards)")
+        if ds is None:
             raise ConfigError("train.reward_normalization=return-range scales rewards by the dataset's episode "
                               "returns: pass a --dataset with rewards (or set train.reward_normalization=none)")
         returns = ds.episode_returns()
@@ -194,11 +198,14 @@ class Trainer(RunDirectory):
         keep = None
         if self.ckpt_path.exists():
             keep = self._keep_row({"offline": self.host.offline_step, "online": self.host.online_step})
+        else:
+            for line in self.cfg.notices():
+                print(f"hybridrl: note: {line}", file=sys.stderr)
         self.logger = MetricsLogger(self.run_dir, self._metric_names(), keep=keep, tensorboard=t.tensorboard,
                                     wandb=t.wandb, wandb_project=t.wandb_project, config=self.cfg.to_dict())
         total = t.offline_steps + t.online_steps
         self.progress = Progress(t.progress, total, self.host.offline_step + self.host.online_step, self.cfg.recipe,
-                                 interval=t.progress_interval)
+                                 interval=t.progress_interval, offline_steps=t.offline_steps)
         try:
             if self.host.offline_step < t.offline_steps:
                 self._offline_phase()
@@ -299,7 +306,7 @@ class Trainer(RunDirectory):
                                float(values[int(which)]), int(diverged))
             self.host.offline_step += n
             self._after_steps("offline", self.host.offline_step - n, self.host.offline_step, t.offline_steps, info)
-            self.progress.update(self.host.offline_step)
+            self.progress.update(self.host.offline_step, phase="offline")
         self.save_checkpoint(self.run_dir / OFFLINE_CKPT_NAME)
 
     def _after_steps(self, phase: str, before: int, step: int, target: int, info: dict[str, Any]) -> None:
@@ -407,7 +414,7 @@ class Trainer(RunDirectory):
             h.online_step += 1
             self._after_steps("online", h.online_step - 1, h.online_step, t.online_steps, info)
             if h.online_step % 100 == 0:
-                self.progress.update(t.offline_steps + h.online_step)
+                self.progress.update(t.offline_steps + h.online_step, phase="online")
         run_env.close()
 
     def _queue_chunk(self, action: Any) -> None:

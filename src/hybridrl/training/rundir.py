@@ -21,9 +21,9 @@ import numpy as np
 import hybridrl
 from hybridrl import checkpoint
 from hybridrl.agents import make_agent
-from hybridrl.config import ConfigError, RunConfig
+from hybridrl.config import ConfigError, RunConfig, parse_overrides
 from hybridrl.envs import env_spaces
-from hybridrl.recipes import RECIPES, run_config_from_dict
+from hybridrl.recipes import RECIPES, env_for_dataset, run_config_from_dict
 from hybridrl.training.steps import Carry, _commit
 
 CKPT_NAME = "checkpoints/latest.npz"
@@ -119,9 +119,13 @@ class RunDirectory:
         per_run = getattr(type(src.agent), "per_run_fields", ())
         agent = {f"agent.{k}": v for k, v in dataclasses.asdict(src.agent).items()
                  if f"agent.{k}" not in presets and k not in per_run}
+        # the env: --env if given, else the one the fine-tuning data names, else the pre-training run's
+        env = train_fields.pop("env", None)
+        if env is None and (train_fields.get("dataset") is None or env_for_dataset(train_fields["dataset"]) is None):
+            env = src.train.env
         fields = {"dataset": src.train.dataset, "offline_steps": src.train.offline_steps, **train_fields}
-        user = overrides if isinstance(overrides, dict) else dict(o.split("=", 1) for o in overrides or [])
-        cfg = resolve(recipe, src.train.env, {**agent, **user}, **fields)
+        user = overrides if isinstance(overrides, dict) else dict(parse_overrides(overrides or []))
+        cfg = resolve(recipe, env, {**agent, **user}, **fields)
         trainer = cls(cfg, run_dir)
         trainer.init_from_checkpoint(path)
         return trainer
