@@ -212,5 +212,8 @@ def test_ogbench_task_names_as_its_readme_spells_them_name_the_env_and_the_data(
         == "ogbench-cube-single-play-small"  # the small cut of the same data is the same data
     with pytest.raises(og.DataError, match=r"ogbench-dir/antmaze-large-navigate-v0\.npz: no such file"):
         resolve("fql", "antmaze-large-navigate-singletask-v0")
+    with pytest.raises(ConfigError, match="registers no env cube-single-singletask-task9-v0; did you mean "
+                                          "cube-single-singletask-task5-v0"):  # five tasks: said before any build
+        resolve("fql", "cube-single-play-singletask-task9-v0")
     [task] = expand({"recipes": ["fql"], "tasks": [{"env": "scene-play-singletask-task1-v0"}], "out": str(tmp_path)})
     assert (task.env, task.dataset) == ("scene-singletask-task1-v0", "ogbench-scene-play")

@@ -401,15 +401,16 @@ def resolve_env(env: str | None, dataset: str | None) -> tuple[str, str | None]:
     if env is not None:
         from hybridrl.data.ogbench_data import dataset_for_task_name, split_task_name
 
-        split = split_task_name(env)
+        given, split = env, split_task_name(env)
         if split is not None:
             env, named = split
+        _check_ogbench_id(env, given)
+        if split is not None:
             if dataset is None:
                 dataset = dataset_for_task_name(named)
-            else:
-                if (dataset_family(dataset) or "").removeprefix("ogbench-") != dataset_family(named):
-                    raise ConfigError(f"--env names OGBench's dataset {named!r} but --dataset is {dataset!r}; "
-                                      f"drop --dataset to use {named}, or pass the env as {env}")
+            elif (dataset_family(dataset) or "").removeprefix("ogbench-") != dataset_family(named):
+                raise ConfigError(f"--env names OGBench's dataset {named!r} but --dataset is {dataset!r}; "
+                                  f"drop --dataset to use {named}, or pass the env as {env}")
     data_env = env_for_dataset(dataset)
     if env is None:
         if data_env is None:
@@ -424,6 +425,33 @@ def resolve_env(env: str | None, dataset: str | None) -> tuple[str, str | None]:
         raise ConfigError(f"--env {env} contradicts the data: dataset {dataset!r} was recorded on {data_env} "
                           f"(drop --env to use {data_env}, or pass the dataset of {env})")
     return env, dataset
+
+
+def _check_ogbench_id(env_id: str, given: str) -> None:
+    """An OGBench id that OGBench does not register (task9 of five tasks) is an error here, before a long data
+    build or a dry run that looks fine; without the ogbench package nothing is checked (make_env says what to
+    install)."""
+    import difflib
+
+    import gymnasium as gym
+
+    from hybridrl.envs import EnvError
+    from hybridrl.envs.make import ogbench_base, register_envs
+
+    base = ogbench_base(env_id)
+    if base is None:
+        return
+    try:
+        register_envs(env_id)
+    except EnvError:
+        return
+    if env_id not in gym.registry:
+        stem = base.removesuffix("-v0")
+        same = sorted(k for k in gym.registry if k.startswith(stem + "-"))
+        close = difflib.get_close_matches(env_id, same, n=3, cutoff=0.6)
+        raise ConfigError(f"--env {given}: OGBench registers no env {env_id}" + (
+            f"; did you mean {' or '.join(close)}?" if close else "") + (f" Its {stem} envs: {', '.join(same)}"
+                                                                         if same else ""))
 
 
 def goal_env_for(env_id: str) -> str:
