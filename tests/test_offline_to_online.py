@@ -11,6 +11,7 @@ from conftest import TINY, TOY, read_rows
 from hybridrl import checkpoint
 from hybridrl.agents.cql import conservative_penalty
 from hybridrl.agents.iql import awr_weights, expectile_loss
+from hybridrl.config import ConfigError
 from hybridrl.recipes import resolve
 from hybridrl.replay import ReplayBuffer
 from hybridrl.replay.mixing import Append, OnlineOnly
@@ -183,6 +184,10 @@ def test_pretrain_once_then_fine_tune_from_the_checkpoint(tmp_path, toy_npz, rec
                                     online_steps=50, env=TOY)
     assert again.cfg.agent.hidden_dims == pre.cfg.agent.hidden_dims and again.cfg.train.eval_episodes == 2
     assert again.cfg.train.env == TOY
+    # data of another env is refused unless --env says to go there (same-sized envs would load without complaint)
+    with pytest.raises(ConfigError, match="recorded on Hopper-v5, but .* pre-trained on hybridrl/PointReach-v0; "
+                                          "pass --env Hopper-v5"):
+        Trainer.from_pretrained(tmp_path / "pre", tmp_path / "ft3", online_steps=50, dataset="hopper-medium-small")
 
 
 # ---- Balanced Replay --------------------------------------------------------------------------------

@@ -309,3 +309,18 @@ def test_report_keeps_datasets_apart_and_flags_pooled_runs_whose_settings_differ
     with pytest.raises(ConfigError, match="no run has values of 'eval_retrun'.*normalized_score"):
         plot_runs([tmp_path / "a"], "eval_retrun", tmp_path / "curve.png")
     assert not (tmp_path / "curve.png").exists()
+
+
+def test_report_names_a_minari_run_by_its_whole_id_and_ignores_fields_an_older_version_did_not_write(tmp_path):
+    from hybridrl.analysis.report import find_runs, mixed_settings
+
+    for name, dataset, extra in (("a", "mujoco/hopper/medium-v0", {}), ("b", "mujoco/walker2d/medium-v0", {}),
+                                 ("c", "mujoco/hopper/medium-v0", {"reward_sparsify": False})):
+        d = tmp_path / name
+        d.mkdir()
+        cfg = {"recipe": "iql", "agent": {}, "train": {"env": "X-v0", "dataset": dataset, "offline_steps": 0, **extra}}
+        (d / "config.json").write_text(json.dumps({"config": cfg}))
+        (d / "metrics.csv").write_text("step,phase,normalized_score\n100,online,1\n")
+    runs = find_runs(tmp_path, "normalized_score")
+    assert sorted({r.task for r in runs}) == ["mujoco-hopper-medium-v0", "mujoco-walker2d-medium-v0"]
+    assert mixed_settings(runs) == []

@@ -326,9 +326,10 @@ def _data(args: argparse.Namespace) -> int:
         names = list(args.names) + ([n for n in SUITE if n.endswith("-small")] if args.all_small else [])
         if not names:
             raise DataError("name at least one dataset (see `hybridrl data list`) or pass --all-small")
-        already = {n for n in names if is_built(n) and not args.force}
+        already = {n for n in SUITE if is_built(n)}  # dependencies too, which --force does not rebuild
         for name, seconds in build_many(names, jobs=args.jobs, force=args.force).items():
-            verb = "already built" if name in already else f"built in {seconds:.1f} s"
+            rebuilt = args.force and name in names
+            verb = "already built" if name in already and not rebuilt else f"built in {seconds:.1f} s"
             print(f"{name}: {built_info(name)['transitions']} transitions ({verb}; {dataset_path(name)})")
         return 0
     if args.data_command == "convert":

@@ -446,9 +446,12 @@ def _check_ogbench_id(env_id: str, given: str) -> None:
     except EnvError:
         return
     if env_id not in gym.registry:
+        from hybridrl.envs.make import OGBENCH_PREFIXES
+
         stem = base.removesuffix("-v0")
         same = sorted(k for k in gym.registry if k.startswith(stem + "-"))
-        close = difflib.get_close_matches(env_id, same, n=3, cutoff=0.6)
+        close = difflib.get_close_matches(env_id, [k for k in gym.registry if k.startswith(OGBENCH_PREFIXES)], n=3,
+                                          cutoff=0.6)
         raise ConfigError(f"--env {given}: OGBench registers no env {env_id}" + (
             f"; did you mean {' or '.join(close)}?" if close else "") + (f" Its {stem} envs: {', '.join(same)}"
                                                                          if same else ""))

@@ -79,7 +79,12 @@ def find_runs(root: Path, metric: str, include_unfinished: bool = False,
             task, method = rel[-3], rel[-2]
         else:  # the data is part of the task: one env's runs on two datasets are two tasks
             dataset = cfg["train"].get("dataset")
-            task = Path(dataset).name.removesuffix(".npz") if dataset else cfg["train"]["env"]
+            if not dataset:
+                task = cfg["train"]["env"]
+            elif Path(dataset).suffix.lower() in (".npz", ".hdf5", ".h5"):  # a file: its name
+                task = Path(dataset).stem
+            else:  # a built-in name or a whole Minari id (mujoco/hopper/medium-v0, not medium-v0)
+                task = dataset.replace("/", "-")
             method = cfg["recipe"]
         runs.append(RunScores(task, method, d, np.asarray(steps), np.asarray(values), cfg))
     return runs
@@ -101,7 +106,8 @@ def mixed_settings(runs: list[RunScores]) -> list[str]:
             groups[(r.task, r.method)].append({k: v for k, v in flat.items() if k not in _PER_RUN})
     out = []
     for (task, method), cfgs in sorted(groups.items()):
-        keys = sorted({k for c in cfgs for k in c if len({c2.get(k) for c2 in cfgs}) > 1})
+        shared = set.intersection(*(set(c) for c in cfgs))  # a field a run's older version did not write is no sign
+        keys = sorted(k for k in shared if len({c[k] for c in cfgs}) > 1)
         if keys:
             out.append(f"{task}/{method} ({', '.join(keys[:6])}{', …' if len(keys) > 6 else ''})")
     return out

@@ -542,7 +542,7 @@ def check_reference(path_or_name: str) -> None:
                     + "`hybridrl data list` lists the built-in ones")
 
 
-MINARI_ID = re.compile(r"^[\w.-]+(/[\w.-]+)+-v\d+$")
+MINARI_ID = re.compile(r"^[-\w]+(/[-\w]+)*/[-\w]+?-v\d+$")  # Minari's own rule, the namespace required here
 
 
 def check_destination(dst: str) -> str:

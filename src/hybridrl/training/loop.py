@@ -112,7 +112,9 @@ class Trainer(RunDirectory):
             return 1.0
         ds = self.dataset if self.dataset is not None else (load_dataset(t.dataset) if t.dataset else None)
         if ds is not None and ds.rewards is None:  # the data cannot serve this recipe at all: say that first
-            missing = " and ".join(n for n in ("actions", "rewards") if getattr(ds, n) is None)
+            labelled = t.label_actions != "none"  # actions come from the labelling step; rewards cannot
+            missing = " and ".join(n for n in ("actions", "rewards") if getattr(ds, n) is None
+                                   and not (n == "actions" and labelled))
             raise DataError(f"{ds.source}: recipe {self.cfg.recipe!r} trains on {missing}, which the dataset lacks "
                             "(pick a recipe that learns from observations only, or data with rewards)")
         if ds is None:

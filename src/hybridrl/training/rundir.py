@@ -23,6 +23,7 @@ from hybridrl import checkpoint
 from hybridrl.agents import make_agent
 from hybridrl.config import ConfigError, RunConfig, parse_overrides
 from hybridrl.envs import env_spaces
+from hybridrl.envs.make import same_task
 from hybridrl.recipes import RECIPES, env_for_dataset, run_config_from_dict
 from hybridrl.training.steps import Carry, _commit
 
@@ -119,10 +120,15 @@ class RunDirectory:
         per_run = getattr(type(src.agent), "per_run_fields", ())
         agent = {f"agent.{k}": v for k, v in dataclasses.asdict(src.agent).items()
                  if f"agent.{k}" not in presets and k not in per_run}
-        # the env: --env if given, else the one the fine-tuning data names, else the pre-training run's
+        # the env: --env if given, else the pre-training run's; other data must be of that task unless --env says
+        # where to go (two envs of the same sizes would otherwise load the checkpoint without complaint)
         env = train_fields.pop("env", None)
-        if env is None and (train_fields.get("dataset") is None or env_for_dataset(train_fields["dataset"]) is None):
-            env = src.train.env
+        data = train_fields.get("dataset")
+        data_env = env_for_dataset(data) if data else None
+        if env is None and data_env is not None and not same_task(data_env, src.train.env):
+            raise ConfigError(f"--dataset {data} was recorded on {data_env}, but {checkpoint_path} was pre-trained on "
+                              f"{src.train.env}; pass --env {data_env} to fine-tune there (the env's sizes must match)")
+        env = env or src.train.env
         fields = {"dataset": src.train.dataset, "offline_steps": src.train.offline_steps, **train_fields}
         user = overrides if isinstance(overrides, dict) else dict(parse_overrides(overrides or []))
         cfg = resolve(recipe, env, {**agent, **user}, **fields)
