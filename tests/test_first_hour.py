@@ -340,3 +340,18 @@ def test_resuming_a_finished_run_says_it_is_finished(tmp_path, capsys):
     assert main(["train", "--out", str(out), "--resume"]) == 0
     captured = capsys.readouterr()
     assert "already finished" in captured.err and json.loads(captured.out) == first
+
+
+def test_the_terminal_bar_restarts_at_each_phase():
+    from hybridrl.training.logger import Progress
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    p = Progress(True, total=400, start=0, description="iql", stream=Terminal(), offline_steps=300)
+    p.update(100, phase="offline")
+    assert (p._bar.tasks[0].total, p._bar.tasks[0].completed) == (300, 100)
+    p.update(350, 10.0, None, "online")
+    assert (p._bar.tasks[0].total, p._bar.tasks[0].completed, p._bar.tasks[0].description) == (100, 50, "online")
+    p.close()

@@ -169,7 +169,12 @@ class Progress:
             return
         if self._bar is None:
             return
-        fields: dict[str, Any] = {"completed": step}
+        if phase in ("offline", "online") and phase != self._phase:  # a bar, rate and ETA of the phase's own
+            self._phase = phase
+            start, end = self._bounds(phase)
+            self._bar.reset(self._task, total=end - start, completed=step - start, description=phase)
+        start = self._bounds(self._phase)[0] if self._phase in ("offline", "online") else 0
+        fields: dict[str, Any] = {"completed": step - start}
         if sps is not None:
             fields["sps"] = f"{sps:,.0f} steps/s"
         if info is not None:
@@ -178,12 +183,15 @@ class Progress:
             fields["description"] = phase
         self._bar.update(self._task, **fields)
 
+    def _bounds(self, phase: str) -> tuple[int, int]:
+        return (0, self.offline_steps) if phase == "offline" else (self.offline_steps, self.total)
+
     def _print_line(self) -> None:
         """Counts and ETA are the current phase's: offline updates and env steps run at different rates, so a
         whole-run ETA at the current rate would be wrong in both phases."""
         parts = [f"hybridrl {self.description}"]
         if self._phase in ("offline", "online"):
-            start, end = (0, self.offline_steps) if self._phase == "offline" else (self.offline_steps, self.total)
+            start, end = self._bounds(self._phase)
             local, remaining = self._step - start, max(end - self._step, 0)
             parts.append(f"{self._phase} step {local:,}/{end - start:,}"
                          + (f" (run {self._step:,}/{self.total:,})" if end - start != self.total else ""))
