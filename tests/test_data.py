@@ -168,3 +168,15 @@ def test_returns_to_go_use_the_transformed_rewards(tmp_path):
     ds = load_dataset(str(tmp_path / "d.npz"))
     g = ds.returns_to_go(0.0, reward_scale=10.0, reward_bias=-5.0)  # γ = 0: G_t = r_t
     np.testing.assert_allclose(g, a["rewards"] * 10.0 - 5.0, rtol=1e-5)
+
+
+def test_info_gives_the_return_data_list_shows_beside_the_one_over_every_episode(toy_npz):
+    from hybridrl.data.dataset import episode_end_rows
+
+    ds = load_dataset(str(toy_npz))
+    rets = ds.episode_returns()
+    ds.metadata["cut_episode_ends"] = [int(episode_end_rows(ds.episode_ends)[-1])]  # a rollout stopped in the middle
+    info = ds.summary()
+    assert info["return"]["mean"] == pytest.approx(rets.mean())
+    whole = info["return_whole_episodes"]
+    assert whole["left_out"] == 1 and whole["mean"] == pytest.approx(rets[:-1].mean())

@@ -234,6 +234,12 @@ class Dataset:
             rets = self.episode_returns()
             info["return"] = {"mean": float(rets.mean()), "std": float(rets.std()), "min": float(rets.min()),
                               "max": float(rets.max())}
+            if self.metadata.get("cut_episode_ends"):  # `data list`'s behaviour return leaves these out
+                from hybridrl.data.suite import whole_episode_returns
+
+                whole = whole_episode_returns(self)
+                info["return_whole_episodes"] = {"mean": float(whole.mean()), "std": float(whole.std()),
+                                                 "episodes": len(whole), "left_out": len(rets) - len(whole)}
         return info
 
     def arrays(self) -> dict[str, np.ndarray]:
