@@ -567,12 +567,13 @@ def check_destination(dst: str) -> str:
 def save_dataset(ds: Dataset, dst: str, *, env_id: str | None = None) -> str:
     """Write by destination: `.npz`, `.hdf5`/`.h5`, or anything else as a Minari dataset id."""
     kind = check_destination(dst)
-    if kind == "npz":
-        ds.save_npz(dst)
-        return dst
-    if kind == "hdf5":
-        ds.save_hdf5(dst)
-        return dst
+    if kind in ("npz", "hdf5"):
+        path = str(Path(dst).expanduser())  # ~/out.npz, as the loaders read it
+        if kind == "npz":
+            ds.save_npz(path)
+        else:
+            ds.save_hdf5(path)
+        return path
     from hybridrl.data.minari_io import write_minari
 
     return str(write_minari(ds, dst, env_id=env_id or ds.metadata.get("env")))
