@@ -15,6 +15,7 @@ from conftest import TINY, TOY
 
 from hybridrl.analysis.sweep import expand, load_spec, run_status, run_sweep
 from hybridrl.config import ConfigError
+from hybridrl.data import DataError
 
 
 def test_grid_expands_tasks_recipes_overrides_and_seeds(tmp_path):
@@ -35,8 +36,11 @@ def test_grid_expands_tasks_recipes_overrides_and_seeds(tmp_path):
     assert {t.overrides["agent.batch_size"] for t in small} == {32, 64} and {t.seed for t in small} == {0, 3}
     with pytest.raises(ConfigError, match="unknown keys"):
         expand({**spec, "seed": 1})
+    with pytest.raises(DataError, match="file.npz: no such file"):  # said as that, not as a missing env
+        expand({**spec, "tasks": [{"dataset": str(tmp_path / "file.npz")}]})
+    (tmp_path / "file.npz").write_bytes(b"")
     with pytest.raises(ConfigError, match="needs an 'env'"):
-        expand({**spec, "tasks": [{"dataset": "file.npz"}]})
+        expand({**spec, "tasks": [{"dataset": str(tmp_path / "file.npz")}]})
     bad = tmp_path / "bad.yaml"
     bad.write_text("!!python/object/apply:os.system ['echo pwned']\n")  # safe_load refuses to build objects
     with pytest.raises(ConfigError, match="cannot read"):
