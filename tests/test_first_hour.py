@@ -303,6 +303,42 @@ def test_progress_counts_each_phase_on_its_own_and_prints_the_last_line_once():
     assert len(lines) == 4  # close() does not repeat the line just printed
 
 
+def test_online_warm_up_gets_its_own_eta_and_its_rate_is_not_extrapolated_past_it():
+    from hybridrl.training.logger import Progress
+
+    stream = io.StringIO()
+    p = Progress(True, total=110_000, start=10_000, description="iql", stream=stream, interval=0.0,
+                 offline_steps=10_000, warmup_steps=5_000)
+    p.update(12_000, 2_000.0, None, "online")  # random actions, no updates: fast
+    p.update(15_000, 2_000.0, None, "online")  # the rate reported at the warm-up's end is still the warm-up's
+    p.update(15_100, None, None, "online")
+    p.update(60_000, 100.0, None, "online")
+    p.close()
+    lines = stream.getvalue().splitlines()
+    assert "online step 2,000/100,000" in lines[0] and "warm-up to 5,000, no updates yet" in lines[0]
+    assert "warm-up ends in 0:00:01" in lines[0] and "ETA" not in lines[0]
+    assert "warm-up" not in lines[1] and "steps/s" not in lines[1] and "ETA" not in lines[1]
+    assert "online step 50,000/100,000" in lines[-1] and "ETA 0:08:20" in lines[-1]
+
+
+def test_the_bar_spans_the_warm_up_then_the_steps_after_it():
+    from hybridrl.training.logger import Progress
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    p = Progress(True, total=110_000, start=10_000, description="iql", stream=Tty(), interval=0.0,
+                 offline_steps=10_000, warmup_steps=5_000)
+    p.update(12_000, 2_000.0, None, "online")
+    task = p._bar.tasks[0]
+    assert (task.description, task.total, task.completed) == ("online warm-up", 5_000, 2_000)
+    p.update(20_000, 100.0, None, "online")
+    task = p._bar.tasks[0]
+    assert (task.description, task.total, task.completed) == ("online", 95_000, 5_000)
+    p.close()
+
+
 def test_data_of_another_action_size_than_the_env_names_the_sizes_not_the_bounds(tmp_path):
     n = 5
     path = tmp_path / "three.npz"

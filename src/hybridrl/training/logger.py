@@ -132,7 +132,7 @@ class Progress:
     file, CI, a cluster job) one plain line every `interval` seconds instead; silent when not wanted."""
 
     def __init__(self, enabled: bool, total: int, start: int, description: str, *, stream: Any = None,
-                 interval: float = 30.0, offline_steps: int = 0) -> None:
+                 interval: float = 30.0, offline_steps: int = 0, warmup_steps: int = 0) -> None:
         self.stream = stream if stream is not None else sys.stderr
         tty = bool(getattr(self.stream, "isatty", lambda: False)())
         self.enabled = enabled and tty
@@ -143,6 +143,10 @@ class Progress:
         self._printed_at: float | None = None
         self._last_line: str | None = None
         self.offline_steps = offline_steps  # a step counter past this is the online phase's (step - offline_steps)
+        # the first online steps act without updates, several times faster than the rest: their own segment, so
+        # neither the bar nor the plain line extrapolates the warm-up's rate over the whole online phase
+        self.warmup_steps = warmup_steps
+        self._segment = ""
         if self.enabled:
             from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
             from rich.progress import Progress as RichProgress
@@ -156,12 +160,14 @@ class Progress:
 
     def update(self, step: int, sps: float | None = None, info: str | None = None, phase: str | None = None) -> None:
         if self.plain:
-            if phase and phase != self._phase:  # the last phase's rate says nothing about this one's
-                self._sps = None
-            self._step = step
-            self._sps = sps if sps is not None else self._sps
-            self._info = info if info is not None else self._info
             self._phase = phase or self._phase
+            segment = self._segment_of(self._phase, step)
+            if segment != self._segment:  # the last segment's rate says nothing about this one's
+                self._segment, self._sps = segment, None
+            self._step = step
+            if sps is not None and self._segment_of(self._phase, step - 1) == segment:  # a rate measures the
+                self._sps = sps  # steps up to `step`: one reported at a segment's first step is the last one's
+            self._info = info if info is not None else self._info
             now = time.monotonic()
             if self._printed_at is None or now - self._printed_at >= self.interval:
                 self._print_line()
@@ -169,22 +175,36 @@ class Progress:
             return
         if self._bar is None:
             return
-        if phase in ("offline", "online") and phase != self._phase:  # a bar, rate and ETA of the phase's own
+        if phase in ("offline", "online"):
             self._phase = phase
-            start, end = self._bounds(phase)
-            self._bar.reset(self._task, total=end - start, completed=step - start, description=phase)
-        start = self._bounds(self._phase)[0] if self._phase in ("offline", "online") else 0
+        segment = self._segment_of(self._phase, step)
+        if segment != self._segment and self._phase in ("offline", "online"):  # a bar, rate and ETA of its own
+            self._segment = segment
+            start, end = self._segment_bounds(segment)
+            self._bar.reset(self._task, total=end - start, completed=step - start, description=segment)
+        start = self._segment_bounds(segment)[0] if self._phase in ("offline", "online") else 0
         fields: dict[str, Any] = {"completed": step - start}
         if sps is not None:
             fields["sps"] = f"{sps:,.0f} steps/s"
         if info is not None:
             fields["info"] = info
-        if phase is not None:
-            fields["description"] = phase
         self._bar.update(self._task, **fields)
 
     def _bounds(self, phase: str) -> tuple[int, int]:
         return (0, self.offline_steps) if phase == "offline" else (self.offline_steps, self.total)
+
+    def _segment_of(self, phase: str, step: int) -> str:
+        if phase == "online" and step - self.offline_steps < self.warmup_steps:
+            return "online warm-up"
+        return phase
+
+    def _segment_bounds(self, segment: str) -> tuple[int, int]:
+        """The bar's span: the warm-up's steps, then the online steps after it."""
+        if segment == "online warm-up":
+            return self.offline_steps, self.offline_steps + self.warmup_steps
+        if segment == "online" and self.warmup_steps:
+            return self.offline_steps + min(self.warmup_steps, self.total - self.offline_steps), self.total
+        return self._bounds(segment)
 
     def _print_line(self) -> None:
         """Counts and ETA are the current phase's: offline updates and env steps run at different rates, so a
@@ -198,10 +218,15 @@ class Progress:
         else:
             parts.append(f"step {self._step:,}/{self.total:,}")
             remaining = max(self.total - self._step, 0)
+        warm = self._segment == "online warm-up"
+        if warm:  # no updates yet: the rate after the warm-up is unknown, so only the warm-up's own end is estimated
+            parts.append(f"warm-up to {self.warmup_steps:,}, no updates yet")
+            remaining = max(self.offline_steps + self.warmup_steps - self._step, 0)
         if self._sps:
             parts.append(f"{self._sps:,.0f} steps/s")
             eta = remaining / self._sps
-            parts.append(f"ETA {int(eta // 3600)}:{int(eta % 3600 // 60):02d}:{int(eta % 60):02d}")
+            parts.append(("warm-up ends in " if warm else "ETA ")
+                         + f"{int(eta // 3600)}:{int(eta % 3600 // 60):02d}:{int(eta % 60):02d}")
         if self._info:
             parts.append(self._info)
         line = " | ".join(parts)

@@ -207,7 +207,8 @@ class Trainer(RunDirectory):
                                     wandb=t.wandb, wandb_project=t.wandb_project, config=self.cfg.to_dict())
         total = t.offline_steps + t.online_steps
         self.progress = Progress(t.progress, total, self.host.offline_step + self.host.online_step, self.cfg.recipe,
-                                 interval=t.progress_interval, offline_steps=t.offline_steps)
+                                 interval=t.progress_interval, offline_steps=t.offline_steps,
+                                 warmup_steps=min(t.start_steps, t.online_steps))
         try:
             if self.host.offline_step < t.offline_steps:
                 self._offline_phase()
