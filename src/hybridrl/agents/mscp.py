@@ -158,19 +158,28 @@ class MSCPAgent(AgentAPI, flax.struct.PyTreeNode):
     def planner(self, state: TrainState, params: Any, states: jnp.ndarray, goals: jnp.ndarray) -> Any:
         return state.apply_fn(params, jnp.concatenate([states, goals], -1))
 
-    def guidance(self, batch: Batch) -> jnp.ndarray:
-        """r_g under the configured reading of the paper: μ_f conditioned on the high goal g_h or on the subgoal
-        w (`fast_planner_goal`); the distance over the whole state, the goal entries only, or each entry divided
-        by the fast planner's own std (`guidance_dims`)."""
-        cfg = self.config
-        goal = batch["high_goals"] if cfg.fast_planner_goal == "high" else batch["low_goals"]
+    def fast_miss(self, batch: Batch) -> tuple[jnp.ndarray, jnp.ndarray]:
+        """s' − (s + μ_f) per entry, and the fast planner's std: μ_f conditioned on the high goal g_h or on the
+        subgoal w (`fast_planner_goal`)."""
+        goal = batch["high_goals"] if self.config.fast_planner_goal == "high" else batch["low_goals"]
         dist = self.planner(self.fast, self.fast.params, batch["observations"], goal)
-        s, s2, step = batch["observations"], batch["next_observations"], dist.mode()
-        if cfg.guidance_dims == "goal":
-            return guidance_reward(self.goal(s), self.goal(s2), self.goal(step))
-        if cfg.guidance_dims == "normalized":
-            return guidance_reward(s / dist.scale, s2 / dist.scale, step / dist.scale)
-        return guidance_reward(s, s2, step)
+        return batch["next_observations"] - (batch["observations"] + dist.mode()), dist.scale
+
+    def guidance(self, batch: Batch) -> jnp.ndarray:
+        """r_g under the configured reading of the paper: the distance over the whole state, the goal entries only,
+        or each entry divided by the fast planner's own std (`guidance_dims`)."""
+        miss, scale = self.fast_miss(batch)
+        if self.config.guidance_dims == "goal":
+            miss = self.goal(miss)
+        elif self.config.guidance_dims == "normalized":
+            miss = miss / scale
+        return -jnp.linalg.norm(miss, axis=-1)
+
+    def goal_share(self, batch: Batch) -> jnp.ndarray:
+        """The share of the squared miss ‖s' − (s + μ_f)‖² that lies in the goal (position) entries, over the batch:
+        near 0 means the whole-state guidance mostly scores velocity errors."""
+        miss = self.fast_miss(batch)[0] ** 2
+        return self.goal(miss).sum() / jnp.maximum(miss.sum(), 1e-12)
 
     # ---- losses -----------------------------------------------------------------------------------
     def value_loss(self, params: Any, batch: Batch, expectile: float) -> tuple[jnp.ndarray, dict]:
@@ -201,12 +210,16 @@ class MSCPAgent(AgentAPI, flax.struct.PyTreeNode):
         s, s2, w = batch["observations"], batch["next_observations"], batch["low_goals"]
         v_guide = self.guide.apply_fn(self.guide.params, jnp.concatenate([s, w], -1))
         progress = self.target_mean(s2, w) - self.target_mean(s, w)
-        adv = progress + cfg.guidance_weight * (r_guide - v_guide)
+        guide_term = cfg.guidance_weight * (r_guide - v_guide)
+        adv = progress + guide_term
         weights = awr_weights(adv, cfg.low_temperature, cfg.awr_max_weight)
         log_prob = self.low.apply_fn(params, jnp.concatenate([s, w], -1)).log_prob(batch["actions"])
         loss = -(jax.lax.stop_gradient(weights) * log_prob).mean()
+        # How much the guidance steers the AWR weights: its spread beside the progress term's, and the share of
+        # rows where it outweighs progress (what decides which actions get cloned); zero for the HIQL ablation.
         return loss, {"low_loss": loss, "low_adv": adv.mean(), "low_progress": progress.mean(),
-                      "low_weight": weights.mean()}
+                      "low_weight": weights.mean(), "progress_std": progress.std(), "guide_term_std": guide_term.std(),
+                      "guide_share": (jnp.abs(guide_term) > jnp.abs(progress)).mean()}
 
     def guide_loss(self, params: Any, batches: tuple[Batch, ...], rewards: tuple[jnp.ndarray, ...]
                    ) -> tuple[jnp.ndarray, dict]:
@@ -256,7 +269,9 @@ class MSCPAgent(AgentAPI, flax.struct.PyTreeNode):
         agent = agent.replace(guide=agent.guide.apply_gradients(grads=grads))
         agent, v_info = agent.value_step(((online, cfg.online_expectile), (offline, cfg.expectile)))
         info = {**prefixed("low", low_info), **prefixed("guide", {**g_info, "guidance_reward": r_on.mean(),
-                                                                  "guidance_reward_offline": r_off.mean()}), **v_info}
+                                                                  "guidance_reward_offline": r_off.mean(),
+                                                                  "goal_entries_share": self.goal_share(online)}),
+                **v_info}
         if cfg.finetune_planners:
             joined = {k: jnp.concatenate([online[k], offline[k]]) for k in offline}
             agent, p_info = agent.planner_step(joined)
