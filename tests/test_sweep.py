@@ -11,7 +11,7 @@ import time
 import numpy as np
 import pytest
 import yaml
-from conftest import TINY, TOY
+from conftest import TINY, TOY, read_rows
 
 from hybridrl.analysis.sweep import expand, load_spec, run_status, run_sweep
 from hybridrl.config import ConfigError
@@ -90,6 +90,44 @@ def test_local_sweep_records_failures_resumes_a_killed_worker_and_skips_finished
     steps = _steps(target)
     assert steps == sorted(set(steps)) and steps[-1] == 600  # no torn or duplicated rows after the resume
     assert rows["toy/broken/seed0"]["status"] == "failed"
+
+
+def test_a_from_entry_fine_tunes_every_seed_from_its_sources_pre_training_and_says_when_it_is_missing(
+        tmp_path, toy_npz):
+    from hybridrl.analysis.sweep import _PRETRAINED
+    from hybridrl.training.rundir import OFFLINE_CKPT_NAME
+
+    assert _PRETRAINED == OFFLINE_CKPT_NAME
+    tiny = {**TINY, "train.eval_interval": 100}
+    ft = {"label": "iql-ft", "recipe": "iql", "from": "iql", "set": {"agent.expectile": 0.8}}
+    spec = {"out": str(tmp_path / "sweep"), "tasks": [{"env": TOY, "dataset": str(toy_npz), "name": "toy"}],
+            "recipes": [ft, "iql"], "seeds": [0], "offline_steps": 200, "online_steps": 200, "set": tiny}
+    tasks = expand(spec)
+    dep = next(t for t in tasks if t.from_run)
+    assert dep.from_run == str(tmp_path / "sweep/toy/iql/seed0") and dep.offline_steps is None
+    # listed first, the fine-tuning run still waits for its source's switch; one worker, so no deadlock either
+    summary = run_sweep(spec, workers=1)
+    assert summary["failed"] == 0
+    src, run = tmp_path / "sweep/toy/iql/seed0", tmp_path / "sweep/toy/iql-ft/seed0"
+    info = json.loads((run / "config.json").read_text())
+    assert info["initialised_from"]["path"] == str(src / OFFLINE_CKPT_NAME)
+    assert info["config"]["agent"]["expectile"] == 0.8 and info["config"]["train"]["seed"] == 0
+    assert {r["phase"] for r in read_rows(run)} == {"online"}  # no pre-training of its own
+    assert {r["phase"] for r in read_rows(src)} == {"offline", "online"}
+    assert json.loads((run / "done.json").read_text())["how"] == "fine-tuned"
+    # seed 1's source was never run and is not selected: the fine-tuning run fails saying so, nothing hangs
+    summary = run_sweep({**spec, "seeds": [0, 1]}, workers=1, only=["toy/iql-ft/seed1"])
+    err = json.loads((tmp_path / "sweep/toy/iql-ft/seed1/failed.json").read_text())["error"]
+    assert summary["failed"] == 1 and "fine-tunes from" in err and "has not reached its offline→online switch" in err
+    # a spec that cannot work is refused before anything runs
+    for entry, match in [({**ft, "from": "nope"}, "not another entry's label"),
+                         ({**ft, "offline_steps": 10}, "no offline phase of its own")]:
+        with pytest.raises(ConfigError, match=match):
+            expand({**spec, "recipes": [entry, "iql"]})
+    with pytest.raises(ConfigError, match="itself fine-tunes from"):
+        expand({**spec, "recipes": [ft, {**ft, "label": "again", "from": "iql-ft"}, "iql"]})
+    with pytest.raises(ConfigError, match="no offline steps"):
+        expand({**spec, "offline_steps": 0})
 
 
 def test_an_invalid_config_stops_the_sweep_before_any_run_and_dry_run_names_it(tmp_path, capsys):

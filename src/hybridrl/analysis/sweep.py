@@ -18,6 +18,13 @@ Spec (YAML, read with `yaml.safe_load`, so a file cannot construct objects):
     set: {agent.hidden_dims: [64, 64]}  # for every run
     grid: {agent.utd: [1, 2]}           # cartesian product of overrides
     resources: {cpus: 1, gpus: 0}       # per run (Ray)
+
+Pre-train once, fine-tune many: a recipe entry with `from: LABEL` has no offline phase of its own; each of its
+runs starts its online phase from the pre-training (`checkpoints/offline.npz`) of LABEL's run of the same task,
+seed and grid cell, as `hybridrl train --from-checkpoint` does, and starts as soon as that checkpoint is written.
+Online ablations (a guidance weight, a frozen β, another recipe of the same agent) then share one pre-training:
+
+    recipes: [mscp, {label: mscp-lambda1, recipe: mscp, from: mscp, set: {agent.guidance_weight: 1}}]
 """
 from __future__ import annotations
 
@@ -47,6 +54,7 @@ class RunTask:
     offline_steps: int | None = None
     online_steps: int | None = None
     overrides: dict[str, Any] = field(default_factory=dict)
+    from_run: str | None = None  # a run directory whose offline checkpoint this run fine-tunes (`from:` in the spec)
 
 
 def _slug(value: Any) -> str:
@@ -86,6 +94,8 @@ def expand(spec: dict[str, Any]) -> list[RunTask]:
     grid = spec.get("grid") or {}
     combos = [dict(zip(grid, values, strict=True)) for values in itertools.product(*grid.values())] or [{}]
     out = Path(spec["out"])
+    entries = [{"recipe": e} if isinstance(e, str) else dict(e) for e in spec["recipes"]]
+    _check_sources(entries, spec)
     tasks = []
     for task in spec["tasks"]:
         task = {"dataset": task} if isinstance(task, str) else dict(task)
@@ -96,18 +106,42 @@ def expand(spec: dict[str, Any]) -> list[RunTask]:
         except ConfigError as exc:
             raise ConfigError(f"sweep spec: task {task} needs an 'env' that fits its data: {exc}") from None
         task_name = task.get("name") or _slug(dataset or env)
-        for entry in spec["recipes"]:
-            entry = {"recipe": entry} if isinstance(entry, str) else dict(entry)
+        for entry in entries:
             label = entry.get("label") or entry["recipe"]
             for combo in combos:
-                name = label + "".join(f"-{k.split('.')[-1]}{_slug(v)}" for k, v in combo.items())
+                suffix = "".join(f"-{k.split('.')[-1]}{_slug(v)}" for k, v in combo.items())
                 for seed in seeds:
+                    source = entry.get("from")
                     tasks.append(RunTask(
-                        run_dir=str(out / task_name / name / f"seed{seed}"), recipe=entry["recipe"], env=env,
-                        dataset=dataset, seed=seed, offline_steps=entry.get("offline_steps", spec.get("offline_steps")),
+                        run_dir=str(out / task_name / (label + suffix) / f"seed{seed}"), recipe=entry["recipe"],
+                        env=env, dataset=dataset, seed=seed,
+                        offline_steps=None if source else entry.get("offline_steps", spec.get("offline_steps")),
                         online_steps=entry.get("online_steps", spec.get("online_steps")),
-                        overrides={**common, **dict(entry.get("set") or {}), **combo}))
+                        overrides={**common, **dict(entry.get("set") or {}), **combo},
+                        from_run=str(out / task_name / (source + suffix) / f"seed{seed}") if source else None))
     return tasks
+
+
+def _check_sources(entries: list[dict[str, Any]], spec: dict[str, Any]) -> None:
+    """`from:` names another entry's label, one that pre-trains itself (no chains) and has offline steps."""
+    labels = {e.get("label") or e["recipe"]: e for e in entries}
+    for e in entries:
+        source = e.get("from")
+        if source is None:
+            continue
+        name = e.get("label") or e["recipe"]
+        if source not in labels or source == name:
+            raise ConfigError(f"sweep spec: {name!r} has from: {source!r}, which is not another entry's label; "
+                              f"labels: {', '.join(labels)}")
+        if labels[source].get("from"):
+            raise ConfigError(f"sweep spec: {name!r} fine-tunes from {source!r}, which itself fine-tunes from "
+                              f"{labels[source]['from']!r}; name the entry that pre-trains")
+        if "offline_steps" in e:
+            raise ConfigError(f"sweep spec: {name!r} fine-tunes from {source!r} and has no offline phase of its own; "
+                              "drop its offline_steps (the pre-training's count is the source's)")
+        if not labels[source].get("offline_steps", spec.get("offline_steps")):
+            raise ConfigError(f"sweep spec: {name!r} fine-tunes from {source!r}, which has no offline steps to "
+                              "pre-train with")
 
 
 def run_status(run_dir: str | Path) -> str:
@@ -155,6 +189,10 @@ def execute(task: RunTask) -> dict[str, Any]:
         if (d / "checkpoints" / "latest.npz").exists():
             trainer = Trainer.resume(d, online_steps=task.online_steps, offline_steps=task.offline_steps)
             how = "resumed"
+        elif task.from_run:
+            trainer = Trainer.from_pretrained(_pretrained(task), d, {"train.progress": False, **task.overrides},
+                                              recipe=task.recipe, online_steps=task.online_steps, seed=task.seed)
+            how = "fine-tuned"
         else:
             cfg = resolve(task.recipe, task.env, {"train.progress": False, **task.overrides}, dataset=task.dataset,
                           online_steps=task.online_steps, offline_steps=task.offline_steps, seed=task.seed)
@@ -169,6 +207,30 @@ def execute(task: RunTask) -> dict[str, Any]:
     payload = {"status": "done", "how": how, "seconds": time.time() - t0, "result": result, "task": asdict(task)}
     _write_json(d / "done.json", payload)
     return {"run_dir": task.run_dir, "status": "done", "how": how, "seconds": payload["seconds"]}
+
+
+_PRETRAINED = "checkpoints/offline.npz"  # training.rundir.OFFLINE_CKPT_NAME (not imported: it loads JAX)
+
+
+def _pretrained(task: RunTask) -> Path:
+    """The source run's offline checkpoint, or a ConfigError saying why it is not there."""
+    path = Path(task.from_run) / _PRETRAINED
+    if not path.exists():
+        state = run_status(task.from_run)
+        why = {"done": "finished without it (its checkpoints were not kept: delete its done.json to pre-train again)",
+               "failed": "failed (see its failed.json)"}.get(state, "has not reached its offline→online switch")
+        raise ConfigError(f"{task.run_dir} fine-tunes from {task.from_run}, whose pre-training {path.name} is "
+                          f"missing: that run {why}")
+    return path
+
+
+def source_state(task: RunTask, active: set[str]) -> str:
+    """ready (no source, or its pre-training is written) | wait (the source is running or queued) | missing."""
+    if not task.from_run:
+        return "ready"
+    if (Path(task.from_run) / _PRETRAINED).exists():
+        return "ready"
+    return "wait" if task.from_run in active else "missing"
 
 
 def worker_env(threads: int, cores: set[int] | None = None) -> dict[str, str]:
@@ -222,23 +284,54 @@ def run_in_subprocess(task: RunTask, threads: int = 1, cores: set[int] | None = 
     return {"run_dir": task.run_dir, "status": "failed", "error": error}
 
 
-def _local(tasks: list[RunTask], workers: int, threads: int) -> list[dict[str, Any]]:
-    from concurrent.futures import ThreadPoolExecutor
+def _local(tasks: list[RunTask], workers: int, threads: int, poll: float = 2.0) -> list[dict[str, Any]]:
+    """Runs in spec order on `workers` disjoint core sets; a fine-tuning run waits (without holding cores) until
+    its source's pre-training is written, and runs that are ready go ahead of it meanwhile."""
+    from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
     free: queue.Queue[set[int] | None] = queue.Queue()
     for cores in core_sets(workers, threads) or [None] * workers:
         free.put(cores)
 
-    def one(task: RunTask) -> dict[str, Any]:
-        cores = free.get()  # a worker's cores, back in the pool when its run ends
+    def one(task: RunTask, cores: set[int] | None) -> dict[str, Any]:
         try:
             return run_in_subprocess(task, threads, cores)
         finally:
-            free.put(cores)
+            free.put(cores)  # a worker's cores, back in the pool when its run ends
 
+    results: dict[str, dict[str, Any]] = {}
+    pending, running = list(tasks), {}
     # Threads only wait on worker processes; the learning happens in those processes.
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(one, tasks))
+        while pending or running:
+            active = {t.run_dir for t in pending} | {t.run_dir for t in running.values()}
+            for task in list(pending):
+                state = source_state(task, active - {task.run_dir})
+                if state == "missing":  # its source is neither here nor pre-trained: say so, run the rest
+                    pending.remove(task)
+                    results[task.run_dir] = _fail(task)
+                elif state == "ready" and not free.empty():
+                    pending.remove(task)
+                    running[pool.submit(one, task, free.get())] = task
+            if running:
+                done, _ = wait(running, timeout=poll, return_when=FIRST_COMPLETED)
+                for future in done:
+                    results[running.pop(future).run_dir] = future.result()
+            elif pending:
+                time.sleep(poll)
+    return [results[t.run_dir] for t in tasks]
+
+
+def _fail(task: RunTask) -> dict[str, Any]:
+    """Record why a fine-tuning run cannot start (its source is missing) as the run's failure."""
+    try:
+        _pretrained(task)
+        error = f"{task.run_dir}: its source {task.from_run} is not part of this sweep's runs"
+    except ConfigError as exc:
+        error = str(exc)
+    _write_json(Path(task.run_dir) / "failed.json", {"error": f"ConfigError: {error}", "traceback": "",
+                                                     "task": asdict(task)})
+    return {"run_dir": task.run_dir, "status": "failed", "error": f"ConfigError: {error}"}
 
 
 def _ray(tasks: list[RunTask], address: str | None, cpus: float, gpus: float, threads: int,
@@ -253,7 +346,14 @@ def _ray(tasks: list[RunTask], address: str | None, cpus: float, gpus: float, th
         else:
             ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
     remote = ray.remote(num_cpus=cpus, num_gpus=gpus, max_retries=0)(run_in_subprocess)
-    return ray.get([remote.remote(t, threads) for t in tasks])
+    # two waves: the runs that pre-train, then those that fine-tune from them (`from:`)
+    first = [t for t in tasks if not t.from_run]
+    by_dir = dict(zip([t.run_dir for t in first], ray.get([remote.remote(t, threads) for t in first]), strict=True))
+    later = [t for t in tasks if t.from_run]
+    ready = [t for t in later if source_state(t, set()) == "ready"]
+    by_dir.update(zip([t.run_dir for t in ready], ray.get([remote.remote(t, threads) for t in ready]), strict=True))
+    by_dir.update({t.run_dir: _fail(t) for t in later if t.run_dir not in by_dir})
+    return [by_dir[t.run_dir] for t in tasks]
 
 
 def run_name(task: RunTask, out: str | Path) -> str:
