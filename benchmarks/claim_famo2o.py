@@ -55,11 +55,16 @@ def main() -> None:
         beta = f"{r['beta'][0]:.2f} ± {r['beta'][1]:.2f}" if r["beta"] else "–"
         print(f"| {r['task']} | {r['method']} | {r['seed'][4:]} | {r['end_offline']:.1f} ({lo:.0f}–{hi:.0f}) "
               f"| {r['online_mean']:.1f} | {r['last']:.1f} | {r['final']:.1f} | {beta} |")
+    close_table(rows, args.json)
+
+
+def close_table(rows: list[dict], json_path: str | None) -> None:
+    """Name the runs left out (not finished) and write every row as JSON if asked."""
     unfinished = [f"{r['method']}/{r['seed']}" for r in rows if not r["done"]]
     if unfinished:
         print(f"\nnot finished (left out): {', '.join(unfinished)}")
-    if args.json:
-        Path(args.json).write_text(json.dumps(rows, indent=1))
+    if json_path:
+        Path(json_path).write_text(json.dumps(rows, indent=1))
 
 
 if __name__ == "__main__":
