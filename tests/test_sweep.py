@@ -93,8 +93,9 @@ def test_local_sweep_records_failures_resumes_a_killed_worker_and_skips_finished
 
 
 def test_a_from_entry_fine_tunes_every_seed_from_its_sources_pre_training_and_says_when_it_is_missing(
-        tmp_path, toy_npz):
+        tmp_path, toy_npz, capsys):
     from hybridrl.analysis.sweep import _PRETRAINED
+    from hybridrl.cli import main
     from hybridrl.training.rundir import OFFLINE_CKPT_NAME
 
     assert _PRETRAINED == OFFLINE_CKPT_NAME
@@ -105,6 +106,10 @@ def test_a_from_entry_fine_tunes_every_seed_from_its_sources_pre_training_and_sa
     tasks = expand(spec)
     dep = next(t for t in tasks if t.from_run)
     assert dep.from_run == str(tmp_path / "sweep/toy/iql/seed0") and dep.offline_steps is None
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    assert main(["sweep", str(path), "--dry-run"]) == 0
+    assert f"iql-ft/seed0  (fine-tunes from {tmp_path / 'sweep/toy/iql/seed0'})" in capsys.readouterr().out
     # listed first, the fine-tuning run still waits for its source's switch; one worker, so no deadlock either
     summary = run_sweep(spec, workers=1)
     assert summary["failed"] == 0

@@ -231,7 +231,8 @@ def _dispatch(args: argparse.Namespace) -> int:
                 err = config_error(task) if run_status(task.run_dir) != "done" else None
                 invalid += err is not None
                 print(f"{'invalid' if err else run_status(task.run_dir):<12} {task.run_dir}"
-                      + (f"  ({err[:200]})" if err else ""))
+                      + (f"  ({err[:200]})" if err else "")
+                      + (f"  (fine-tunes from {task.from_run})" if task.from_run and not err else ""))
             return 2 if invalid else 0
         summary = run_sweep(spec, backend=args.backend, workers=args.workers, address=args.address,
                             threads=args.threads, only=args.only)
