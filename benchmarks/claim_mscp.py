@@ -45,7 +45,7 @@ def row(run: Path, early: int) -> dict:
 
 
 def _fmt(x: float | None) -> str:
-    return "–" if x is None else f"{x:.2f}"
+    return "–" if x is None else f"{x:.2f}" if abs(x) >= 0.01 or x == 0 else f"{x:.0e}"
 
 
 def main() -> None:

@@ -109,12 +109,3 @@ class IDMLabelling:
         if dataset.actions is not None:  # a dataset that kept its actions: how good the labels are
             info["label_mse"] = float(((actions - np.clip(dataset.actions, -1, 1)) ** 2).mean())
         return labelled, info
-
-
-PREPARATIONS = {"idm": IDMLabelling}
-
-
-def make_preparation(train: Any) -> IDMLabelling | None:
-    """The run's preparation step (`train.label_actions`), or None."""
-    name = train.label_actions
-    return None if name == "none" else PREPARATIONS[name].from_config(train)

@@ -24,7 +24,7 @@ from hybridrl.agents.base import RewardTransform
 from hybridrl.config import ConfigError, RunConfig
 from hybridrl.data import DataError, for_task, load_dataset
 from hybridrl.data.dataset import ACTION_CLIP, sparsify
-from hybridrl.data.idm import make_preparation
+from hybridrl.data.preparation import make_preparation
 from hybridrl.envs import EnvError, env_spaces, make_env
 from hybridrl.nn.policy_file import save_policy
 from hybridrl.recipes import RECIPES
