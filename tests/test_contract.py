@@ -10,6 +10,7 @@ import pytest
 import hybridrl
 from hybridrl.agents import AGENTS
 from hybridrl.agents.base import RewardTransform
+from hybridrl.data.preparation import PREPARATIONS
 from hybridrl.errors import ConfigError
 from hybridrl.recipes import RECIPES, resolve
 from hybridrl.replay import MIXERS
@@ -30,6 +31,8 @@ def _code_words(path: Path) -> tuple[set[str], set[str]]:
     for node in ast.walk(tree):
         if isinstance(node, ast.Name):
             names.add(node.id)
+        elif isinstance(node, ast.ImportFrom) and node.module:  # `from hybridrl.data.<method> import ...`
+            names.update(node.module.split("."))
         elif isinstance(node, ast.Attribute):
             names.add(node.attr)
         elif isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
@@ -47,7 +50,8 @@ def _specific_fields() -> set[str]:
 @pytest.mark.parametrize("module", sorted(p.name for p in TRAINING.glob("*.py")))
 def test_training_code_names_no_algorithm(module):
     names, strings = _code_words(TRAINING / module)
-    found = (names | strings) & _specific_fields() | strings & (set(AGENTS) | set(RECIPES) | set(MIXERS))
+    methods = set(AGENTS) | set(RECIPES) | set(MIXERS) | set(PREPARATIONS)
+    found = (names | strings) & _specific_fields() | strings & methods | names & set(PREPARATIONS)
     assert not found, f"training/{module} names algorithm-specific things: {sorted(found)}"
 
 
