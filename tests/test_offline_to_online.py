@@ -190,6 +190,21 @@ def test_pretrain_once_then_fine_tune_from_the_checkpoint(tmp_path, toy_npz, rec
         Trainer.from_pretrained(tmp_path / "pre", tmp_path / "ft3", online_steps=50, dataset="hopper-medium-small")
 
 
+def test_a_run_killed_between_the_switchs_checkpoints_writes_its_pre_training_on_resume(tmp_path, toy_npz):
+    from hybridrl.training.loop import OFFLINE_CKPT_NAME
+
+    Trainer(_cfg("iql", toy_npz, 200, 0), tmp_path / "pre").run()
+    path = tmp_path / "pre" / OFFLINE_CKPT_NAME
+    before = dict(np.load(path))
+    path.unlink()  # as if killed after the switch's latest.npz, before the pre-training's own checkpoint
+    Trainer.resume(tmp_path / "pre", online_steps=100).run()
+    after = dict(np.load(path))
+    assert before.keys() == after.keys() and all(np.array_equal(before[k], after[k]) for k in before)
+    mtime = path.stat().st_mtime
+    Trainer.resume(tmp_path / "pre", online_steps=200).run()  # past the switch: left as it is
+    assert path.stat().st_mtime == mtime
+
+
 # ---- Balanced Replay --------------------------------------------------------------------------------
 def test_density_ratio_loss_by_hand_and_minimised_at_the_true_ratio():
     from hybridrl.replay.mixing import density_ratio_loss

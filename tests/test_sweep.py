@@ -3,10 +3,12 @@ rliable report (statistics equal rliable's, figures written)."""
 import csv
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -120,19 +122,73 @@ def test_a_from_entry_fine_tunes_every_seed_from_its_sources_pre_training_and_sa
     assert {r["phase"] for r in read_rows(run)} == {"online"}  # no pre-training of its own
     assert {r["phase"] for r in read_rows(src)} == {"offline", "online"}
     assert json.loads((run / "done.json").read_text())["how"] == "fine-tuned"
-    # seed 1's source was never run and is not selected: the fine-tuning run fails saying so, nothing hangs
-    summary = run_sweep({**spec, "seeds": [0, 1]}, workers=1, only=["toy/iql-ft/seed1"])
-    err = json.loads((tmp_path / "sweep/toy/iql-ft/seed1/failed.json").read_text())["error"]
-    assert summary["failed"] == 1 and "fine-tunes from" in err and "has not reached its offline→online switch" in err
+    # seed 1's source was never run and is not selected: refused before anything runs, and --dry-run says it too
+    with pytest.raises(ConfigError, match=r"cannot start(.|\n)*iql-ft/seed1: its source .*iql/seed1 is not selected"):
+        run_sweep({**spec, "seeds": [0, 1]}, workers=1, only=["toy/iql-ft/seed1"])
+    path.write_text(yaml.safe_dump({**spec, "seeds": [0, 1]}))
+    assert main(["sweep", str(path), "--dry-run", "--only", "toy/iql-ft/*"]) == 2
+    assert "is not selected" in capsys.readouterr().out
+    # a source kept without its checkpoint (keep_done.sh without --pretrained) is named as that
+    (src / OFFLINE_CKPT_NAME).rename(tmp_path / "kept.npz")
+    shutil.rmtree(run)  # (a fine-tuning run with a checkpoint of its own would resume without its source)
+    with pytest.raises(ConfigError, match="finished without checkpoints/offline.npz"):
+        run_sweep(spec, workers=1)
     # a spec that cannot work is refused before anything runs
     for entry, match in [({**ft, "from": "nope"}, "not another entry's label"),
-                         ({**ft, "offline_steps": 10}, "no offline phase of its own")]:
+                         ({**ft, "offline_steps": 10}, "no offline phase of its own"),
+                         ({**ft, "set": {"train.offline_steps": 10}}, "no offline phase of its own"),
+                         ({**ft, "recipe": "cql"}, "agents must match"),
+                         ({**ft, "form": "iql"}, "unknown keys"),
+                         ({**ft, "label": "iql"}, "two recipe entries are labelled 'iql'")]:
         with pytest.raises(ConfigError, match=match):
             expand({**spec, "recipes": [entry, "iql"]})
     with pytest.raises(ConfigError, match="itself fine-tunes from"):
         expand({**spec, "recipes": [ft, {**ft, "label": "again", "from": "iql-ft"}, "iql"]})
-    with pytest.raises(ConfigError, match="no offline steps"):
-        expand({**spec, "offline_steps": 0})
+    with pytest.raises(ConfigError, match="has no offline steps"):
+        run_sweep({**spec, "offline_steps": 0, "out": str(tmp_path / "other")}, workers=1)
+
+
+def test_fine_tuning_runs_start_at_their_sources_switch_in_their_grid_cell_with_its_run_settings(tmp_path,
+                                                                                                  monkeypatch):
+    """The scheduler alone (runs faked): a fine-tuning run starts once its source's pre-training is written, while
+    the source is still running, on free cores, and results come back in the spec's order."""
+    import threading
+
+    from hybridrl.analysis import sweep
+
+    spec = {"out": str(tmp_path / "sweep"), "tasks": [{"env": TOY, "name": "toy"}], "seeds": [0],
+            "recipes": [{"label": "ft", "recipe": "hiql", "from": "mscp", "set": {"agent.online_expectile": 0.8}},
+                        {"recipe": "mscp", "set": {"train.data_rewards": "recorded"}}, "sac"],
+            "offline_steps": 100, "online_steps": 100, "grid": {"agent.utd": [1, 2]}}
+    tasks = expand(spec)
+    ft = [t for t in tasks if t.from_run]
+    assert [Path(t.from_run).relative_to(tmp_path / "sweep").as_posix() for t in ft] == \
+        ["toy/mscp-utd1/seed0", "toy/mscp-utd2/seed0"]  # the same grid cell
+    assert ft[0].overrides["train.data_rewards"] == "recorded"  # the source's run settings, not its agent's
+    events, switched = [], threading.Event()
+
+    def fake(task, threads=1, cores=None):
+        events.append(("start", Path(task.run_dir).parent.name))
+        if task.from_run is None and "mscp" in task.run_dir:
+            (Path(task.run_dir) / "checkpoints").mkdir(parents=True, exist_ok=True)
+            (Path(task.run_dir) / sweep._PRETRAINED).write_bytes(b"")
+            if "utd1" in task.run_dir:
+                assert switched.wait(30)  # still running when its fine-tuning run starts
+        if task.from_run and "utd1" in task.run_dir:
+            switched.set()
+        events.append(("end", Path(task.run_dir).parent.name))
+        return {"run_dir": task.run_dir, "status": "done"}
+
+    monkeypatch.setattr(sweep, "run_in_subprocess", fake)
+    results = sweep._local(tasks, workers=2, threads=1, poll=0.05)
+    assert [r["run_dir"] for r in results] == [t.run_dir for t in tasks]
+    starts = [name for kind, name in events if kind == "start"]
+    assert starts[:2] == ["mscp-utd1", "mscp-utd2"]  # the ready runs go first, in spec order
+    assert events.index(("start", "ft-utd1")) < events.index(("end", "mscp-utd1"))
+    plain = [t for t in tasks if not t.from_run]
+    events.clear()
+    sweep._local(plain, workers=2, threads=1, poll=0.05)  # without `from`: spec order, as before
+    assert [n for k, n in events if k == "start"] == [Path(t.run_dir).parent.name for t in plain]
 
 
 def test_an_invalid_config_stops_the_sweep_before_any_run_and_dry_run_names_it(tmp_path, capsys):

@@ -222,13 +222,25 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(f"wrote {args.out}")
         return 0
     if args.command == "sweep":
-        from hybridrl.analysis.sweep import config_error, expand, load_spec, run_status, run_sweep, select
+        from hybridrl.analysis.sweep import (
+            config_error,
+            expand,
+            load_spec,
+            run_status,
+            run_sweep,
+            select,
+            source_problems,
+        )
 
         spec = load_spec(args.spec)
         if args.dry_run:
-            invalid = 0
-            for task in select(expand(spec), spec["out"], args.only):
+            invalid, tasks = 0, expand(spec)
+            chosen = select(tasks, spec["out"], args.only)
+            stuck = dict((t.run_dir, why) for t, why in
+                         source_problems([t for t in chosen if run_status(t.run_dir) != "done"], tasks))
+            for task in chosen:
                 err = config_error(task) if run_status(task.run_dir) != "done" else None
+                err = err or stuck.get(task.run_dir)
                 invalid += err is not None
                 print(f"{'invalid' if err else run_status(task.run_dir):<12} {task.run_dir}"
                       + (f"  ({err[:200]})" if err else "")

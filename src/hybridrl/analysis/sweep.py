@@ -95,7 +95,7 @@ def expand(spec: dict[str, Any]) -> list[RunTask]:
     combos = [dict(zip(grid, values, strict=True)) for values in itertools.product(*grid.values())] or [{}]
     out = Path(spec["out"])
     entries = [{"recipe": e} if isinstance(e, str) else dict(e) for e in spec["recipes"]]
-    _check_sources(entries, spec)
+    _check_entries(entries)
     tasks = []
     for task in spec["tasks"]:
         task = {"dataset": task} if isinstance(task, str) else dict(task)
@@ -117,31 +117,61 @@ def expand(spec: dict[str, Any]) -> list[RunTask]:
                         env=env, dataset=dataset, seed=seed,
                         offline_steps=None if source else entry.get("offline_steps", spec.get("offline_steps")),
                         online_steps=entry.get("online_steps", spec.get("online_steps")),
-                        overrides={**common, **dict(entry.get("set") or {}), **combo},
+                        overrides={**common, **_inherited(entries, entry), **dict(entry.get("set") or {}),
+                                   **combo},
                         from_run=str(out / task_name / (source + suffix) / f"seed{seed}") if source else None))
     return tasks
 
 
-def _check_sources(entries: list[dict[str, Any]], spec: dict[str, Any]) -> None:
-    """`from:` names another entry's label, one that pre-trains itself (no chains) and has offline steps."""
-    labels = {e.get("label") or e["recipe"]: e for e in entries}
+_ENTRY_KEYS = {"recipe", "label", "set", "offline_steps", "online_steps", "from"}
+
+
+def _check_entries(entries: list[dict[str, Any]]) -> None:
+    """Known keys, one run directory per label, and `from:` naming another entry of the same agent that pre-trains
+    itself (no chains); whether the source has offline steps is checked once its config resolves
+    (`source_problems`)."""
+    from hybridrl.recipes import RECIPES
+
+    labels: dict[str, dict[str, Any]] = {}
     for e in entries:
+        name = e.get("label") or e.get("recipe")
+        unknown = set(e) - _ENTRY_KEYS
+        if unknown or "recipe" not in e:
+            raise ConfigError(f"sweep spec: recipe entry {name!r}: " + (f"unknown keys {sorted(unknown)}; valid: "
+                              f"{sorted(_ENTRY_KEYS)}" if unknown else "needs a 'recipe'"))
+        if name in labels:
+            raise ConfigError(f"sweep spec: two recipe entries are labelled {name!r} (their runs would share "
+                              "directories); give one a 'label'")
+        labels[name] = e
+    for name, e in labels.items():
         source = e.get("from")
         if source is None:
             continue
-        name = e.get("label") or e["recipe"]
         if source not in labels or source == name:
             raise ConfigError(f"sweep spec: {name!r} has from: {source!r}, which is not another entry's label; "
                               f"labels: {', '.join(labels)}")
-        if labels[source].get("from"):
+        src = labels[source]
+        if src.get("from"):
             raise ConfigError(f"sweep spec: {name!r} fine-tunes from {source!r}, which itself fine-tunes from "
-                              f"{labels[source]['from']!r}; name the entry that pre-trains")
-        if "offline_steps" in e:
+                              f"{src['from']!r}; name the entry that pre-trains")
+        if "offline_steps" in e or "train.offline_steps" in (e.get("set") or {}):
             raise ConfigError(f"sweep spec: {name!r} fine-tunes from {source!r} and has no offline phase of its own; "
                               "drop its offline_steps (the pre-training's count is the source's)")
-        if not labels[source].get("offline_steps", spec.get("offline_steps")):
-            raise ConfigError(f"sweep spec: {name!r} fine-tunes from {source!r}, which has no offline steps to "
-                              "pre-train with")
+        agents = {r: RECIPES[r].agent if r in RECIPES else None for r in (e["recipe"], src["recipe"])}
+        if None not in agents.values() and agents[e["recipe"]] != agents[src["recipe"]]:
+            raise ConfigError(f"sweep spec: {name!r} ({e['recipe']}, agent {agents[e['recipe']]}) cannot fine-tune "
+                              f"from {source!r} ({src['recipe']}, agent {agents[src['recipe']]}): the agents must "
+                              "match")
+
+
+def _inherited(entries: list[dict[str, Any]], entry: dict[str, Any]) -> dict[str, Any]:
+    """What a fine-tuning entry takes from its source entry's `set`: its run settings (reward scale, data reading),
+    so both phases see the same task; the agent's settings come with the checkpoint, and the fine-tuning recipe's
+    own presets (hiql from mscp) must win over the source's."""
+    if not entry.get("from"):
+        return {}
+    src = next(e for e in entries if (e.get("label") or e["recipe"]) == entry["from"])
+    return {k: v for k, v in (src.get("set") or {}).items() if not k.startswith("agent.")}
 
 
 def run_status(run_dir: str | Path) -> str:
@@ -226,11 +256,41 @@ def _pretrained(task: RunTask) -> Path:
 
 def source_state(task: RunTask, active: set[str]) -> str:
     """ready (no source, or its pre-training is written) | wait (the source is running or queued) | missing."""
-    if not task.from_run:
+    if not task.from_run or (Path(task.run_dir) / "checkpoints" / "latest.npz").exists():  # (a resume needs no source)
         return "ready"
     if (Path(task.from_run) / _PRETRAINED).exists():
         return "ready"
     return "wait" if task.from_run in active else "missing"
+
+
+def source_problems(todo: list[RunTask], tasks: list[RunTask]) -> list[tuple[RunTask, str]]:
+    """Fine-tuning runs that could never start, said before anything runs: the source is not selected (`--only`)
+    and has no pre-training, finished without its checkpoint, or resolves to no offline steps."""
+    from hybridrl.recipes import resolve
+
+    by_dir, todo_dirs = {t.run_dir: t for t in tasks}, {t.run_dir for t in todo}
+    problems = []
+    for task in todo:
+        if not task.from_run or source_state(task, set()) == "ready":
+            continue
+        src = by_dir[task.from_run]
+        if run_status(src.run_dir) == "done":
+            problems.append((task, f"its source {src.run_dir} finished without {_PRETRAINED} (kept without "
+                                   "`keep_done.sh --pretrained`?): bring that file back, or delete the source's "
+                                   "done.json to run it again, both phases"))
+        elif src.run_dir not in todo_dirs:
+            problems.append((task, f"its source {src.run_dir} is not selected and has not been pre-trained: select "
+                                   f"it too (--only '{Path(src.run_dir).parent.name}/...') or run it first"))
+        else:
+            try:
+                steps = resolve(src.recipe, src.env, {"train.progress": False, **src.overrides}, dataset=src.dataset,
+                                online_steps=src.online_steps, offline_steps=src.offline_steps,
+                                seed=src.seed).train.offline_steps
+            except ConfigError:
+                continue  # said by config_error
+            if steps <= 0:
+                problems.append((task, f"its source {src.run_dir} has no offline steps, so no pre-training"))
+    return problems
 
 
 def worker_env(threads: int, cores: set[int] | None = None) -> dict[str, str]:
@@ -386,6 +446,10 @@ def run_sweep(spec: dict[str, Any], backend: str = "local", workers: int | None 
     if bad:
         raise ConfigError(f"{len(bad)} of the sweep's runs have an invalid config, nothing was run:\n"
                           + "\n".join(f"  {t.run_dir}: {err[:300]}" for t, err in bad))
+    stuck = source_problems(todo, tasks)
+    if stuck:
+        raise ConfigError(f"{len(stuck)} of the sweep's fine-tuning runs cannot start, nothing was run:\n"
+                          + "\n".join(f"  {t.run_dir}: {why}" for t, why in stuck))
     workers = workers or max(1, (os.cpu_count() or 1) // threads)
     res = spec.get("resources") or {}
     if backend == "local":
@@ -396,6 +460,7 @@ def run_sweep(spec: dict[str, Any], backend: str = "local", workers: int | None 
         raise ConfigError(f"unknown sweep backend {backend!r}; valid: local, ray")
     by_dir = {r["run_dir"]: r for r in results}
     rows = [{"run_dir": t.run_dir, "recipe": t.recipe, "env": t.env, "dataset": t.dataset, "seed": t.seed,
+             **({"from": t.from_run} if t.from_run else {}),
              **({"status": "skipped" if t.run_dir in chosen or run_status(t.run_dir) == "done" else "not selected"}
                 if t.run_dir not in by_dir else
                 {k: v for k, v in by_dir[t.run_dir].items() if k in ("status", "how", "seconds", "error")})}

@@ -212,6 +212,11 @@ class Trainer(RunDirectory):
         try:
             if self.host.offline_step < t.offline_steps:
                 self._offline_phase()
+            elif t.offline_steps and not self.host.online_step and self.init_from is None and \
+                    not (self.run_dir / OFFLINE_CKPT_NAME).exists():
+                # killed between the switch's last checkpoint and the pre-training's own: the restored state is the
+                # agent at the switch, which runs fine-tuned from this one (`--from-checkpoint`, sweeps) wait for
+                self.save_checkpoint(self.run_dir / OFFLINE_CKPT_NAME)
             if self.host.online_step < t.online_steps:
                 self._online_phase()
         finally:
