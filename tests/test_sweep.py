@@ -252,10 +252,11 @@ def test_local_workers_run_on_disjoint_cores(monkeypatch):
         time.sleep(0.05)
         with lock:
             running.remove(cores)
-        return {"run_dir": task, "status": "done"}
+        return {"run_dir": task.run_dir, "status": "done"}
 
     monkeypatch.setattr(sweep, "run_in_subprocess", fake_run)
-    assert len(sweep._local(list(range(8)), workers=2, threads=2)) == 8
+    tasks = [sweep.RunTask(run_dir=f"run{i}", recipe="sac", env=TOY, dataset=None, seed=i) for i in range(8)]
+    assert [r["run_dir"] for r in sweep._local(tasks, workers=2, threads=2, poll=0.01)] == [t.run_dir for t in tasks]
     assert set(seen) == {frozenset({0, 1}), frozenset({2, 3})}
     assert sweep.worker_env(2, {2, 0})["HYBRIDRL_WORKER_CORES"] == "0,2"  # the worker pins itself before JAX
     monkeypatch.setenv("HYBRIDRL_WORKER_CORES", "3")
