@@ -409,3 +409,80 @@ def test_ifql_takes_idqls_locomotion_settings_and_keeps_the_fql_codes_elsewhere(
                       ("PointMaze_Medium-v3", "pointmaze-medium-diverse-small")):
         cfg = resolve("ifql", env, dataset=data)
         assert (cfg.agent.expectile, cfg.train.reward_normalization) == (0.9, "none"), env
+
+
+def test_wsrl_draws_its_critic_subsets_with_replacement_and_penalises_only_the_drawn_members():
+    from hybridrl.agents import AGENTS
+    from hybridrl.nn import draw_members
+
+    keys = jax.random.split(jax.random.PRNGKey(0), 400)
+    distinct = np.stack([np.asarray(draw_members(k, 10, 2)) for k in keys])
+    repeated = np.stack([np.asarray(draw_members(k, 10, 2, replace=True)) for k in keys])
+    assert (distinct[:, 0] != distinct[:, 1]).all()  # RLPD's subset: two different members
+    assert 0.05 < (repeated[:, 0] == repeated[:, 1]).mean() < 0.2  # WSRL's randint: the same one 1 time in 10
+    cfg = resolve("wsrl", TOY, dict(TINY), offline_steps=10, online_steps=10)
+    assert cfg.agent.subset_with_replacement and cfg.agent.penalty_on_subset
+    assert not resolve("sac", TOY, dict(TINY), online_steps=10).agent.subset_with_replacement
+
+    # The conservative term reaches only the members this step's draw names: the others' gradients are TD's alone.
+    from dataclasses import replace as dc_replace
+    base = dc_replace(cfg.agent, num_critics=4, num_target_critics=2, hidden_dims=(16,), actor_hidden_dims=(16,),
+                      lagrange=False)
+    rng = np.random.default_rng(0)
+    batch = {"observations": jnp.asarray(rng.normal(size=(8, 2)), jnp.float32),
+             "actions": jnp.asarray(rng.uniform(-1, 1, (8, 2)), jnp.float32),
+             "rewards": jnp.asarray(rng.normal(size=8), jnp.float32),
+             "next_observations": jnp.asarray(rng.normal(size=(8, 2)), jnp.float32),
+             "masks": jnp.ones(8, jnp.float32)}
+    grads = {}
+    for name, agent_cfg in {"subset": base, "td": dc_replace(base, cql_alpha=0.0),
+                            "all": dc_replace(base, penalty_on_subset=False)}.items():
+        agent = AGENTS["cql"].create(jax.random.PRNGKey(1), 2, 2, agent_cfg)
+        grads[name] = jax.grad(lambda p, a=agent: a.critic_loss(p, batch, jax.random.PRNGKey(2))[0])(
+            agent.critic.params)
+    def per_member(g):
+        return np.stack([np.concatenate([np.ravel(leaf[i]) for leaf in jax.tree_util.tree_leaves(g)])
+                         for i in range(4)])
+    subset, td, every = (per_member(grads[k]) for k in ("subset", "td", "all"))
+    penalised = ~np.isclose(subset, td, atol=1e-7).all(axis=1)
+    assert 1 <= penalised.sum() <= 2  # one or two members drawn (with replacement)
+    assert (~np.isclose(every, td, atol=1e-7).all(axis=1)).all()  # without the option: all four
+
+
+@pytest.mark.parametrize(("schedule", "update_every", "online", "updates", "trained_at"), [
+    ("spread", 1, 50, 50, list(range(1, 51))),
+    ("blocks", 20, 50, 40, [20, 40]),  # 20 updates after each 20 env steps (Balanced Replay's 1,000 after 1,000)
+    ("episodes", 1, 60, None, None),  # after each episode, one update per step of it (Cal-QL's JaxCQL)
+])
+def test_update_schedules_give_their_updates_in_the_authors_blocks(tmp_path, schedule, update_every, online,
+                                                                   updates, trained_at):
+    cfg = resolve("sac", TOY, {**TINY, "train.start_steps": 0, "train.update_schedule": schedule,
+                               "train.update_every": update_every, "train.eval_interval": 1000},
+                  online_steps=online)
+    trainer = Trainer(cfg, tmp_path / schedule)
+    trained: list[int] = []
+    counts: list[int] = []
+    ends: list[int] = []
+    step = trainer._step_fn
+
+    def spy(carry, offline, policy_obs, *, train, act, repeats, **count):
+        h = trainer.host
+        if h.episode_length == 0:  # the step just taken ended an episode (PointReach: at most 25 steps)
+            ends.append(h.online_step + 1)
+        if train:
+            trained.append(h.online_step + 1)
+            counts.append(int(count["count"]) if repeats == 0 else repeats)
+            assert (repeats == 0) == (schedule != "spread")
+        return step(carry, offline, policy_obs, train=train, act=act, repeats=repeats, **count)
+
+    trainer._step_fn = spy
+    trainer.run()
+    if schedule == "episodes":
+        assert len(ends) >= 2 and trained == ends  # at each episode's end ...
+        assert counts == list(np.diff([0, *ends]))  # ... as many updates as it had steps
+        trained_at, updates = ends, ends[-1]
+    assert trained == trained_at
+    assert int(trainer.carry.agent.critic.step) == updates == sum(counts)  # one critic step per update (UTD 1)
+    assert trainer._step_fn is spy and step._cache_size() <= 3  # a block's size is traced: no compile per size
+    with pytest.raises(ConfigError, match="train.update_schedule"):
+        resolve("sac", TOY, {**TINY, "train.update_schedule": "epochs"}, online_steps=10)

@@ -157,3 +157,68 @@ def test_rebrac_recipe_offline_then_online_resumes_exactly(tmp_path, toy_npz):
                                                                "seed": 0})
     offline = [r for r in rows if r["phase"] == "offline"]
     assert float(offline[-1]["actor/bc_mse_policy"]) < float(offline[0]["actor/bc_mse_policy"])
+
+
+def test_flow_matching_target_is_the_straight_path_velocity():
+    from hybridrl.nn.flow import flow_matching_loss
+
+    obs = jax.random.normal(jax.random.PRNGKey(0), (4096, 2))
+    actions = jnp.tanh(obs[:, ::-1])  # the data's action, a function of the state
+
+    def exact(params, s, x, t):  # on the path x_t = (1 − t) x_0 + t a the velocity a − x_0 is (a(s) − x_t) / (1 − t)
+        return (jnp.tanh(s[:, ::-1]) - x) / (1.0 - t)
+
+    assert float(flow_matching_loss(exact, None, obs, actions, jax.random.PRNGKey(1))) < 1e-8
+    # a field that always says 0 pays E‖a − x_0‖² / |A| = mean a² + 1 (x_0 ~ N(0, I))
+    zero = flow_matching_loss(lambda p, s, x, t: jnp.zeros_like(x), None, obs, actions, jax.random.PRNGKey(1))
+    np.testing.assert_allclose(float(zero), float((actions ** 2).mean()) + 1.0, atol=0.03)
+
+
+def test_distillation_loss_is_zero_when_the_one_step_policy_reproduces_the_flow():
+    from hybridrl.nn.flow import euler_actions
+
+    agent = FQLAgent.create(jax.random.PRNGKey(0), 2, 2, SMALL)
+    batch = _batch(jax.random.PRNGKey(1))
+    flow, steps = agent.flow, SMALL.flow_steps
+
+    def copy_of_flow(params, obs, z, shift=0.0):
+        return euler_actions(flow.apply_fn, flow.params, obs, z, steps) + shift
+
+    same = agent.replace(actor=agent.actor.replace(apply_fn=copy_of_flow))
+    _, info = same.actor_loss(same.actor.params, batch, jax.random.PRNGKey(2))
+    assert float(info["distill_loss"]) == 0.0
+    off = agent.replace(actor=agent.actor.replace(apply_fn=lambda p, o, z: copy_of_flow(p, o, z, 0.1)))
+    loss, info = off.actor_loss(off.actor.params, batch, jax.random.PRNGKey(2))
+    np.testing.assert_allclose(float(info["distill_loss"]), 0.01, rtol=1e-5)  # mean of 0.1² over every entry
+    np.testing.assert_allclose(float(loss), SMALL.alpha * 0.01 + float(info["q_loss"]), rtol=1e-5)
+
+
+def test_rebrac_penalties_by_hand():
+    from hybridrl.agents.rebrac import ReBRACAgent, ReBRACConfig
+
+    cfg = ReBRACConfig(hidden_dims=(8,), actor_bc_coef=0.4, critic_bc_coef=0.3, policy_noise=0.0)
+    agent = ReBRACAgent.create(jax.random.PRNGKey(0), 2, 2, cfg)
+    pi = jnp.array([0.5, -0.5])
+
+    def q_fn(params, s, a):  # the same Q for every member: Q(s, a) = s₀ − ‖a‖²
+        return s[..., 0] - (a ** 2).sum(-1)
+
+    agent = agent.replace(actor=agent.actor.replace(apply_fn=lambda p, s: jnp.broadcast_to(pi, s.shape)),
+                          critic=agent.critic.replace(apply_fn=q_fn))
+    s = jnp.array([[1.0, 0.0], [3.0, 0.0]])
+    a = jnp.array([[0.5, 0.5], [-1.0, 0.0]])
+    batch = {"observations": s, "actions": a, "rewards": jnp.array([1.0, 2.0]), "next_observations": s,
+             "next_actions": jnp.array([[0.0, 0.0], [0.5, -0.5]]), "masks": jnp.array([1.0, 0.0])}
+    # actor: β_actor ‖π(s) − a‖² − λ Q(s, π(s)), λ = 1 / mean |Q|
+    bc = np.array([0.0 + 1.0, 2.25 + 0.25])
+    q_pi = np.array([1.0 - 0.5, 3.0 - 0.5])
+    loss, info = agent.actor_loss(agent.actor.params, batch)
+    np.testing.assert_allclose(float(info["bc_mse_policy"]), bc.mean(), rtol=1e-6)
+    np.testing.assert_allclose(float(loss), (0.4 * bc - q_pi / np.abs(q_pi).mean()).mean(), rtol=1e-6)
+    # critic: y = r + γ m [min_k Q̄(s', a') − β_critic ‖a' − a'_data‖²], a' = π̄(s') (no smoothing noise here)
+    penalty = np.array([0.25 + 0.25, 0.0])
+    y = np.array([1.0, 2.0]) + 0.99 * np.array([1.0, 0.0]) * (q_pi - 0.3 * penalty)
+    q_data = np.array([1.0 - 0.5, 3.0 - 1.0])
+    loss, info = agent.critic_loss(agent.critic.params, batch, jax.random.PRNGKey(3))
+    np.testing.assert_allclose(float(info["critic_bc_penalty"]), penalty.mean(), rtol=1e-6)
+    np.testing.assert_allclose(float(loss), 2 * ((q_data - y) ** 2).mean(), rtol=1e-5)  # summed over the 2 critics

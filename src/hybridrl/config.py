@@ -18,6 +18,7 @@ from hybridrl.errors import ConfigError
 from hybridrl.replay.mixing import MIXERS
 
 MIXINGS = ("symmetric", "append", "online-only", "density-ratio", "goal-relabel")
+UPDATE_SCHEDULES = ("spread", "blocks", "episodes")
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,9 @@ class TrainConfig:
     # them this share of the draws (Balanced Replay's initial online fraction f)
     start_steps: int = 5_000  # warm-up: no updates before this many env steps
     update_every: int = 1  # train on every N-th env step after warm-up (MSCP: 4, i.e. 0.25 updates per step)
+    update_schedule: str = "spread"  # "spread": updates as above, between env steps; "blocks": update_every updates
+    # after each update_every env steps (Balanced Replay's rlkit loop: 1,000 after 1,000); "episodes": after each
+    # episode, one update per env step of it (Cal-QL's JaxCQL loop)
     first_update_after_episode: bool = False  # no update before the first online episode has ended (Cal-QL's and
     # CQL's code collect a whole trajectory first)
     first_epoch_steps: int = 1_000  # the first online "epoch" after warm-up, whose env steps run
@@ -88,6 +92,9 @@ class TrainConfig:
                 raise ConfigError(f"train.{name} must be >= 1, got {getattr(self, name)}")
         if not 0.0 <= self.offline_ratio <= 1.0:
             raise ConfigError(f"train.offline_ratio must be in [0, 1], got {self.offline_ratio}")
+        if self.update_schedule not in UPDATE_SCHEDULES:
+            raise ConfigError(f"train.update_schedule must be one of {', '.join(UPDATE_SCHEDULES)}; got "
+                              f"{self.update_schedule!r}")
         if self.mixing not in MIXINGS:
             raise ConfigError(f"train.mixing must be one of {', '.join(MIXINGS)}; got {self.mixing!r}")
         if self.action_bounds is not None and (len(self.action_bounds) < 2 or len(self.action_bounds) % 2):

@@ -76,7 +76,9 @@ _CQL_COMMON = [
     Row("first online update", "after a trajectory", f"collects one whole trajectory with the policy, then "
         f"len(traj) updates ({CALQL_REPO} JaxCQL/conservative_sac_main.py)", "train.first_update_after_episode",
         note="after the first episode ours updates once per env step (the same number of updates, not in "
-        "blocks after each trajectory)"),
+        "blocks after each trajectory: the policy improves within a 1,000-step maze episode, and an evaluation "
+        "every N env steps sees the same number of updates on every seed); theirs: "
+        "--set train.update_schedule=episodes"),
     Row("reward transform (AntMaze)", "×10 − 5", f"reward_scale 10, reward_bias −5 ({CALQL_REPO} "
         "scripts/run_antmaze.sh)", "train.reward_scale"),
     Row("networks (AntMaze)", "Q 256×4, policy 256×2", f"qf_arch 256-256-256-256, policy_arch 256-256 "
@@ -108,7 +110,12 @@ _CALQL_ROWS = [
 
 _WSRL_ROWS = [
     Row("critics", "E = 10, Z = 2, LayerNorm", f"10, 2 (with replacement), LayerNorm ({WSRL_REPO} "
-        "experiments/configs/*)", "agent.num_critics", note="ours draws the Z members without replacement"),
+        "experiments/configs/*)", "agent.num_critics"),
+    Row("target subset draw", "—", f"jax.random.randint: with replacement ({WSRL_REPO} wsrl/agents/sac.py)",
+        "agent.subset_with_replacement", note="same (RLPD's code draws distinct members: false there)"),
+    Row("conservative term in pre-training", "—", f"on Z = 2 members drawn with replacement each step, mean over "
+        f"them; TD on all 10 ({WSRL_REPO} wsrl/agents/cql.py, --use_redq in README)", "agent.penalty_on_subset",
+        note="same, weighted E/Z per draw (sum over members where theirs averages: one scale for both terms)"),
     Row("actor reads the critics as", "min", f"min over all E ({WSRL_REPO} wsrl/agents/sac.py)",
         "agent.actor_aggregation"),
     Row("policy LayerNorm", "—", f"on ({WSRL_REPO} experiments/configs/*)", "agent.actor_layer_norm"),
@@ -145,7 +152,8 @@ _BR_ROWS = [
         "train.first_epoch_multiplier"),
     Row("online start", "—", f"1,000 env steps with the policy, then updates ({BR_REPO} "
         "rlkit/core/batch_rl_algorithm.py)", "train.start_steps",
-        note="ours then updates every env step, theirs 1,000 updates after each 1,000 steps"),
+        note="ours then updates every env step, theirs 1,000 updates after each 1,000 steps (the same count; "
+        "theirs: --set train.update_schedule=blocks --set train.update_every=1000)"),
     Row("online temperature", "—", f"fresh at 1, lr 3e-4 ({BR_REPO} rlkit/examples/ours.py)",
         "agent.online_temperature"),
     Row("online actor lr", "—", f"3e-4, new Adam ({BR_REPO} rlkit/examples/ours.py)", "agent.online_actor_lr",

@@ -191,7 +191,9 @@ RECIPES: dict[str, Recipe] = {
                   "agent.actor_full_batch": True, "train.mixing": "online-only", "train.offline_ratio": 0.0,
                   "train.warmup_policy": "agent", "train.start_steps": 5_000,
                   "train.first_update_after_episode": False, "agent.actor_layer_norm": True, "agent.init": "wsrl",
-                  "agent.online_max_backup": False, "agent.actor_log_std_offset": None},
+                  "agent.online_max_backup": False, "agent.actor_log_std_offset": None,
+                  # the authors' ensemble code: Z members drawn with replacement, the conservative term on such a draw
+                  "agent.subset_with_replacement": True, "agent.penalty_on_subset": True},
             # the AntMaze config: a state-independent policy std ("uniform") and a 256×4 critic
             domains={"maze": {**_CQL_MAZE, "agent.calibrated": True, "agent.online_max_backup": True,
                               "agent.actor_state_dependent_std": False, "agent.init": "wsrl"}},

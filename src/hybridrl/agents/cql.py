@@ -9,6 +9,7 @@ Per critic i (E members, vmapped), on a minibatch of (s, a, r, s', m[, G]):
            ones at the Monte-Carlo return: Q̃ = max(Q_i, G)
     R_i  = T · logsumexp(Q̃_i / T) − Q_i(s, a)
     L_Q  = Σ_i [ mean (Q_i(s, a) − y)² + α R_i ]          (Lagrange: α·α′ (R_i − gap), α′ learned ≥ 0)
+           (penalty_on_subset: α R_i only on Z members drawn each step, times E/Z — WSRL's ensemble code)
 
 The actor and temperature are SAC's. Online, the conservative term stays (CQL / Cal-QL fine-tuning)
 or is dropped (`online_conservative=False`: WSRL and Balanced Replay continue as plain SAC).
@@ -30,7 +31,7 @@ from hybridrl.agents.common import Batch, polyak, prefixed, td_target
 from hybridrl.agents.sac import SACAgent, SACConfig
 from hybridrl.data.dataset import discounted_returns
 from hybridrl.errors import ConfigError
-from hybridrl.nn import ensemble_apply, subset
+from hybridrl.nn import draw_members, ensemble_apply, subset
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,9 @@ class CQLConfig(SACConfig):
     # authors' default everywhere)
     online_max_backup: bool | None = None  # online phase; None: as max_backup (WSRL's online SAC: off on locomotion)
     online_conservative: bool = True  # keep the conservative term online (False: plain SAC online, as WSRL)
+    penalty_on_subset: bool = False  # the conservative term on num_target_critics members drawn anew each step (as the
+    # target's draw), weighted E/Z per draw so its expected weight per member is unchanged (WSRL's ensemble code);
+    # False: on every member
 
     def validate(self) -> None:
         super().validate()
@@ -127,7 +131,7 @@ class CQLAgent(SACAgent):
     def backup(self, batch: Batch, key: jax.Array) -> jnp.ndarray:
         cfg = self.config
         key_act, key_sub = jax.random.split(key)
-        members = jax.random.choice(key_sub, cfg.num_critics, (cfg.num_target_critics,), replace=False)
+        members = draw_members(key_sub, cfg.num_critics, cfg.num_target_critics, cfg.subset_with_replacement)
         target_params = subset(self.target_critic_params, members)
         dist = self.critic_policy(batch["next_observations"], batch, jax.random.fold_in(key, 1), "backup")
         max_backup = cfg.max_backup if not self.online or cfg.online_max_backup is None else cfg.online_max_backup
@@ -171,7 +175,14 @@ class CQLAgent(SACAgent):
             penalty_term = weight * (penalty - cfg.target_action_gap)
         else:
             penalty_term = weight * penalty
-        info.update(cql_penalty=penalty.mean(), cql_weight=jnp.asarray(weight, jnp.float32))
+        mean_penalty = penalty.mean()
+        if cfg.penalty_on_subset:  # each member by how often this step's draw named it, times E/Z
+            drawn = draw_members(jax.random.fold_in(key_u, 2), cfg.num_critics, cfg.num_target_critics,
+                                 cfg.subset_with_replacement)
+            counts = jnp.zeros(cfg.num_critics).at[drawn].add(1.0)
+            penalty_term = penalty_term * counts * (cfg.num_critics / cfg.num_target_critics)
+            mean_penalty = (counts * penalty).sum() / cfg.num_target_critics
+        info.update(cql_penalty=mean_penalty, cql_weight=jnp.asarray(weight, jnp.float32))
         return (td + penalty_term).sum(), info
 
     def lagrange_weight(self, params: Any = None) -> jnp.ndarray:

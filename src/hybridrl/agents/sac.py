@@ -33,7 +33,7 @@ from hybridrl.agents.common import (
     temperature_step,
 )
 from hybridrl.errors import ConfigError
-from hybridrl.nn import Critic, TanhGaussianActor, ensemble_apply, subset
+from hybridrl.nn import Critic, TanhGaussianActor, draw_members, ensemble_apply, subset
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,8 @@ class SACConfig:
     # layer: IQL), "orthogonal-small-output" (√2 hidden, 1e-2 output: Cal-QL's JaxCQL), "wsrl", "rlkit", ...
     num_critics: int = 2  # E
     num_target_critics: int = 2  # Z: the target is the min over a random subset of this size
+    subset_with_replacement: bool = False  # draw the Z members independently, so one can come twice (WSRL's code);
+    # False: Z distinct members (RLPD's code)
     actor_aggregation: str = "min"  # how the actor reads the ensemble: "mean" (RLPD) or "min"
     backup_entropy: bool = True
     utd: int = 1  # critic steps per env step (each with its own minibatch and target update)
@@ -91,7 +93,7 @@ class SACAgent(AgentAPI, flax.struct.PyTreeNode):
         key_act, key_sub = jax.random.split(key)
         next_actions, next_log_probs = self.policy(self.actor.params, batch["next_observations"]) \
             .sample_and_log_prob(key_act)
-        members = jax.random.choice(key_sub, cfg.num_critics, (cfg.num_target_critics,), replace=False)
+        members = draw_members(key_sub, cfg.num_critics, cfg.num_target_critics, cfg.subset_with_replacement)
         next_qs = ensemble_apply(self.critic.apply_fn, subset(self.target_critic_params, members),
                                  batch["next_observations"], next_actions)
         target = td_target(batch["rewards"], batch["masks"], next_qs.min(axis=0), next_log_probs,

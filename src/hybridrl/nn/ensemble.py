@@ -27,3 +27,11 @@ def ensemble_apply(apply_fn: Callable[..., jnp.ndarray], params: Any, *inputs: A
 def subset(params: Any, indices: jnp.ndarray) -> Any:
     """The members named by `indices` (e.g. RLPD's random target subset of size Z)."""
     return jax.tree_util.tree_map(lambda p: p[indices], params)
+
+
+def draw_members(key: jax.Array, num: int, size: int, replace: bool = False) -> jnp.ndarray:
+    """`size` member indices out of `num`: distinct (RLPD's subset), or drawn independently so a member can come
+    twice (WSRL's code, `jax.random.randint`)."""
+    if replace:
+        return jax.random.randint(key, (size,), 0, num)
+    return jax.random.choice(key, num, (size,), replace=False)

@@ -379,6 +379,7 @@ class Trainer(RunDirectory):
             self.episode_rewards.append(float(transition["rewards"]))
             done = terminated or truncated
             step_in_episode = h.episode_length - 1
+            episode_length = h.episode_length
             if done:
                 h.last_episode_return = h.episode_return
                 h.episode += 1
@@ -395,15 +396,17 @@ class Trainer(RunDirectory):
             if not warm and self.preparation is not None and self.offline is None:
                 self._prepare_offline()  # once, at the end of the warm-up (again on resume: same rows, same result)
                 offline = self.offline
-            train = (not warm and (h.online_step - t.start_steps) % t.update_every == 0
-                     and self.mixer.can_train(h.episode) and (h.episode >= 1 or not t.first_update_after_episode))
+            train, count = self._updates_due(warm, done, episode_length)
             act = "random" if warm and t.warmup_policy == "random" else "agent"
             first_epoch = not warm and h.online_step - t.start_steps < t.first_epoch_steps
+            repeats = t.first_epoch_multiplier if train and first_epoch else 1
+            if count:  # a block of updates, its size traced: one program whatever the size
+                count, repeats = np.int32(count * repeats), 0
             self.carry = self._insert_fn(self.carry, transition, np.bool_(bool(self.episode_columns) and not done),
                                          np.int32(step_in_episode))
             self.carry, action_dev, step_info = self._step_fn(
                 self.carry, offline, policy_obs, train=train, act=act if not self.action_queue else "none",
-                repeats=t.first_epoch_multiplier if train and first_epoch else 1)
+                repeats=repeats, **({"count": count} if repeats == 0 else {}))
             if step_info:
                 step_info = dict(step_info)
                 diverged, which = step_info.pop("diverged"), step_info.pop("diverged_metric")
@@ -424,6 +427,19 @@ class Trainer(RunDirectory):
             if h.online_step % 100 == 0:
                 self.progress.update(t.offline_steps + h.online_step, phase="online")
         run_env.close()
+
+    def _updates_due(self, warm: bool, done: bool, episode_length: int) -> tuple[bool, int]:
+        """Whether this env step trains, and the block's size when updates come in blocks (0: not in blocks)."""
+        t, h = self.cfg.train, self.host
+        if warm or not self.mixer.can_train(h.episode):
+            return False, 0
+        if t.update_schedule == "episodes":
+            return done, episode_length
+        if h.episode < 1 and t.first_update_after_episode:
+            return False, 0
+        if t.update_schedule == "blocks":
+            return (h.online_step - t.start_steps + 1) % t.update_every == 0, t.update_every
+        return (h.online_step - t.start_steps) % t.update_every == 0, 0
 
     def _queue_chunk(self, action: Any) -> None:
         """The policy's output as the next action and, for a chunk of several, the rest queued behind it."""

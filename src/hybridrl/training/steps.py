@@ -56,13 +56,15 @@ def _insert(carry: Carry, transition: dict[str, jax.Array], hold: jax.Array, ste
 
 def _online_step(carry: Carry, offline: ReplayBuffer | None, policy_obs: jax.Array, *, mixer: Any, batch_size: int,
                  utd: int, train: bool, act: str = "random", repeats: int = 1, bound: float = 1e8,
-                 skip_diverged: bool = False) -> tuple[Carry, jax.Array, dict[str, jax.Array]]:
+                 skip_diverged: bool = False, count: jax.Array | None = None
+                 ) -> tuple[Carry, jax.Array, dict[str, jax.Array]]:
     """After the step's transition is stored (`_insert`): if training, run all of this env step's updates; pick
     the next action (without updates, `act`: uniform during warm-up, or the agent's policy — WSRL's warm-up with
     the pre-trained policy, or a step between updates when training every few steps; "none" while a chunk of
     actions is being executed: no action is computed). `repeats` whole updates
-    (each with its `utd` critic steps) run when training, e.g. in Balanced Replay's first epoch. When training,
-    info carries `diverged` / `diverged_metric` (see `_guard`)."""
+    (each with its `utd` critic steps) run when training, e.g. in Balanced Replay's first epoch; `repeats=0` runs
+    `count` of them, a traced number (a block of updates after a block or an episode of env steps: one program
+    whatever the count). When training, info carries `diverged` / `diverged_metric` (see `_guard`)."""
     buffer = carry.buffer
     rng, key_batch, key_update, key_act = jax.random.split(carry.rng, 4)
     mix = carry.mix
@@ -77,6 +79,22 @@ def _online_step(carry: Carry, offline: ReplayBuffer | None, policy_obs: jax.Arr
 
         if repeats == 1:
             (agent, buffer, mix), info = one_update((carry.agent, buffer, mix), jnp.stack([key_batch, key_update]))
+        elif repeats == 0:  # `count` updates, a traced number: a loop whose metrics are averaged as it goes
+            def body(i: jax.Array, c: tuple) -> tuple:
+                state, sums, bad_any, which = c
+                keys = jnp.stack([jax.random.fold_in(key_batch, i), jax.random.fold_in(key_update, i)])
+                state, step = one_update(state, keys)
+                bad, metric = step.pop("diverged"), step.pop("diverged_metric")
+                which = jnp.where(bad_any, which, metric)
+                return state, jax.tree_util.tree_map(jnp.add, sums, step), bad_any | bad, which
+
+            state = (carry.agent, buffer, mix)
+            shapes = jax.eval_shape(one_update, state, jnp.stack([key_batch, key_update]))[1]
+            sums = {k: jnp.zeros(v.shape, v.dtype) for k, v in shapes.items() if not k.startswith("diverged")}
+            (agent, buffer, mix), sums, bad, which = jax.lax.fori_loop(
+                0, count, body, (state, sums, jnp.zeros((), bool), jnp.full((), -1, jnp.int32)))
+            n = jnp.maximum(count, 1).astype(jnp.float32)
+            info = {**{k: v / n for k, v in sums.items()}, "diverged": bad, "diverged_metric": which}
         else:  # Balanced Replay's first online epoch: several whole updates per env step, fused
             keys = jnp.stack([jax.random.split(key_batch, repeats), jax.random.split(key_update, repeats)], axis=1)
             (agent, buffer, mix), infos = jax.lax.scan(one_update, (carry.agent, buffer, mix), keys)
