@@ -1,0 +1,58 @@
+"""Per-run table of the Cal-QL vs CQL claim grid (benchmarks/sweeps/claim-calql-200k.yaml): the offline success curve's
+peak and value at the switch, the first online evaluation, the final one and the mean over the online phase (the
+dip is switch → the lowest online evaluation in the first `--early` steps), and the critic's state at the end of
+the run: mean Q (returns here lie in [−500, 5] with reward ×10 − 5 and γ 0.99), the conservative gap and its
+weight (α·α′ with the Lagrange multiplier). A run that stopped on divergence says where.
+
+    python benchmarks/claim_calql.py benchmarks/runs/claim-calql-200k --early 20000
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+
+
+def row(run: Path, early: int) -> dict:
+    with open(run / "metrics.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    evals = [(r["phase"], int(r["step"]), float(r["success_rate"])) for r in rows if r.get("success_rate")]
+    off = [(step, s) for phase, step, s in evals if phase == "offline"]
+    on = [(step, s) for phase, step, s in evals if phase == "online"]
+    last = rows[-1]
+    failed = run / "failed.json"
+    stopped = json.loads(failed.read_text())["error"].split(":")[1].strip()[:60] if failed.exists() else ""
+    switch = off[-1][1] if off else float("nan")
+    early_evals = [s for step, s in on if step <= early]
+    return {"run": f"{run.parent.name}/{run.name}", "done": (run / "done.json").exists(), "stopped": stopped,
+            "offline peak": max((s for _, s in off), default=float("nan")), "switch": switch,
+            "first online": on[0][1] if on else float("nan"),
+            "dip": switch - min(early_evals) if early_evals else float("nan"),
+            "final": on[-1][1] if on else float("nan"),
+            "mean online": float(np.mean([s for _, s in on])) if on else float("nan"),
+            "Q mean": float(last["critic/q_mean"]), "gap": float(last["critic/cql_penalty"]),
+            "weight": float(last["critic/cql_weight"]), "at": f'{last["phase"]} {last["step"]}'}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("root", type=Path)
+    ap.add_argument("--early", type=int, default=20_000)
+    args = ap.parse_args()
+    runs = sorted(p.parent for p in args.root.glob("*/*/seed*/metrics.csv"))
+    cols = ["run", "offline peak", "switch", "first online", "dip", "final", "mean online", "Q mean", "gap", "weight",
+            "at", "stopped"]
+    print("| " + " | ".join(cols) + " |")
+    print("|" + "---|" * len(cols))
+    for run in runs:
+        r = row(run, args.early)
+        print("| " + " | ".join(f"{r[c]:.2f}" if isinstance(r[c], float) and c in ("offline peak", "switch",
+                                  "first online", "dip", "final", "mean online", "gap")
+                                  else f"{r[c]:,.0f}" if isinstance(r[c], float) else str(r[c]) for c in cols) + " |")
+
+
+if __name__ == "__main__":
+    main()
