@@ -63,10 +63,11 @@ def plot(runs: list[Path], out: Path, mean: bool = False) -> None:
         groups.setdefault(run.parent.name if mean else f"{run.parent.name}/{run.name}", []).append(run)
     for label, members in groups.items():
         curves = [curve(r) for r in members]
-        n = min(len(x) for x, _, _ in curves)
+        n = max(len(x) for x, _, _ in curves)
+        curves = [c for c in curves if len(c[0]) == n]  # a run still going is left out of the mean
         x, ys = curves[0][0][:n], np.array([y[:n] for _, y, _ in curves])
         switch = max(switch, *(off for _, _, off in curves))
-        line, = ax.plot(x, ys.mean(0), marker=".", label=f"{label} ({len(members)} seeds)" if mean else label)
+        line, = ax.plot(x, ys.mean(0), marker=".", label=f"{label} ({len(curves)} seeds)" if mean else label)
         if mean:
             ax.fill_between(x, ys.min(0), ys.max(0), color=line.get_color(), alpha=0.15)
     if switch:
@@ -86,7 +87,7 @@ def main() -> None:
     ap.add_argument("--only", default="*/*/seed*", help="runs to include, a glob under ROOT (task/arm/seed)")
     ap.add_argument("--mean", action="store_true", help="plot each arm's mean over its seeds")
     args = ap.parse_args()
-    runs = sorted(p.parent for p in args.root.glob(f"{args.only}/metrics.csv"))
+    runs = [p.parent for p in sorted(args.root.glob(f"{args.only}/metrics.csv")) if p.read_text().count("\n") > 1]
     if args.plot:
         plot(runs, args.plot, args.mean)
     cols = ["run", "offline peak", "switch", "first online", "dip", "final", "mean online", "Q mean", "gap", "weight",
